@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make demo` runs the pipeline, `make test` runs the tests.
+# Both create .venv and install the pinned project into it when it is missing or out of date.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export HF_HUB_OFFLINE := 1
+export GX_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test test-fast bench repro lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet pip==26.3
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install  ## the whole pipeline on the cpu profile (Gemma 3 270M policy, MiniLM reward models)
+	$(BIN)/paretoflow run
+
+test: install  ## every test, slow ones included
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: install
+	$(BIN)/python -m benchmarks.run
+
+repro: install  ## the same steps through DVC
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:  ## generated state (keeps .venv and the converted-model cache)
+	rm -rf artifacts mlruns mlartifacts mlflow.db .prefect

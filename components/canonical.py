@@ -1,0 +1,79 @@
+"""The canonical records shared by every step: ids, hash splits, message checks, table I/O."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from paretoflow.hashing import text_sha
+
+ROLES = ("system", "user", "assistant")
+PAIR_COLUMNS = ["id", "prompt", "chosen", "rejected", "objective", "source", "split", "meta"]
+PROMPT_COLUMNS = ["id", "prompt", "source", "split", "meta"]
+
+
+class RecordError(ValueError):
+    """A row that cannot enter the canonical tables; the message is the quarantine reason."""
+
+
+def transcript(messages: list[dict]) -> str:
+    return "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+
+
+def prompt_id(messages: list[dict]) -> str:
+    return text_sha(transcript(messages))
+
+
+def pair_id(messages: list[dict], chosen: str, rejected: str, objective: str) -> str:
+    return text_sha(transcript(messages), chosen, rejected, objective)
+
+
+def assign_split(messages: list[dict], salt: str, test_fraction: float) -> str:
+    """Split by a hash of the prompt text alone: stable when rows are added, same prompt same split."""
+    bucket = int(text_sha(salt, transcript(messages), length=8), 16) / 16**8
+    return "test" if bucket < test_fraction else "train"
+
+
+def check_messages(value) -> list[dict]:
+    """Return the prompt as clean {role, content} messages or raise with the reason."""
+    if not isinstance(value, list) or not value:
+        raise RecordError("prompt must be a non-empty list of {role, content} messages")
+    messages = []
+    for i, m in enumerate(value):
+        if not isinstance(m, dict) or set(m) - {"role", "content"} or not {"role", "content"} <= set(m):
+            raise RecordError(f"prompt[{i}] must be an object with exactly role and content")
+        if m["role"] not in ROLES:
+            raise RecordError(f"prompt[{i}].role {m['role']!r} is not one of {', '.join(ROLES)}")
+        if not isinstance(m["content"], str) or not m["content"].strip():
+            raise RecordError(f"prompt[{i}].content is empty")
+        messages.append({"role": m["role"], "content": m["content"]})
+    if messages[-1]["role"] != "user":
+        raise RecordError("prompt must end with a user message (the policy writes the next reply)")
+    return messages
+
+
+def check_reply(record: dict, field: str) -> str:
+    value = record.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise RecordError(f"{field} is missing or empty")
+    return value
+
+
+def write_table(df: pd.DataFrame, path: Path) -> None:
+    out = df.copy()
+    out["prompt"] = out["prompt"].map(json.dumps)
+    out["meta"] = out["meta"].map(lambda meta: json.dumps(meta, sort_keys=True))
+    out.to_parquet(path, index=False)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a canonical table; `prompt` comes back as message lists and `meta` as dicts."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; run `paretoflow ingest` first")
+    df = pd.read_parquet(path)
+    df["prompt"] = df["prompt"].map(json.loads)
+    df["meta"] = df["meta"].map(json.loads)
+    return df

@@ -1,0 +1,137 @@
+"""evaluate: generate on held-out prompts, score every objective with the GRPO scorers, find the Pareto front.
+
+The base policy is scored alongside as the reference the trained policies should improve on; the front
+and hypervolume are computed over the trained policies.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from components import pareto
+from components.canonical import read_table
+from components.models import policy_dir
+from components.scorers import reward_functions
+from paretoflow import tracking
+from paretoflow.config import Params
+
+DATA_DIR = Path("artifacts/data")
+REWARD_MODELS_DIR = Path("artifacts/reward_models")
+POLICIES_DIR = Path("artifacts/policies")
+OUT_DIR = Path("artifacts/evaluation")
+BASE = "base"
+
+
+def evaluate_policies(
+    params: Params,
+    data_dir: Path = DATA_DIR,
+    reward_models_dir: Path = REWARD_MODELS_DIR,
+    policies_dir: Path = POLICIES_DIR,
+    out_dir: Path = OUT_DIR,
+) -> dict:
+    objectives = params.objective_names
+    prompts = read_table(data_dir / "prompts.parquet")
+    heldout = prompts[prompts["split"] == "test"].sort_values("id").head(params.evaluate.max_prompts)
+    if heldout.empty:
+        raise ValueError("no held-out (test) prompts to evaluate on; add prompts or raise data.splits.test_fraction")
+    tracking.log_table_input(heldout, data_dir / "prompts.parquet", "prompts-heldout", "evaluation")
+    manifest = json.loads((policies_dir / "manifest.json").read_text())
+    candidates = [(BASE, policy_dir(params.grpo.policy, params.cache_dir), None)]
+    candidates += [(p["name"], policies_dir / p["name"], p["weights"]) for p in manifest]
+    scorers = reward_functions(params, reward_models_dir)
+    responses = []
+    for name, path, _ in candidates:
+        completions = generate(path, list(heldout["prompt"]), params)
+        scores = {o: f(list(heldout["prompt"]), completions) for o, f in zip(objectives, scorers)}
+        for j, prompt_id in enumerate(heldout["id"]):
+            responses.append({"policy": name, "prompt_id": prompt_id, "completion": completions[j],
+                              **{o: scores[o][j] for o in objectives}})
+    scores_df = pd.DataFrame(responses)
+    table = _front_table(scores_df, candidates, params)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    scores_df.to_parquet(out_dir / "scores.parquet", index=False)
+    trained = table[~table["is_base"]]
+    metrics = {
+        "pareto/hypervolume": float(table.attrs["hypervolume"]),
+        "pareto/front_size": int(trained["on_front"].sum()),
+        "pareto/candidates": len(trained),
+        **{f"eval/{o}/mean": float(trained[o].mean()) for o in objectives},
+        **{f"eval/base/{o}/mean": float(table.loc[table["is_base"], o].iloc[0]) for o in objectives},
+    }
+    (out_dir / "front.json").write_text(table.to_json(orient="records", indent=2) + "\n")
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    figure = pareto.plot_front(table, objectives, f"held-out scores, hypervolume {metrics['pareto/hypervolume']:.4f}")
+    figure.savefig(out_dir / "pareto_front.png", dpi=120)
+    _log(table, metrics, figure, objectives)
+    return metrics
+
+
+def generate(path, prompts: list[list[dict]], params: Params) -> list[str]:
+    """Batched decoding with the settings from params and a fixed seed, so a re-run gives the same replies."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(params.seed)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    out: list[str] = []
+    size = params.evaluate.batch_size
+    for i in range(0, len(prompts), size):
+        batch = tokenizer.apply_chat_template(
+            prompts[i : i + size], add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
+        )
+        with torch.inference_mode():
+            ids = model.generate(
+                **batch,
+                max_new_tokens=params.evaluate.max_new_tokens,
+                do_sample=params.evaluate.do_sample,
+                temperature=params.evaluate.temperature if params.evaluate.do_sample else None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        out += tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    return [text.strip() for text in out]
+
+
+def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFrame:
+    objectives = params.objective_names
+    means = scores.groupby("policy", sort=False)[objectives].mean()
+    rows = [{"policy": name, "is_base": name == BASE, "weights": weights, **means.loc[name].to_dict()}
+            for name, _, weights in candidates]
+    table = pd.DataFrame(rows)
+    trained = ~table["is_base"]
+    points = table.loc[trained, objectives].to_numpy()
+    reference = np.array(params.evaluate.reference_point or [0.0] * len(objectives))
+    table["on_front"] = False
+    table.loc[trained, "on_front"] = pareto.front_mask(points)
+    table["hv_contribution"] = 0.0
+    table.loc[trained, "hv_contribution"] = pareto.contributions(points, reference)
+    table["utility"] = table[objectives].mean(axis=1)
+    table.attrs["hypervolume"] = pareto.hypervolume(points, reference)
+    return table
+
+
+def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> None:
+    tracking.log_metrics(metrics)
+    for _, row in table.iterrows():
+        with mlflow.start_run(run_name=f"evaluate/{row['policy']}", nested=True):
+            tracking.log_metrics({f"eval/{o}/mean": row[o] for o in objectives} | {"eval/utility": row["utility"]})
+            mlflow.set_tags({"policy": row["policy"], "on_front": str(bool(row["on_front"]))})
+    logged = table.assign(weights=table["weights"].map(json.dumps))
+    mlflow.log_table(data=logged, artifact_file="pareto/front.json")
+    mlflow.log_figure(figure, "pareto/front.png")
+
+
+if __name__ == "__main__":
+    from paretoflow.cli import step_main
+
+    step_main("evaluate")

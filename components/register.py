@@ -1,0 +1,79 @@
+"""register: every policy on the Pareto front becomes an MLflow model version; alias `candidate` on the best
+equal-weight utility. Training never moves `champion`: promotion is its own flow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from importlib import metadata
+
+import mlflow
+import transformers
+from mlflow.tracking import MlflowClient
+
+from paretoflow.config import Params
+from paretoflow.hashing import dvc_md5
+
+DATA_DIR = Path("artifacts/data")
+POLICIES_DIR = Path("artifacts/policies")
+EVALUATION_DIR = Path("artifacts/evaluation")
+OUT_DIR = Path("artifacts/registry")
+
+
+def register_front(
+    params: Params,
+    data_dir: Path = DATA_DIR,
+    policies_dir: Path = POLICIES_DIR,
+    evaluation_dir: Path = EVALUATION_DIR,
+    out_dir: Path = OUT_DIR,
+) -> dict:
+    table = json.loads((evaluation_dir / "front.json").read_text())
+    metrics = json.loads((evaluation_dir / "metrics.json").read_text())
+    front = [row for row in table if row["on_front"]]
+    if not front:
+        raise ValueError("the evaluation found no policy on the Pareto front; nothing to register")
+    name, client = params.register.model_name, MlflowClient()
+    data_md5 = dvc_md5(data_dir)
+    parent = mlflow.active_run().data.tags.get("mlflow.parentRunId", mlflow.active_run().info.run_id)
+    registered = []
+    for row in front:
+        info = mlflow.transformers.log_model(
+            transformers_model=transformers.pipeline("text-generation", model=str(policies_dir / row["policy"])),
+            name=row["policy"],
+            registered_model_name=name,
+            input_example=["I have been feeling anxious about work lately."],
+            pip_requirements=[f"{pkg}=={metadata.version(pkg)}" for pkg in ("torch", "transformers", "accelerate")],
+        )
+        version = str(info.registered_model_version)
+        tags = {
+            "policy": row["policy"],
+            "data.md5": data_md5,
+            "pareto.hypervolume": metrics["pareto/hypervolume"],
+            "pareto.hv_contribution": row["hv_contribution"],
+            "utility.equal_weights": row["utility"],
+            "pipeline.run_id": parent,
+            **{f"weight.{o}": w for o, w in row["weights"].items()},
+            **{f"heldout.{o}": row[o] for o in params.objective_names},
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, str(value))
+        registered.append({"policy": row["policy"], "version": version, "utility": row["utility"],
+                           "model_uri": f"models:/{name}/{version}"})
+    best = max(registered, key=lambda r: r["utility"])
+    client.set_registered_model_alias(name, params.register.alias, best["version"])
+    summary = {"model_name": name, "alias": params.register.alias, "alias_version": best["version"],
+               "versions": registered}
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    (out_dir / "registered.json").write_text(json.dumps(summary, indent=2) + "\n")
+    mlflow.log_dict(summary, "registry/registered.json")
+    return summary
+
+
+if __name__ == "__main__":
+    from paretoflow.cli import step_main
+
+    step_main("register")

@@ -1,0 +1,119 @@
+"""validate: Great Expectations suites on the canonical tables; a failure stops the run and names the checks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from components.canonical import read_table
+from paretoflow.config import Params
+
+DATA_DIR = Path("artifacts/data")
+OUT_DIR = Path("artifacts/validation")
+
+
+class DataValidationError(RuntimeError):
+    """The data broke expectations; training would learn from it, so the pipeline stops here."""
+
+
+def validate(params: Params, data_dir: Path = DATA_DIR, out_dir: Path = OUT_DIR) -> dict:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_pandas("paretoflow")
+    tables = {"pairs": read_table(data_dir / "pairs.parquet"), "prompts": read_table(data_dir / "prompts.parquet")}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary, failed = {}, []
+    for name, df in tables.items():
+        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all").get_batch(
+            batch_parameters={"dataframe": _view(df)}
+        )
+        result = batch.validate(_suite(gx, name, params))
+        if mlflow.active_run():
+            mlflow.log_dict(result.to_json_dict(), f"validation/{name}_gx_result.json")
+        checks = [_check(r) for r in result.results]
+        summary[name] = {"rows": len(df), "success": bool(result.success), "expectations": checks}
+        failed += [f"{name}: {c['expectation']}({c['column']}) observed {c['observed']}" for c in checks if not c["success"]]
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    if mlflow.active_run():
+        mlflow.log_metrics({f"validate/{t}/failed": sum(not c["success"] for c in s["expectations"]) for t, s in summary.items()})
+    if failed:
+        raise DataValidationError(
+            "data validation failed; fix the data or the params, then re-run:\n  " + "\n  ".join(failed)
+            + f"\n(details in {out_dir / 'summary.json'})"
+        )
+    return {t: {"rows": s["rows"], "expectations": len(s["expectations"])} for t, s in summary.items()}
+
+
+def _view(df: pd.DataFrame) -> pd.DataFrame:
+    """Flat columns that expectations can check: roles, lengths and the test-split indicator."""
+    roles = df["prompt"].map(lambda msgs: [m["role"] for m in msgs if m["role"] != "system"])
+    view = pd.DataFrame(
+        {
+            "id": df["id"],
+            "source": df["source"],
+            "split": df["split"],
+            "is_test": (df["split"] == "test").astype(float),
+            "last_role": roles.map(lambda r: r[-1] if r else None),
+            "roles_alternate": roles.map(lambda r: all(role == ("user", "assistant")[i % 2] for i, role in enumerate(r))),
+            "prompt_max_chars": df["prompt"].map(lambda msgs: max(len(m["content"]) for m in msgs)),
+        }
+    )
+    if "chosen" in df:
+        view["objective"] = df["objective"]
+        view["chosen_chars"] = df["chosen"].str.len()
+        view["rejected_chars"] = df["rejected"].str.len()
+        view["chosen_is_rejected"] = df["chosen"].str.strip() == df["rejected"].str.strip()
+    return view
+
+
+def _suite(gx, name: str, params: Params):
+    E = gx.expectations
+    v, split = params.data.validation, params.data.splits
+    expectations = [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        E.ExpectColumnValuesToBeUnique(column="id"),
+        *[E.ExpectColumnValuesToNotBeNull(column=c) for c in ("id", "source", "split", "last_role")],
+        E.ExpectColumnValuesToBeInSet(column="split", value_set=["train", "test"]),
+        E.ExpectColumnValuesToBeInSet(column="last_role", value_set=["user"]),
+        E.ExpectColumnValuesToBeInSet(column="roles_alternate", value_set=[True]),
+        E.ExpectColumnValuesToBeBetween(column="prompt_max_chars", min_value=1, max_value=v.max_chars),
+        E.ExpectColumnMeanToBeBetween(
+            column="is_test",
+            min_value=max(0.0, split.test_fraction - v.split_tolerance),
+            max_value=min(1.0, split.test_fraction + v.split_tolerance),
+        ),
+    ]
+    if name == "pairs":
+        expectations += [
+            E.ExpectColumnValuesToBeInSet(column="objective", value_set=params.objective_names),
+            E.ExpectColumnValuesToBeBetween(column="chosen_chars", min_value=1, max_value=v.max_chars),
+            E.ExpectColumnValuesToBeBetween(column="rejected_chars", min_value=1, max_value=v.max_chars),
+            E.ExpectColumnValuesToBeInSet(column="chosen_is_rejected", value_set=[False]),
+        ]
+    suite = gx.ExpectationSuite(name=name)
+    for expectation in expectations:
+        suite.add_expectation(expectation)
+    return suite
+
+
+def _check(result) -> dict:
+    config = result.expectation_config
+    observed = result.result.get("observed_value", result.result.get("unexpected_count"))
+    return {
+        "expectation": config.type,
+        "column": config.kwargs.get("column", "table"),
+        "success": bool(result.success),
+        "observed": observed if isinstance(observed, int | float | str | bool | None) else str(observed),
+    }
+
+
+if __name__ == "__main__":
+    from paretoflow.cli import step_main
+
+    step_main("validate")

@@ -1,0 +1,42 @@
+"""The Prefect flow `training_pipeline`: one task per step, cached by content hash of inputs and params."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.runtime import flow_run
+
+from paretoflow import tracking
+from paretoflow.config import DEFAULT_PARAMS, Params, load_params
+from paretoflow.steps import STEPS, execute, steps_until
+
+
+@task(cache_key_fn=lambda context, parameters: parameters["key"], persist_result=True, retries=0)
+def run_step(name: str, params: Params, key: str, parent_run_id: str, flow_run_id: str) -> dict:
+    """Execute one step; Prefect skips it when a result for the same key (inputs + params) exists."""
+    return execute(name, params, parent_run_id, flow_run_id)
+
+
+@flow(name="training_pipeline", log_prints=True)
+def training_pipeline(
+    params_file: str = DEFAULT_PARAMS, overrides: list[str] | None = None, until: str | None = None, force: bool = False
+) -> dict:
+    """ingest -> validate -> rubrics -> reward_model -> grpo -> evaluate -> register."""
+    logger = get_run_logger()
+    params = load_params(params_file, overrides or [])
+    parent = tracking.start_pipeline_run(params, str(flow_run.id))
+    results, status = {}, "FAILED"
+    try:
+        for name in steps_until(until):
+            step = STEPS[name]
+            refresh = force or not step.outputs_present()
+            state = run_step.with_options(task_run_name=name, refresh_cache=refresh)(
+                name, params, step.cache_key(params), parent, str(flow_run.id), return_state=True
+            )
+            result = state.result()
+            result["cached"] = state.is_completed() and state.name == "Cached"
+            logger.info("%s: %s in %.1fs", name, "cached" if result["cached"] else "ran", result["seconds"])
+            results[name] = result
+        status = "FINISHED"
+    finally:
+        tracking.end_pipeline_run(parent, status)
+    return {"parent_run_id": parent, "tracking_uri": params.tracking.uri, "steps": results}

@@ -1,0 +1,48 @@
+"""The end-of-run summary a person reads: steps, objectives x policies, hypervolume, registered versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from paretoflow.steps import EVALUATION, REGISTRY
+
+
+def print_summary(result: dict, console: Console) -> None:
+    steps = Table(title="steps")
+    for col in ("step", "status", "seconds", "mlflow run"):
+        steps.add_column(col)
+    for name, r in result["steps"].items():
+        steps.add_row(name, "cached" if r["cached"] else "ran", f"{r['seconds']:.1f}", r["run_id"])
+    console.print(steps)
+    front = Path(EVALUATION) / "front.json"
+    if front.exists() and "evaluate" in result["steps"]:
+        rows = json.loads(front.read_text())
+        objectives = [k for k in rows[0] if k not in {"policy", "is_base", "weights", "on_front", "hv_contribution", "utility"}]
+        table = Table(title=f"held-out scores (hypervolume {result['steps']['evaluate']['summary']['pareto/hypervolume']:.4f})")
+        for col in ("policy", "weights", *objectives, "utility", "front"):
+            table.add_column(col)
+        for r in rows:
+            weights = "-" if r["is_base"] else " ".join(f"{v:.2f}" for v in r["weights"].values())
+            table.add_row(r["policy"], weights, *(f"{r[o]:.3f}" for o in objectives), f"{r['utility']:.3f}",
+                          "yes" if r["on_front"] else "")
+        console.print(table)
+    registry = Path(REGISTRY) / "registered.json"
+    if registry.exists() and "register" in result["steps"]:
+        reg = json.loads(registry.read_text())
+        table = Table(title=f"registered model {reg['model_name']} (alias {reg['alias']} -> v{reg['alias_version']})")
+        for col in ("version", "policy", "utility", "uri"):
+            table.add_column(col)
+        for v in reg["versions"]:
+            table.add_row(v["version"], v["policy"], f"{v['utility']:.3f}", v["model_uri"])
+        console.print(table)
+    uri = result["tracking_uri"]
+    console.print(
+        "\nLook at it:\n"
+        f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {uri}   (then http://127.0.0.1:5000)\n"
+        "  Prefect UI: PREFECT_HOME=.prefect .venv/bin/prefect server start   (then http://127.0.0.1:4200)\n"
+        f"  Pareto plot: {EVALUATION}/pareto_front.png"
+    )

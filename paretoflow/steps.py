@@ -1,0 +1,107 @@
+"""The pipeline's steps: what each reads, writes and depends on, and how one is executed.
+
+Both entry points use this table: the Prefect flow (cache keys) and `python -m components.<step>`
+(which dvc.yaml calls). A step's cache key is the hash of its resolved params sections and the
+DVC md5s of its dependencies, code included, so Prefect and DVC agree on what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+
+from paretoflow import tracking
+from paretoflow.config import Params
+from paretoflow.hashing import dvc_md5
+
+DATA = "artifacts/data"
+VALIDATION = "artifacts/validation"
+RUBRICS = "artifacts/rubrics"
+REWARD_MODELS = "artifacts/reward_models"
+POLICIES = "artifacts/policies"
+EVALUATION = "artifacts/evaluation"
+REGISTRY = "artifacts/registry"
+METRICS = "artifacts/metrics"
+
+SHARED_CODE = ("components/canonical.py", "components/models.py")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    entry: str  # "module:function"
+    sections: tuple[str, ...]
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+
+    @property
+    def module(self) -> str:
+        return self.entry.split(":")[0]
+
+    def dependencies(self, params: Params) -> list[str]:
+        code = [self.module.replace(".", "/") + ".py", *SHARED_CODE]
+        sources = [s.uri for s in params.data.sources] if self.name == "ingest" else []
+        return sorted({*code, *sources, *self.deps})
+
+    def deps_md5(self, params: Params) -> dict[str, str]:
+        return {path: dvc_md5(path) for path in self.dependencies(params)}
+
+    def cache_key(self, params: Params) -> str:
+        payload = {"step": self.name, "params": params.section_hash(*self.sections), "deps": self.deps_md5(params)}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def outputs_present(self) -> bool:
+        return all(Path(p).exists() for p in self.outs)
+
+
+STEPS: dict[str, Step] = {
+    s.name: s
+    for s in [
+        Step("ingest", "components.ingest:ingest", ("data", "objectives"), (), (DATA,)),
+        Step("validate", "components.validate:validate", ("data", "objectives"), (DATA,), (VALIDATION,)),
+        Step("rubrics", "components.rubrics:synthesize_rubrics", ("rubrics", "objectives"), (DATA, VALIDATION),
+             (RUBRICS,)),
+        Step("reward_model", "components.reward_model:train_reward_models",
+             ("reward_model", "objectives", "seed", "cache_dir"), (DATA, VALIDATION, "components/scorers.py"),
+             (REWARD_MODELS,)),
+        Step("grpo", "components.grpo:train_policies", ("grpo", "objectives", "seed", "cache_dir"),
+             (DATA, VALIDATION, REWARD_MODELS, "components/scorers.py"), (POLICIES,)),
+        Step("evaluate", "components.evaluate:evaluate_policies",
+             ("evaluate", "objectives", "seed", "grpo", "cache_dir"),
+             (DATA, REWARD_MODELS, POLICIES, "components/scorers.py", "components/pareto.py"), (EVALUATION,)),
+        Step("register", "components.register:register_front", ("register", "tracking"),
+             (DATA, POLICIES, EVALUATION), (REGISTRY,)),
+    ]
+}
+ORDER = list(STEPS)
+
+
+def steps_until(until: str | None) -> list[str]:
+    if until is None:
+        return ORDER
+    if until not in STEPS:
+        raise ValueError(f"unknown step {until!r}; steps are {', '.join(ORDER)}")
+    return ORDER[: ORDER.index(until) + 1]
+
+
+def execute(name: str, params: Params, parent_run_id: str | None = None, flow_run_id: str | None = None) -> dict:
+    """Run one step inside its MLflow run; return its summary (what the flow caches and prints)."""
+    step = STEPS[name]
+    module, function = step.entry.split(":")
+    entry = getattr(importlib.import_module(module), function)
+    deps = step.deps_md5(params)
+    started = time.perf_counter()
+    with tracking.step_run(params, name, deps, parent_run_id, flow_run_id) as run:
+        summary = entry(params)
+        seconds = time.perf_counter() - started
+        tracking.log_metrics({f"time/{name}_seconds": seconds})
+        mlflow.set_tags({f"out.md5.{out}": dvc_md5(out) for out in step.outs})
+    Path(METRICS).mkdir(parents=True, exist_ok=True)
+    (Path(METRICS) / f"{name}.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+    return {"step": name, "run_id": run.info.run_id, "seconds": round(seconds, 2), "summary": summary}

@@ -1,0 +1,96 @@
+"""MLflow conventions in one place: parent and step runs, their tags, metric names, datasets, figures."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from paretoflow.config import Params
+
+_METRIC_BAD = re.compile(r"[^A-Za-z0-9_\-./ ]")
+
+
+def metric_name(name: str) -> str:
+    """MLflow accepts only letters, digits, `_ - . /` and spaces in metric names."""
+    return _METRIC_BAD.sub("_", name)
+
+
+def setup(params: Params) -> str:
+    """Point MLflow at the configured server and experiment; return the experiment id."""
+    mlflow.set_tracking_uri(params.tracking.uri)
+    return mlflow.set_experiment(params.tracking.experiment).experiment_id
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def base_tags(params: Params, flow_run_id: str | None) -> dict[str, str]:
+    tags = {
+        "git.commit": git_commit(),
+        "params.hash": params.section_hash(*Params.model_fields),
+        "paretoflow.profile": params.profile,
+    }
+    if flow_run_id:
+        tags["prefect.flow_run_id"] = flow_run_id
+    return tags
+
+
+def start_pipeline_run(params: Params, flow_run_id: str | None) -> str:
+    """Create the parent run of one pipeline run (closed by `end_pipeline_run`)."""
+    experiment_id = setup(params)
+    run = MlflowClient().create_run(
+        experiment_id, run_name="training_pipeline", tags={**base_tags(params, flow_run_id), "paretoflow.step": "pipeline"}
+    )
+    MlflowClient().log_text(run.info.run_id, params.to_yaml(), "params.yaml")
+    return run.info.run_id
+
+
+def end_pipeline_run(run_id: str, status: str = "FINISHED") -> None:
+    MlflowClient().set_terminated(run_id, status=status)
+
+
+@contextmanager
+def step_run(params: Params, step: str, deps_md5: dict[str, str], parent_run_id: str | None, flow_run_id: str | None):
+    """A run for one step, nested under the pipeline run when there is one; tagged with its inputs' md5s."""
+    setup(params)
+    tags = {**base_tags(params, flow_run_id), "paretoflow.step": step}
+    tags.update({f"dvc.md5.{path}": md5 for path, md5 in deps_md5.items()})
+    kwargs = {"parent_run_id": parent_run_id, "nested": True} if parent_run_id else {}
+    with mlflow.start_run(run_name=step, tags=tags, **kwargs) as run:
+        mlflow.log_params({"params_hash": tags["params.hash"], "profile": params.profile})
+        yield run
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    clean = {metric_name(k): float(v) for k, v in metrics.items() if isinstance(v, int | float)}
+    if clean:
+        mlflow.log_metrics(clean, step=step)
+
+
+def log_table_input(df, path: str | Path, name: str, context: str) -> None:
+    """Record a canonical table as an MLflow dataset input (with its digest and source path)."""
+    flat = df.assign(prompt=df["prompt"].map(str), meta=df["meta"].map(str))
+    dataset = mlflow.data.from_pandas(flat, source=str(Path(path).resolve()), name=name)
+    mlflow.log_input(dataset, context=context)
+
+
+def trainer_callback():
+    """A transformers callback that logs trainer logs as metrics of the active run (no param flood)."""
+    from transformers import TrainerCallback
+
+    class MlflowMetrics(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            log_metrics({k: v for k, v in (logs or {}).items() if k != "epoch"}, step=state.global_step)
+
+    return MlflowMetrics()
+
