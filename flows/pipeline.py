@@ -16,7 +16,7 @@ def run_step(name: str, params: Params, key: str, parent_run_id: str, flow_run_i
     return execute(name, params, parent_run_id, flow_run_id)
 
 
-@flow(name="training_pipeline", log_prints=True)
+@flow(name="training_pipeline")
 def training_pipeline(
     params_file: str = DEFAULT_PARAMS, overrides: list[str] | None = None, until: str | None = None, force: bool = False
 ) -> dict:

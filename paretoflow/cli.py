@@ -16,6 +16,7 @@ from paretoflow.config import DEFAULT_PARAMS, ConfigError, load_params
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
+errors = Console(stderr=True, soft_wrap=True)
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="parameter file")]
 OverrideOpt = Annotated[
@@ -37,7 +38,7 @@ def _load(params: Path, overrides: list[str] | None):
     try:
         return load_params(params, overrides or [])
     except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        errors.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
 
 

@@ -85,12 +85,16 @@ def log_table_input(df, path: str | Path, name: str, context: str) -> None:
 
 
 def trainer_callback():
-    """A transformers callback that logs trainer logs as metrics of the active run (no param flood)."""
+    """A transformers callback that logs trainer logs as metrics of the active run (no param flood).
+
+    TRL's `rewards/<objective>/...` become `reward/<objective>/...`, the project's metric names.
+    """
     from transformers import TrainerCallback
 
     class MlflowMetrics(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
-            log_metrics({k: v for k, v in (logs or {}).items() if k != "epoch"}, step=state.global_step)
+            logs = {re.sub(r"^rewards/", "reward/", k): v for k, v in (logs or {}).items() if k != "epoch"}
+            log_metrics(logs, step=state.global_step)
 
     return MlflowMetrics()
 

@@ -1,0 +1,71 @@
+"""Every component on the tiny profile, in pipeline order (see conftest.tiny_run)."""
+
+import json
+
+import mlflow
+import pandas as pd
+
+from components.scorers import reward_functions
+
+
+def test_ingest_and_validate(tiny_run):
+    root, _, results = tiny_run
+    assert results["ingest"]["summary"]["pairs"] == 180
+    assert (root / "artifacts/data/quarantine.jsonl").read_text() == ""
+    assert json.loads((root / "artifacts/metrics/validate.json").read_text())["prompts"]["rows"] == 60
+
+
+def test_rubrics_one_per_prompt_and_objective(tiny_run):
+    root, params, _ = tiny_run
+    rubrics = pd.read_parquet(root / "artifacts/rubrics/rubrics.parquet")
+    assert len(rubrics) == 60 * len(params.objectives)
+    assert rubrics.groupby(["prompt_id", "objective"]).size().eq(1).all()
+    assert rubrics["principles"].map(len).between(1, params.rubrics.max_principles).all()
+    assert set(rubrics["consistency"]) <= {"consistent", "inconsistent", "no_pair"}
+    assert (rubrics.loc[rubrics["objective"] == "empathy", "consistency"] != "no_pair").all()
+
+
+def test_reward_models_saved_with_heldout_accuracy(tiny_run):
+    root, params, results = tiny_run
+    metrics = results["reward_model"]["summary"]
+    assert set(metrics) == {"empathy", "helpfulness", "harmlessness"}
+    for objective, m in metrics.items():
+        assert (root / "artifacts/reward_models" / objective / "model.safetensors").exists()
+        assert 0.0 <= m["heldout_accuracy"] <= 1.0 and m["heldout_pairs"] > 0
+    scores = reward_functions(params, root / "artifacts/reward_models")[0](
+        [[{"role": "user", "content": "I feel alone."}]] * 2, ["I'm here with you.", "ok"]
+    )
+    assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_grpo_one_policy_per_weight_vector_with_curves(tiny_run):
+    root, params, _ = tiny_run
+    manifest = json.loads((root / "artifacts/policies/manifest.json").read_text())
+    assert [m["weights"] for m in manifest] == params.grpo.weights
+    for m in manifest:
+        policy = root / "artifacts/policies" / m["name"]
+        assert (policy / "model.safetensors").exists() and (policy / "tokenizer.json").exists()
+        curves = json.loads((policy / "curves.json").read_text())
+        assert len(curves) == params.grpo.max_steps and set(params.objective_names) <= set(curves[-1])
+
+
+def test_evaluate_scores_every_objective_and_finds_a_front(tiny_run):
+    root, params, results = tiny_run
+    scores = pd.read_parquet(root / "artifacts/evaluation/scores.parquet")
+    assert set(scores["policy"]) == {"base", "policy-0", "policy-1", "policy-2"}
+    assert scores[params.objective_names].apply(lambda c: c.between(0, 1).all()).all()
+    metrics = results["evaluate"]["summary"]
+    assert metrics["pareto/front_size"] >= 1 and metrics["pareto/hypervolume"] >= 0.0
+    assert (root / "artifacts/evaluation/pareto_front.png").stat().st_size > 10_000
+
+
+def test_register_puts_the_front_in_the_registry(tiny_run):
+    root, params, results = tiny_run
+    summary = results["register"]["summary"]
+    front = [r for r in json.loads((root / "artifacts/evaluation/front.json").read_text()) if r["on_front"]]
+    assert len(summary["versions"]) == len(front)
+    client = mlflow.MlflowClient(params.tracking.uri)
+    version = client.get_model_version_by_alias(params.register.model_name, "candidate")
+    assert str(version.version) == summary["alias_version"]
+    assert {f"weight.{o}" for o in params.objective_names} <= set(version.tags)
+    assert version.tags["data.md5"].endswith(".dir")

@@ -1,0 +1,47 @@
+"""Shared fixtures: a throwaway copy of the project per test, tiny-profile overrides, offline settings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+PROJECT_FILES = ("params.yaml", "dvc.yaml", "components", "data", ".dvc", ".dvcignore")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """Tiny models are built once per session and shared by every test."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+def copy_project(dest: Path) -> Path:
+    for name in PROJECT_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A copy of the project to run steps in (steps read and write relative to the working directory)."""
+    copy_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def tiny(project: Path, cache: Path, *extra: str) -> list[str]:
+    """Overrides that put a run on the tiny profile with its tracking store inside the project copy."""
+    return ["profile=tiny", f"cache_dir={cache}", f"tracking.uri=sqlite:///{project}/mlflow.db", *extra]

@@ -1,0 +1,126 @@
+"""The Prefect flow end to end on the tiny profile, and its caching: what lands in MLflow, what re-runs."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import mlflow
+import pytest
+
+from paretoflow.config import load_params
+from paretoflow.steps import ORDER
+from tests.conftest import copy_project, tiny
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def pipeline(harness, tmp_path_factory, model_cache):
+    """A project copy and a function running the flow in it with tiny overrides plus extra ones."""
+    from flows.pipeline import training_pipeline
+
+    root = copy_project(tmp_path_factory.mktemp("flow-project"))
+    old = os.getcwd()
+    os.chdir(root)
+
+    def run(*extra: str, force: bool = False, until: str | None = None) -> tuple[dict, float]:
+        started = time.perf_counter()
+        result = training_pipeline(params_file="params.yaml", overrides=tiny(root, model_cache, *extra),
+                                   force=force, until=until)
+        return result, time.perf_counter() - started
+
+    first = run()
+    yield root, run, first
+    os.chdir(old)
+
+
+def _client(root):
+    return mlflow.MlflowClient(f"sqlite:///{root}/mlflow.db")
+
+
+def _ran(result: dict) -> list[str]:
+    return [name for name, r in result["steps"].items() if not r["cached"]]
+
+
+def test_first_run_executes_every_step(pipeline):
+    _, _, (result, _) = pipeline
+    assert list(result["steps"]) == ORDER
+    assert _ran(result) == ORDER
+
+
+def test_mlflow_holds_parent_and_nested_step_runs_with_lineage_tags(pipeline):
+    root, _, (result, _) = pipeline
+    client = _client(root)
+    parent = client.get_run(result["parent_run_id"])
+    assert parent.info.status == "FINISHED"
+    for tag in ("git.commit", "params.hash", "prefect.flow_run_id", "paretoflow.profile"):
+        assert parent.data.tags[tag], tag
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    by_step = {r.data.tags["paretoflow.step"]: r for r in children}
+    assert set(by_step) == set(ORDER)
+    assert any(k.startswith("dvc.md5.artifacts/data") for k in by_step["reward_model"].data.tags)
+    assert by_step["grpo"].data.tags["prefect.flow_run_id"] == parent.data.tags["prefect.flow_run_id"]
+    assert by_step["ingest"].data.tags["dvc.md5.data/sample/pairs.jsonl"]
+
+
+def test_per_objective_metrics_datasets_and_front_artifacts(pipeline):
+    root, _, (result, _) = pipeline
+    client = _client(root)
+    params = load_params(root / "params.yaml", tiny(root, root))
+    runs = client.search_runs([client.get_run(result["parent_run_id"]).info.experiment_id])
+    named = {r.info.run_name: r for r in runs}
+    policy_run = named["grpo/policy-0"]
+    for objective in params.objective_names:
+        assert f"reward/{objective}/mean" in policy_run.data.metrics
+        assert f"eval/{objective}/mean" in named["evaluate"].data.metrics
+    assert "pareto/hypervolume" in named["evaluate"].data.metrics
+    assert named["reward_model/empathy"].inputs.dataset_inputs, "training data recorded with log_input"
+    artifacts = {a.path for a in client.list_artifacts(named["evaluate"].info.run_id, "pareto")}
+    assert {"pareto/front.json", "pareto/front.png"} <= artifacts
+
+
+def test_front_is_registered_with_candidate_alias(pipeline):
+    root, _, (result, _) = pipeline
+    client = _client(root)
+    registered = result["steps"]["register"]["summary"]
+    versions = client.search_model_versions("name = 'paretoflow-policy'")
+    assert len(versions) == len(registered["versions"]) >= 1
+    candidate = client.get_model_version_by_alias("paretoflow-policy", "candidate")
+    assert str(candidate.version) == registered["alias_version"]
+    assert "heldout.empathy" in candidate.tags and "weight.concision" in candidate.tags
+
+
+def test_second_run_with_nothing_changed_trains_nothing(pipeline):
+    root, run, (first, first_seconds) = pipeline
+    before = len(_client(root).search_runs([_client(root).get_experiment_by_name("paretoflow").experiment_id]))
+    second, seconds = run()
+    assert _ran(second) == []
+    assert all(second["steps"][s]["run_id"] == first["steps"][s]["run_id"] for s in ORDER)
+    after = len(_client(root).search_runs([_client(root).get_experiment_by_name("paretoflow").experiment_id]))
+    assert after == before + 1  # only the new parent run
+    print(f"first run {first_seconds:.1f}s, cached run {seconds:.1f}s")
+
+
+def test_one_changed_param_reruns_that_step_and_those_after_only(pipeline):
+    _, run, _ = pipeline
+    result, _ = run("evaluate.max_new_tokens=6")
+    assert _ran(result) == ["evaluate", "register"]
+    result, _ = run("evaluate.max_new_tokens=6", "grpo.learning_rate=2.0e-5")
+    assert _ran(result) == ["grpo", "evaluate", "register"]
+
+
+def test_force_reruns_everything_and_until_stops_early(pipeline):
+    _, run, _ = pipeline
+    result, _ = run(force=True, until="validate")
+    assert list(result["steps"]) == ["ingest", "validate"] and _ran(result) == ["ingest", "validate"]
