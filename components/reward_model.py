@@ -69,7 +69,7 @@ def _train_one(params: Params, objective: str, train: pd.DataFrame, test: pd.Dat
         max_length=None,
         seed=params.seed,
         bf16=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         report_to="none",
         save_strategy="no",
         logging_steps=1,
