@@ -63,9 +63,13 @@ def _step_command(step: str, help_text: str):
     def command(params: ParamsOpt = Path(DEFAULT_PARAMS), override: OverrideOpt = None):
         embedded_defaults()
         resolved = _load(params, override)
-        from paretoflow.steps import execute
+        from paretoflow.steps import StepFailed, execute
 
-        result = execute(step, resolved)
+        try:
+            result = execute(step, resolved)
+        except StepFailed as exc:
+            errors.print(f"[red]{step} failed:[/red] {exc}")
+            raise typer.Exit(1) from None
         console.print_json(json.dumps(result["summary"], default=str))
 
     command.__doc__ = help_text

@@ -32,6 +32,10 @@ METRICS = "artifacts/metrics"
 SHARED_CODE = ("components/canonical.py", "components/models.py")
 
 
+class StepFailed(RuntimeError):
+    """A step stopped on a problem a person can fix (bad data, a missing input); the message says which."""
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
@@ -95,10 +99,17 @@ def execute(name: str, params: Params, parent_run_id: str | None = None, flow_ru
     step = STEPS[name]
     module, function = step.entry.split(":")
     entry = getattr(importlib.import_module(module), function)
-    deps = step.deps_md5(params)
+    try:
+        deps = step.deps_md5(params)
+    except FileNotFoundError as exc:
+        raise StepFailed(f"{name}: {exc}") from None
     started = time.perf_counter()
     with tracking.step_run(params, name, deps, parent_run_id, flow_run_id) as run:
-        summary = entry(params)
+        try:
+            summary = entry(params)
+        except (ValueError, FileNotFoundError, RuntimeError) as exc:
+            mlflow.set_tag("error", str(exc)[:5000])
+            raise StepFailed(str(exc)) from exc
         seconds = time.perf_counter() - started
         tracking.log_metrics({f"time/{name}_seconds": seconds})
         mlflow.set_tags({f"out.md5.{out}": dvc_md5(out) for out in step.outs})

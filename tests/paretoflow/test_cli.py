@@ -1,0 +1,30 @@
+import json
+
+from typer.testing import CliRunner
+
+from paretoflow.cli import app
+from tests.conftest import tiny
+
+runner = CliRunner()
+
+
+def test_step_commands_run_components_and_print_their_summary(project, model_cache):
+    args = [x for o in tiny(project, model_cache) for x in ("-o", o)]
+    out = runner.invoke(app, ["ingest", *args])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["pairs"] == 180
+    out = runner.invoke(app, ["validate", *args])
+    assert out.exit_code == 0, out.output
+
+
+def test_problems_end_in_one_clear_line_not_a_traceback(project, model_cache):
+    args = [x for o in tiny(project, model_cache) for x in ("-o", o)]
+    out = runner.invoke(app, ["grpo", *args])
+    assert out.exit_code == 1
+    assert "artifacts/data does not exist; run the step that produces it first" in out.stderr
+    assert "Traceback" not in out.output
+    (project / "data/sample/pairs.jsonl").write_text("")
+    out = runner.invoke(app, ["ingest", *args])
+    assert out.exit_code == 0
+    out = runner.invoke(app, ["validate", *args])
+    assert out.exit_code == 1 and "expect_table_row_count_to_be_between(table)" in out.stderr
