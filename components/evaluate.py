@@ -50,8 +50,14 @@ def evaluate_policies(
         completions = generate(path, list(heldout["prompt"]), params)
         scores = {o: f(list(heldout["prompt"]), completions) for o, f in zip(objectives, scorers)}
         for j, prompt_id in enumerate(heldout["id"]):
-            responses.append({"policy": name, "prompt_id": prompt_id, "completion": completions[j],
-                              **{o: scores[o][j] for o in objectives}})
+            responses.append(
+                {
+                    "policy": name,
+                    "prompt_id": prompt_id,
+                    "completion": completions[j],
+                    **{o: scores[o][j] for o in objectives},
+                }
+            )
     scores_df = pd.DataFrame(responses)
     table = _front_table(scores_df, candidates, params)
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -86,7 +92,11 @@ def generate(path, prompts: list[list[dict]], params: Params) -> list[str]:
     size = params.evaluate.batch_size
     for i in range(0, len(prompts), size):
         batch = tokenizer.apply_chat_template(
-            prompts[i : i + size], add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
+            prompts[i : i + size],
+            add_generation_prompt=True,
+            padding=True,
+            return_tensors="pt",
+            return_dict=True,
         )
         with torch.inference_mode():
             ids = model.generate(
@@ -105,8 +115,10 @@ def generate(path, prompts: list[list[dict]], params: Params) -> list[str]:
 def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFrame:
     objectives = params.objective_names
     means = scores.groupby("policy", sort=False)[objectives].mean()
-    rows = [{"policy": name, "is_base": name == BASE, "weights": weights, **means.loc[name].to_dict()}
-            for name, _, weights in candidates]
+    rows = [
+        {"policy": name, "is_base": name == BASE, "weights": weights, **means.loc[name].to_dict()}
+        for name, _, weights in candidates
+    ]
     table = pd.DataFrame(rows)
     trained = ~table["is_base"]
     points = table.loc[trained, objectives].to_numpy()

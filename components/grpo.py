@@ -28,7 +28,10 @@ def policy_name(index: int) -> str:
 
 
 def train_policies(
-    params: Params, data_dir: Path = DATA_DIR, reward_models_dir: Path = REWARD_MODELS_DIR, out_dir: Path = OUT_DIR
+    params: Params,
+    data_dir: Path = DATA_DIR,
+    reward_models_dir: Path = REWARD_MODELS_DIR,
+    out_dir: Path = OUT_DIR,
 ) -> dict:
     prompts = read_table(data_dir / "prompts.parquet")
     train = prompts[prompts["split"] == "train"].sort_values("id")
@@ -89,7 +92,10 @@ def _train_one(params: Params, base, train, rewards, weights: dict[str, float], 
     trainer.save_model(str(out))
     shutil.rmtree(out / "checkpoints", ignore_errors=True)
     curves = [
-        {"step": e["step"], **{o: e[f"rewards/{o}/mean"] for o in params.objective_names if f"rewards/{o}/mean" in e}}
+        {
+            "step": e["step"],
+            **{o: e[f"rewards/{o}/mean"] for o in params.objective_names if f"rewards/{o}/mean" in e},
+        }
         for e in trainer.state.log_history
         if "step" in e and any(k.startswith("rewards/") for k in e)
     ]

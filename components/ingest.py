@@ -101,7 +101,13 @@ def _canonical_row(record, source: Source, objectives: set[str], params: Params)
         raise RecordError("meta must be an object")
     origin = record.get("source") or source.name
     if "chosen" not in record and "rejected" not in record:
-        return "prompts", {"id": prompt_id(messages), "prompt": messages, "source": origin, "split": split, "meta": meta}
+        return "prompts", {
+            "id": prompt_id(messages),
+            "prompt": messages,
+            "source": origin,
+            "split": split,
+            "meta": meta,
+        }
     chosen, rejected = check_reply(record, "chosen"), check_reply(record, "rejected")
     if chosen.strip() == rejected.strip():
         raise RecordError("chosen and rejected are identical")

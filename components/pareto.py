@@ -45,8 +45,15 @@ def plot_front(table: pd.DataFrame, objectives: list[str], title: str):
     for ax, (x, y) in zip(axes.flat, pairs):
         for _, row in table.iterrows():
             marker, fill = ("x", "black") if row["is_base"] else ("o", "tab:red" if row["on_front"] else "none")
-            ax.scatter(row[x], row[y], marker=marker, s=60, facecolors=fill, edgecolors="tab:red" if marker == "o" else None,
-                       color="black" if marker == "x" else None)
+            ax.scatter(
+                row[x],
+                row[y],
+                marker=marker,
+                s=60,
+                facecolors=fill,
+                edgecolors="tab:red" if marker == "o" else None,
+                color="black" if marker == "x" else None,
+            )
             ax.annotate(row["policy"], (row[x], row[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_xlabel(x)
         ax.set_ylabel(y)

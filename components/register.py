@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
-
 from importlib import metadata
+from pathlib import Path
 
 import mlflow
 import transformers
@@ -60,12 +59,22 @@ def register_front(
         }
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, str(value))
-        registered.append({"policy": row["policy"], "version": version, "utility": row["utility"],
-                           "model_uri": f"models:/{name}/{version}"})
+        registered.append(
+            {
+                "policy": row["policy"],
+                "version": version,
+                "utility": row["utility"],
+                "model_uri": f"models:/{name}/{version}",
+            }
+        )
     best = max(registered, key=lambda r: r["utility"])
     client.set_registered_model_alias(name, params.register.alias, best["version"])
-    summary = {"model_name": name, "alias": params.register.alias, "alias_version": best["version"],
-               "versions": registered}
+    summary = {
+        "model_name": name,
+        "alias": params.register.alias,
+        "alias_version": best["version"],
+        "versions": registered,
+    }
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     (out_dir / "registered.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -93,7 +93,12 @@ def _train_one(params: Params, objective: str, train: pd.DataFrame, test: pd.Dat
     chosen = scorer.raw(list(test["prompt"]), list(test["chosen"]))
     rejected = scorer.raw(list(test["prompt"]), list(test["rejected"]))
     accuracy = sum(c > r for c, r in zip(chosen, rejected)) / len(test)
-    return {"heldout_accuracy": accuracy, "heldout_pairs": len(test), "train_pairs": len(train), "truncated": truncated}
+    return {
+        "heldout_accuracy": accuracy,
+        "heldout_pairs": len(test),
+        "train_pairs": len(train),
+        "truncated": truncated,
+    }
 
 
 def _encode(df: pd.DataFrame, tokenizer, max_length: int) -> tuple[list[dict], int]:

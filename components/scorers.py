@@ -40,9 +40,7 @@ class RewardModelScorer:
 
     def raw(self, prompts: list, replies: list[str]) -> list[float]:
         texts = [
-            self.tokenizer.apply_chat_template(
-                [*as_messages(p), {"role": "assistant", "content": r}], tokenize=False
-            )
+            self.tokenizer.apply_chat_template([*as_messages(p), {"role": "assistant", "content": r}], tokenize=False)
             for p, r in zip(prompts, replies)
         ]
         scores: list[float] = []

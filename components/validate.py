@@ -26,25 +26,35 @@ def validate(params: Params, data_dir: Path = DATA_DIR, out_dir: Path = OUT_DIR)
 
     context = gx.get_context(mode="ephemeral")
     source = context.data_sources.add_pandas("paretoflow")
-    tables = {"pairs": read_table(data_dir / "pairs.parquet"), "prompts": read_table(data_dir / "prompts.parquet")}
+    tables = {
+        "pairs": read_table(data_dir / "pairs.parquet"),
+        "prompts": read_table(data_dir / "prompts.parquet"),
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     summary, failed = {}, []
     for name, df in tables.items():
-        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all").get_batch(
-            batch_parameters={"dataframe": _view(df)}
+        batch = (
+            source.add_dataframe_asset(name)
+            .add_batch_definition_whole_dataframe("all")
+            .get_batch(batch_parameters={"dataframe": _view(df)})
         )
         result = batch.validate(_suite(gx, name, params))
         if mlflow.active_run():
             mlflow.log_dict(result.to_json_dict(), f"validation/{name}_gx_result.json")
         checks = [_check(r) for r in result.results]
         summary[name] = {"rows": len(df), "success": bool(result.success), "expectations": checks}
-        failed += [f"{name}: {c['expectation']}({c['column']}) observed {c['observed']}" for c in checks if not c["success"]]
+        failed += [
+            f"{name}: {c['expectation']}({c['column']}) observed {c['observed']}" for c in checks if not c["success"]
+        ]
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     if mlflow.active_run():
-        mlflow.log_metrics({f"validate/{t}/failed": sum(not c["success"] for c in s["expectations"]) for t, s in summary.items()})
+        mlflow.log_metrics(
+            {f"validate/{t}/failed": sum(not c["success"] for c in s["expectations"]) for t, s in summary.items()}
+        )
     if failed:
         raise DataValidationError(
-            "data validation failed; fix the data or the params, then re-run:\n  " + "\n  ".join(failed)
+            "data validation failed; fix the data or the params, then re-run:\n  "
+            + "\n  ".join(failed)
             + f"\n(details in {out_dir / 'summary.json'})"
         )
     return {t: {"rows": s["rows"], "expectations": len(s["expectations"])} for t, s in summary.items()}
@@ -60,7 +70,9 @@ def _view(df: pd.DataFrame) -> pd.DataFrame:
             "split": df["split"],
             "is_test": (df["split"] == "test").astype(float),
             "last_role": roles.map(lambda r: r[-1] if r else None),
-            "roles_alternate": roles.map(lambda r: all(role == ("user", "assistant")[i % 2] for i, role in enumerate(r))),
+            "roles_alternate": roles.map(
+                lambda r: all(role == ("user", "assistant")[i % 2] for i, role in enumerate(r))
+            ),
             "prompt_max_chars": df["prompt"].map(lambda msgs: max(len(m["content"]) for m in msgs)),
         }
     )

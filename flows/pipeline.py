@@ -18,7 +18,10 @@ def run_step(name: str, params: Params, key: str, parent_run_id: str, flow_run_i
 
 @flow(name="training_pipeline")
 def training_pipeline(
-    params_file: str = DEFAULT_PARAMS, overrides: list[str] | None = None, until: str | None = None, force: bool = False
+    params_file: str = DEFAULT_PARAMS,
+    overrides: list[str] | None = None,
+    until: str | None = None,
+    force: bool = False,
 ) -> dict:
     """ingest -> validate -> rubrics -> reward_model -> grpo -> evaluate -> register."""
     logger = get_run_logger()

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from paretoflow.config import DEFAULT_PARAMS, ConfigError, load_params
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console()
+console = Console(width=max(shutil.get_terminal_size().columns, 120))
 errors = Console(stderr=True, soft_wrap=True)
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="parameter file")]

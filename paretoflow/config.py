@@ -180,9 +180,7 @@ class Params(Strict):
             raise ValueError(f"objective names must be unique, got {names}")
         for i, w in enumerate(self.grpo.weights):
             if set(w) != set(names):
-                raise ValueError(
-                    f"grpo.weights[{i}] must give a weight to every objective {names}, got {sorted(w)}"
-                )
+                raise ValueError(f"grpo.weights[{i}] must give a weight to every objective {names}, got {sorted(w)}")
         ref = self.evaluate.reference_point
         if ref is not None and len(ref) != len(names):
             raise ValueError(f"evaluate.reference_point needs {len(names)} values (one per objective)")

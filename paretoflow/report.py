@@ -21,14 +21,25 @@ def print_summary(result: dict, console: Console) -> None:
     front = Path(EVALUATION) / "front.json"
     if front.exists() and "evaluate" in result["steps"]:
         rows = json.loads(front.read_text())
-        objectives = [k for k in rows[0] if k not in {"policy", "is_base", "weights", "on_front", "hv_contribution", "utility"}]
-        table = Table(title=f"held-out scores (hypervolume {result['steps']['evaluate']['summary']['pareto/hypervolume']:.4f})")
-        for col in ("policy", "weights", *objectives, "utility", "front"):
-            table.add_column(col)
+        objectives = [
+            k for k in rows[0] if k not in {"policy", "is_base", "weights", "on_front", "hv_contribution", "utility"}
+        ]
+        table = Table(
+            title=f"held-out scores (hypervolume {result['steps']['evaluate']['summary']['pareto/hypervolume']:.4f})"
+        )
+        table.add_column("policy", no_wrap=True)
+        table.add_column("weights " + "/".join(o[:4] for o in objectives), no_wrap=True)
+        for col in (*objectives, "utility", "front"):
+            table.add_column(col, no_wrap=True)
         for r in rows:
-            weights = "-" if r["is_base"] else " ".join(f"{v:.2f}" for v in r["weights"].values())
-            table.add_row(r["policy"], weights, *(f"{r[o]:.3f}" for o in objectives), f"{r['utility']:.3f}",
-                          "yes" if r["on_front"] else "")
+            weights = "-" if r["is_base"] else "/".join(f"{v:g}" for v in r["weights"].values())
+            table.add_row(
+                r["policy"],
+                weights,
+                *(f"{r[o]:.3f}" for o in objectives),
+                f"{r['utility']:.3f}",
+                "yes" if r["on_front"] else "",
+            )
         console.print(table)
     registry = Path(REGISTRY) / "registered.json"
     if registry.exists() and "register" in result["steps"]:

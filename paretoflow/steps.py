@@ -57,7 +57,11 @@ class Step:
         return {path: dvc_md5(path) for path in self.dependencies(params)}
 
     def cache_key(self, params: Params) -> str:
-        payload = {"step": self.name, "params": params.section_hash(*self.sections), "deps": self.deps_md5(params)}
+        payload = {
+            "step": self.name,
+            "params": params.section_hash(*self.sections),
+            "deps": self.deps_md5(params),
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def outputs_present(self) -> bool:
@@ -69,18 +73,41 @@ STEPS: dict[str, Step] = {
     for s in [
         Step("ingest", "components.ingest:ingest", ("data", "objectives"), (), (DATA,)),
         Step("validate", "components.validate:validate", ("data", "objectives"), (DATA,), (VALIDATION,)),
-        Step("rubrics", "components.rubrics:synthesize_rubrics", ("rubrics", "objectives"), (DATA, VALIDATION),
-             (RUBRICS,)),
-        Step("reward_model", "components.reward_model:train_reward_models",
-             ("reward_model", "objectives", "seed", "cache_dir"), (DATA, VALIDATION, "components/scorers.py"),
-             (REWARD_MODELS,)),
-        Step("grpo", "components.grpo:train_policies", ("grpo", "objectives", "seed", "cache_dir"),
-             (DATA, VALIDATION, REWARD_MODELS, "components/scorers.py"), (POLICIES,)),
-        Step("evaluate", "components.evaluate:evaluate_policies",
-             ("evaluate", "objectives", "seed", "grpo", "cache_dir"),
-             (DATA, REWARD_MODELS, POLICIES, "components/scorers.py", "components/pareto.py"), (EVALUATION,)),
-        Step("register", "components.register:register_front", ("register", "tracking"),
-             (DATA, POLICIES, EVALUATION), (REGISTRY,)),
+        Step(
+            "rubrics",
+            "components.rubrics:synthesize_rubrics",
+            ("rubrics", "objectives"),
+            (DATA, VALIDATION),
+            (RUBRICS,),
+        ),
+        Step(
+            "reward_model",
+            "components.reward_model:train_reward_models",
+            ("reward_model", "objectives", "seed", "cache_dir"),
+            (DATA, VALIDATION, "components/scorers.py"),
+            (REWARD_MODELS,),
+        ),
+        Step(
+            "grpo",
+            "components.grpo:train_policies",
+            ("grpo", "objectives", "seed", "cache_dir"),
+            (DATA, VALIDATION, REWARD_MODELS, "components/scorers.py"),
+            (POLICIES,),
+        ),
+        Step(
+            "evaluate",
+            "components.evaluate:evaluate_policies",
+            ("evaluate", "objectives", "seed", "grpo", "cache_dir"),
+            (DATA, REWARD_MODELS, POLICIES, "components/scorers.py", "components/pareto.py"),
+            (EVALUATION,),
+        ),
+        Step(
+            "register",
+            "components.register:register_front",
+            ("register", "tracking"),
+            (DATA, POLICIES, EVALUATION),
+            (REGISTRY,),
+        ),
     ]
 }
 ORDER = list(STEPS)

@@ -49,7 +49,9 @@ def start_pipeline_run(params: Params, flow_run_id: str | None) -> str:
     """Create the parent run of one pipeline run (closed by `end_pipeline_run`)."""
     experiment_id = setup(params)
     run = MlflowClient().create_run(
-        experiment_id, run_name="training_pipeline", tags={**base_tags(params, flow_run_id), "paretoflow.step": "pipeline"}
+        experiment_id,
+        run_name="training_pipeline",
+        tags={**base_tags(params, flow_run_id), "paretoflow.step": "pipeline"},
     )
     MlflowClient().log_text(run.info.run_id, params.to_yaml(), "params.yaml")
     return run.info.run_id
@@ -97,4 +99,3 @@ def trainer_callback():
             log_metrics(logs, step=state.global_step)
 
     return MlflowMetrics()
-

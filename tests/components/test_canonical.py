@@ -1,5 +1,6 @@
-from components.canonical import RecordError, assign_split, check_messages, prompt_id
 import pytest
+
+from components.canonical import RecordError, assign_split, check_messages, prompt_id
 
 
 def _prompt(i: int) -> list[dict]:
@@ -24,7 +25,10 @@ def test_ids_are_content_hashes():
         ([{"role": "user"}], "exactly role and content"),
         ([{"role": "bot", "content": "x"}], "not one of"),
         ([{"role": "user", "content": "  "}], "content is empty"),
-        ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}], "end with a user message"),
+        (
+            [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+            "end with a user message",
+        ),
     ],
 )
 def test_bad_messages_name_the_reason(messages, reason):

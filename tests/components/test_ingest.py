@@ -15,8 +15,18 @@ def _write(path, rows):
 def test_sample_data_ingests_completely(project, model_cache):
     params = load_params("params.yaml", tiny(project, model_cache))
     report = ingest(params, project / "out")
-    assert report["sources"]["sample-pairs"] == {"read": 180, "accepted": 180, "quarantined": 0, "duplicates": 0}
-    assert report["sources"]["sample-prompts"] == {"read": 60, "accepted": 60, "quarantined": 0, "duplicates": 0}
+    assert report["sources"]["sample-pairs"] == {
+        "read": 180,
+        "accepted": 180,
+        "quarantined": 0,
+        "duplicates": 0,
+    }
+    assert report["sources"]["sample-prompts"] == {
+        "read": 60,
+        "accepted": 60,
+        "quarantined": 0,
+        "duplicates": 0,
+    }
     pairs = read_table(project / "out" / "pairs.parquet")
     prompts = read_table(project / "out" / "prompts.parquet")
     assert set(pairs["objective"]) == {"empathy", "helpfulness", "harmlessness"}
@@ -26,17 +36,24 @@ def test_sample_data_ingests_completely(project, model_cache):
 
 
 def test_bad_rows_are_quarantined_with_reasons_and_counts_reconcile(project, model_cache):
-    good = {"prompt": [{"role": "user", "content": "I feel low."}], "chosen": "That sounds hard.",
-            "rejected": "Cheer up.", "objective": "empathy"}
-    _write(project / "mixed.jsonl", [
-        good,
-        good,  # exact duplicate
-        "{not json",
-        {**good, "prompt": [{"role": "assistant", "content": "hi"}]},
-        {**good, "rejected": good["chosen"]},
-        {**good, "objective": "wit"},
-        [1, 2],
-    ])
+    good = {
+        "prompt": [{"role": "user", "content": "I feel low."}],
+        "chosen": "That sounds hard.",
+        "rejected": "Cheer up.",
+        "objective": "empathy",
+    }
+    _write(
+        project / "mixed.jsonl",
+        [
+            good,
+            good,  # exact duplicate
+            "{not json",
+            {**good, "prompt": [{"role": "assistant", "content": "hi"}]},
+            {**good, "rejected": good["chosen"]},
+            {**good, "objective": "wit"},
+            [1, 2],
+        ],
+    )
     params = load_params("params.yaml", tiny(project, model_cache, "data.sources=[{name: mixed, uri: mixed.jsonl}]"))
     report = ingest(params, project / "out")
     counts = report["sources"]["mixed"]
@@ -45,7 +62,13 @@ def test_bad_rows_are_quarantined_with_reasons_and_counts_reconcile(project, mod
     quarantine = [json.loads(line) for line in (project / "out" / "quarantine.jsonl").read_text().splitlines()]
     assert [q["line"] for q in quarantine] == [3, 4, 5, 6, 7]
     reasons = " | ".join(q["reason"] for q in quarantine)
-    for expected in ("not valid JSON", "end with a user message", "identical", "'wit' is not one of", "not a JSON object"):
+    for expected in (
+        "not valid JSON",
+        "end with a user message",
+        "identical",
+        "'wit' is not one of",
+        "not a JSON object",
+    ):
         assert expected in reasons
 
 
@@ -62,8 +85,15 @@ def test_appending_rows_never_moves_existing_rows_between_splits(project, model_
     params = load_params("params.yaml", tiny(project, model_cache))
     ingest(params, project / "before")
     before = pd.read_parquet(project / "before" / "pairs.parquet").set_index("id")["split"]
-    extra = [{"prompt": [{"role": "user", "content": f"New worry number {i}."}], "chosen": "I hear you.",
-              "rejected": "Whatever.", "objective": "empathy"} for i in range(50)]
+    extra = [
+        {
+            "prompt": [{"role": "user", "content": f"New worry number {i}."}],
+            "chosen": "I hear you.",
+            "rejected": "Whatever.",
+            "objective": "empathy",
+        }
+        for i in range(50)
+    ]
     with open(project / "data/sample/pairs.jsonl", "a") as fh:
         fh.writelines(json.dumps(r) + "\n" for r in extra)
     ingest(params, project / "after")

@@ -34,8 +34,9 @@ def pipeline(harness, tmp_path_factory, model_cache):
 
     def run(*extra: str, force: bool = False, until: str | None = None) -> tuple[dict, float]:
         started = time.perf_counter()
-        result = training_pipeline(params_file="params.yaml", overrides=tiny(root, model_cache, *extra),
-                                   force=force, until=until)
+        result = training_pipeline(
+            params_file="params.yaml", overrides=tiny(root, model_cache, *extra), force=force, until=until
+        )
         return result, time.perf_counter() - started
 
     first = run()
@@ -64,9 +65,7 @@ def test_mlflow_holds_parent_and_nested_step_runs_with_lineage_tags(pipeline):
     assert parent.info.status == "FINISHED"
     for tag in ("git.commit", "params.hash", "prefect.flow_run_id", "paretoflow.profile"):
         assert parent.data.tags[tag], tag
-    children = client.search_runs(
-        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
-    )
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     by_step = {r.data.tags["paretoflow.step"]: r for r in children}
     assert set(by_step) == set(ORDER)
     assert any(k.startswith("dvc.md5.artifacts/data") for k in by_step["reward_model"].data.tags)
