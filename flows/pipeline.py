@@ -39,6 +39,8 @@ def training_pipeline(
             result["cached"] = state.is_completed() and state.name == "Cached"
             logger.info("%s: %s in %.1fs", name, "cached" if result["cached"] else "ran", result["seconds"])
             results[name] = result
+        if "evaluate" in results:
+            tracking.log_pipeline_summary(parent, results["evaluate"]["summary"])
         status = "FINISHED"
     finally:
         tracking.end_pipeline_run(parent, status)

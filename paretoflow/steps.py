@@ -131,7 +131,7 @@ def execute(name: str, params: Params, parent_run_id: str | None = None, flow_ru
     except FileNotFoundError as exc:
         raise StepFailed(f"{name}: {exc}") from None
     started = time.perf_counter()
-    with tracking.step_run(params, name, deps, parent_run_id, flow_run_id) as run:
+    with tracking.step_run(params, name, step.sections, deps, parent_run_id, flow_run_id) as run:
         try:
             summary = entry(params)
         except (ValueError, FileNotFoundError, RuntimeError) as exc:

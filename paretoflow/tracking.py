@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from contextlib import contextmanager
@@ -62,15 +63,39 @@ def end_pipeline_run(run_id: str, status: str = "FINISHED") -> None:
 
 
 @contextmanager
-def step_run(params: Params, step: str, deps_md5: dict[str, str], parent_run_id: str | None, flow_run_id: str | None):
-    """A run for one step, nested under the pipeline run when there is one; tagged with its inputs' md5s."""
+def step_run(
+    params: Params,
+    step: str,
+    sections: tuple[str, ...],
+    deps_md5: dict[str, str],
+    parent_run_id: str | None,
+    flow_run_id: str | None,
+):
+    """A run for one step, nested under the pipeline run when there is one; tagged with its inputs' md5s and
+    carrying the resolved params it depends on, flattened (`grpo.learning_rate`), so runs compare in the UI."""
     setup(params)
     tags = {**base_tags(params, flow_run_id), "paretoflow.step": step}
     tags.update({f"dvc.md5.{path}": md5 for path, md5 in deps_md5.items()})
     kwargs = {"parent_run_id": parent_run_id, "nested": True} if parent_run_id else {}
     with mlflow.start_run(run_name=step, tags=tags, **kwargs) as run:
-        mlflow.log_params({"params_hash": tags["params.hash"], "profile": params.profile})
+        mlflow.log_params({"profile": params.profile, **flatten(params.model_dump(mode="json", include=set(sections)))})
         yield run
+
+
+def flatten(tree, prefix: str = "") -> dict[str, str]:
+    """Nested params -> {"a.b.c": value}; lists of scalars stay one JSON value, lists of mappings are indexed."""
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in flatten(sub, f"{prefix}{key}.").items()}
+    if isinstance(tree, list) and any(isinstance(item, dict) for item in tree):
+        return {k: v for i, sub in enumerate(tree) for k, v in flatten(sub, f"{prefix}{i}.").items()}
+    return {prefix.rstrip("."): json.dumps(tree) if isinstance(tree, list) else str(tree)}
+
+
+def log_pipeline_summary(run_id: str, evaluation: dict) -> None:
+    """Copy the evaluation's headline metrics onto the parent run, so pipeline runs compare side by side."""
+    client = MlflowClient()
+    for key, value in evaluation.items():
+        client.log_metric(run_id, metric_name(key), float(value))
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
