@@ -10,7 +10,6 @@ import json
 import shutil
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 
@@ -135,12 +134,12 @@ def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFra
 def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> None:
     tracking.log_metrics(metrics)
     for _, row in table.iterrows():
-        with mlflow.start_run(run_name=f"evaluate/{row['policy']}", nested=True):
+        with tracking.child_run(f"evaluate/{row['policy']}"):
             tracking.log_metrics({f"eval/{o}/mean": row[o] for o in objectives} | {"eval/utility": row["utility"]})
-            mlflow.set_tags({"policy": row["policy"], "on_front": str(bool(row["on_front"]))})
+            tracking.set_tags({"policy": row["policy"], "on_front": str(bool(row["on_front"]))})
     logged = table.assign(weights=table["weights"].map(json.dumps))
-    mlflow.log_table(data=logged, artifact_file="pareto/front.json")
-    mlflow.log_figure(figure, "pareto/front.png")
+    tracking.log_table(logged, "pareto/front.json")
+    tracking.log_figure(figure, "pareto/front.png")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ import json
 import shutil
 from pathlib import Path
 
-import mlflow
-
 from components.canonical import read_table
 from components.models import policy_dir
 from components.scorers import reward_functions
@@ -45,8 +43,8 @@ def train_policies(
     manifest = []
     for i, weights in enumerate(params.grpo.weights):
         name = policy_name(i)
-        with mlflow.start_run(run_name=f"grpo/{name}", nested=True):
-            mlflow.log_params({f"weight.{k}": v for k, v in weights.items()})
+        with tracking.child_run(f"grpo/{name}"):
+            tracking.log_params({f"weight.{k}": v for k, v in weights.items()})
             final = _train_one(params, base, train, rewards, weights, out_dir / name)
         manifest.append({"name": name, "weights": weights, "final_rewards": final})
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -101,7 +99,7 @@ def _train_one(params: Params, base, train, rewards, weights: dict[str, float], 
     ]
     (out / "curves.json").write_text(json.dumps(curves, indent=2) + "\n")
     (out / "weights.json").write_text(json.dumps(weights, indent=2, sort_keys=True) + "\n")
-    mlflow.log_figure(_plot_curves(curves, params.objective_names), "reward_curves.png")
+    tracking.log_figure(_plot_curves(curves, params.objective_names), "reward_curves.png")
     return curves[-1] if curves else {}
 
 

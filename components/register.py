@@ -13,6 +13,7 @@ import mlflow
 import transformers
 from mlflow.tracking import MlflowClient
 
+from paretoflow import tracking
 from paretoflow.config import Params
 from paretoflow.hashing import dvc_md5
 
@@ -34,9 +35,14 @@ def register_front(
     front = [row for row in table if row["on_front"]]
     if not front:
         raise ValueError("the evaluation found no policy on the Pareto front; nothing to register")
+    if mlflow.active_run() is None:  # called outside `execute`: the registry still needs a run to log into
+        tracking.setup(params)
+        with mlflow.start_run(run_name="register"):
+            return register_front(params, data_dir, policies_dir, evaluation_dir, out_dir)
     name, client = params.register.model_name, MlflowClient()
     data_md5 = dvc_md5(data_dir)
-    parent = mlflow.active_run().data.tags.get("mlflow.parentRunId", mlflow.active_run().info.run_id)
+    run = mlflow.active_run()
+    parent = run.data.tags.get("mlflow.parentRunId", run.info.run_id)
     registered = []
     for row in front:
         info = mlflow.transformers.log_model(
@@ -78,7 +84,7 @@ def register_front(
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     (out_dir / "registered.json").write_text(json.dumps(summary, indent=2) + "\n")
-    mlflow.log_dict(summary, "registry/registered.json")
+    tracking.log_dict(summary, "registry/registered.json")
     return summary
 
 

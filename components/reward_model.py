@@ -10,7 +10,6 @@ import json
 import shutil
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 
 from components.canonical import read_table
@@ -36,7 +35,7 @@ def train_reward_models(params: Params, data_dir: Path = DATA_DIR, out_dir: Path
                 f"objective {objective!r} needs train and test pairs to train a reward model; found "
                 f"{len(train)} train and {len(test)} test. Add pairs for it or change its scorer in params.yaml"
             )
-        with mlflow.start_run(run_name=f"reward_model/{objective}", nested=True):
+        with tracking.child_run(f"reward_model/{objective}"):
             tracking.log_table_input(train, data_dir / "pairs.parquet", f"pairs-{objective}-train", "training")
             tracking.log_table_input(test, data_dir / "pairs.parquet", f"pairs-{objective}-test", "evaluation")
             results[objective] = _train_one(params, objective, train, test, out_dir / objective)

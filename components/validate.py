@@ -6,10 +6,10 @@ import json
 import os
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 
 from components.canonical import read_table
+from paretoflow import tracking
 from paretoflow.config import Params
 
 DATA_DIR = Path("artifacts/data")
@@ -39,18 +39,16 @@ def validate(params: Params, data_dir: Path = DATA_DIR, out_dir: Path = OUT_DIR)
             .get_batch(batch_parameters={"dataframe": _view(df)})
         )
         result = batch.validate(_suite(gx, name, params))
-        if mlflow.active_run():
-            mlflow.log_dict(result.to_json_dict(), f"validation/{name}_gx_result.json")
+        tracking.log_dict(result.to_json_dict(), f"validation/{name}_gx_result.json")
         checks = [_check(r) for r in result.results]
         summary[name] = {"rows": len(df), "success": bool(result.success), "expectations": checks}
         failed += [
             f"{name}: {c['expectation']}({c['column']}) observed {c['observed']}" for c in checks if not c["success"]
         ]
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    if mlflow.active_run():
-        mlflow.log_metrics(
-            {f"validate/{t}/failed": sum(not c["success"] for c in s["expectations"]) for t, s in summary.items()}
-        )
+    tracking.log_metrics(
+        {f"validate/{t}/failed": sum(not c["success"] for c in s["expectations"]) for t, s in summary.items()}
+    )
     if failed:
         raise DataValidationError(
             "data validation failed; fix the data or the params, then re-run:\n  "

@@ -37,7 +37,10 @@ def training_pipeline(
             )
             result = state.result()
             result["cached"] = state.is_completed() and state.name == "Cached"
-            logger.info("%s: %s in %.1fs", name, "cached" if result["cached"] else "ran", result["seconds"])
+            if result["cached"]:
+                logger.info("%s: cached, skipped (it took %.1fs when it ran)", name, result["seconds"])
+            else:
+                logger.info("%s: ran in %.1fs", name, result["seconds"])
             results[name] = result
         if "evaluate" in results:
             tracking.log_pipeline_summary(parent, results["evaluate"]["summary"])

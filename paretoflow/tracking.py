@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from contextlib import contextmanager
+import warnings
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import mlflow
@@ -98,16 +99,54 @@ def log_pipeline_summary(run_id: str, evaluation: dict) -> None:
         client.log_metric(run_id, metric_name(key), float(value))
 
 
+# Components log through the helpers below. Each is a no-op when no run is active, so a component called
+# directly (a test, a notebook) neither needs a tracking server nor starts stray runs.
+
+
+def child_run(name: str):
+    """A run nested under the active one (one per policy, reward model, evaluated candidate)."""
+    return mlflow.start_run(run_name=name, nested=True) if mlflow.active_run() else nullcontext()
+
+
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
     clean = {metric_name(k): float(v) for k, v in metrics.items() if isinstance(v, int | float)}
-    if clean:
+    if clean and mlflow.active_run():
         mlflow.log_metrics(clean, step=step)
+
+
+def log_params(values: dict) -> None:
+    if mlflow.active_run():
+        mlflow.log_params(values)
+
+
+def set_tags(values: dict) -> None:
+    if mlflow.active_run():
+        mlflow.set_tags(values)
+
+
+def log_figure(figure, path: str) -> None:
+    if mlflow.active_run():
+        mlflow.log_figure(figure, path)
+
+
+def log_dict(values: dict, path: str) -> None:
+    if mlflow.active_run():
+        mlflow.log_dict(values, path)
+
+
+def log_table(df, path: str) -> None:
+    if mlflow.active_run():
+        mlflow.log_table(data=df, artifact_file=path)
 
 
 def log_table_input(df, path: str | Path, name: str, context: str) -> None:
     """Record a canonical table as an MLflow dataset input (with its digest and source path)."""
+    if not mlflow.active_run():
+        return
     flat = df.assign(prompt=df["prompt"].map(str), meta=df["meta"].map(str))
-    dataset = mlflow.data.from_pandas(flat, source=str(Path(path).resolve()), name=name)
+    with warnings.catch_warnings():  # a local path matches two equivalent MLflow source types; either is right
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+        dataset = mlflow.data.from_pandas(flat, source=str(Path(path).resolve()), name=name)
     mlflow.log_input(dataset, context=context)
 
 
