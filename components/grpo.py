@@ -84,8 +84,8 @@ def _train_one(params: Params, base, train, rewards, weights: dict[str, float], 
         args=args,
         train_dataset=Dataset.from_dict({"prompt": list(train["prompt"])}),
         processing_class=tokenizer,
-        callbacks=[tracking.trainer_callback()],
     )
+    tracking.trainer_callbacks(trainer, *(f"rewards/{o}/mean" for o in params.objective_names))
     trainer.train()
     trainer.save_model(str(out))
     shutil.rmtree(out / "checkpoints", ignore_errors=True)

@@ -80,8 +80,8 @@ def _train_one(params: Params, objective: str, train: pd.DataFrame, test: pd.Dat
         args=args,
         train_dataset=Dataset.from_list(encoded),
         processing_class=tokenizer,
-        callbacks=[tracking.trainer_callback()],
     )
+    tracking.trainer_callbacks(trainer, "loss", "accuracy")
     trainer.train()
     trainer.model.save_pretrained(out)
     tokenizer.save_pretrained(out)

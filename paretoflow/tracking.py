@@ -150,11 +150,26 @@ def log_table_input(df, path: str | Path, name: str, context: str) -> None:
     mlflow.log_input(dataset, context=context)
 
 
-def trainer_callback():
-    """A transformers callback that logs trainer logs as metrics of the active run (no param flood).
+def trainer_callbacks(trainer, *shown: str) -> None:
+    """Attach MLflow metric logging and a compact progress bar (the `shown` log keys as its postfix)
+    in place of the default one, which prints every log dict."""
+    from transformers.trainer_callback import ProgressCallback
 
-    TRL's `rewards/<objective>/...` become `reward/<objective>/...`, the project's metric names.
-    """
+    class CompactProgress(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.training_bar is not None and logs:
+                self.training_bar.set_postfix(
+                    {k.split("/")[-2] if "/" in k else k: f"{float(logs[k]):.3f}" for k in shown if k in logs}
+                )
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(CompactProgress())
+    trainer.add_callback(_mlflow_metrics_callback())
+
+
+def _mlflow_metrics_callback():
+    """Trainer logs as metrics of the active run (no param flood). TRL's `rewards/<objective>/...` become
+    `reward/<objective>/...`, the project's metric names."""
     from transformers import TrainerCallback
 
     class MlflowMetrics(TrainerCallback):
