@@ -53,10 +53,19 @@ def run(
     """Run the whole pipeline through the Prefect flow `training_pipeline` (cached steps are skipped)."""
     embedded_defaults()
     _load(params, override)
+    from paretoflow.steps import ORDER, StepFailed
+
+    if until is not None and until not in ORDER:
+        errors.print(f"[red]error:[/red] --until {until!r} is not a step; steps are {', '.join(ORDER)}")
+        raise typer.Exit(2)
     from flows.pipeline import training_pipeline
     from paretoflow.report import print_summary
 
-    result = training_pipeline(params_file=str(params), overrides=override or [], until=until, force=force)
+    try:
+        result = training_pipeline(params_file=str(params), overrides=override or [], until=until, force=force)
+    except StepFailed as exc:
+        errors.print(f"[red]pipeline stopped at {exc.step}:[/red] {exc}")
+        raise typer.Exit(1) from None
     print_summary(result, console)
 
 

@@ -32,7 +32,7 @@ def print_summary(result: dict, console: Console) -> None:
         for col in (*objectives, "utility", "front"):
             table.add_column(col, no_wrap=True)
         for r in rows:
-            weights = "-" if r["is_base"] else "/".join(f"{v:g}" for v in r["weights"].values())
+            weights = "-" if r["is_base"] else "/".join(f"{r['weights'][o]:g}" for o in objectives)
             table.add_row(
                 r["policy"],
                 weights,

@@ -35,6 +35,10 @@ SHARED_CODE = ("components/canonical.py", "components/models.py")
 class StepFailed(RuntimeError):
     """A step stopped on a problem a person can fix (bad data, a missing input); the message says which."""
 
+    def __init__(self, step: str, message: str):
+        super().__init__(message)
+        self.step = step
+
 
 @dataclass(frozen=True)
 class Step:
@@ -83,21 +87,21 @@ STEPS: dict[str, Step] = {
         Step(
             "reward_model",
             "components.reward_model:train_reward_models",
-            ("reward_model", "objectives", "seed", "cache_dir"),
+            ("reward_model", "objectives", "seed"),
             (DATA, VALIDATION, "components/scorers.py"),
             (REWARD_MODELS,),
         ),
         Step(
             "grpo",
             "components.grpo:train_policies",
-            ("grpo", "objectives", "seed", "cache_dir"),
+            ("grpo", "objectives", "seed"),
             (DATA, VALIDATION, REWARD_MODELS, "components/scorers.py"),
             (POLICIES,),
         ),
         Step(
             "evaluate",
             "components.evaluate:evaluate_policies",
-            ("evaluate", "objectives", "seed", "grpo", "cache_dir"),
+            ("evaluate", "objectives", "seed", "grpo"),
             (DATA, REWARD_MODELS, POLICIES, "components/scorers.py", "components/pareto.py"),
             (EVALUATION,),
         ),
@@ -129,14 +133,14 @@ def execute(name: str, params: Params, parent_run_id: str | None = None, flow_ru
     try:
         deps = step.deps_md5(params)
     except FileNotFoundError as exc:
-        raise StepFailed(f"{name}: {exc}") from None
+        raise StepFailed(name, str(exc)) from None
     started = time.perf_counter()
     with tracking.step_run(params, name, step.sections, deps, parent_run_id, flow_run_id) as run:
         try:
             summary = entry(params)
         except (ValueError, FileNotFoundError, RuntimeError) as exc:
             mlflow.set_tag("error", str(exc)[:5000])
-            raise StepFailed(str(exc)) from exc
+            raise StepFailed(name, str(exc)) from exc
         seconds = time.perf_counter() - started
         tracking.log_metrics({f"time/{name}_seconds": seconds})
         mlflow.set_tags({f"out.md5.{out}": dvc_md5(out) for out in step.outs})

@@ -123,3 +123,19 @@ def test_force_reruns_everything_and_until_stops_early(pipeline):
     _, run, _ = pipeline
     result, _ = run(force=True, until="validate")
     assert list(result["steps"]) == ["ingest", "validate"] and _ran(result) == ["ingest", "validate"]
+
+
+def test_run_command_stops_cleanly_naming_the_failed_step(harness, tmp_path, model_cache, monkeypatch):
+    from typer.testing import CliRunner
+
+    from paretoflow.cli import app
+
+    root = copy_project(tmp_path)
+    monkeypatch.chdir(root)
+    (root / "data/sample/prompts.jsonl").write_text("")  # no prompts: the prompts suite must fail
+    args = [x for o in tiny(root, model_cache) for x in ("-o", o)]
+    out = CliRunner().invoke(app, ["run", *args, "--until", "validate"])
+    assert out.exit_code == 1, out.output
+    assert "pipeline stopped at validate:" in out.stderr and "prompts: expect_table_row_count" in out.stderr
+    typo = CliRunner().invoke(app, ["run", *args, "--until", "valdate"])
+    assert typo.exit_code == 2 and "'valdate' is not a step" in typo.stderr
