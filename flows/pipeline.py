@@ -42,9 +42,7 @@ def training_pipeline(
             else:
                 logger.info("%s: ran in %.1fs", name, result["seconds"])
             results[name] = result
-        if "evaluate" in results:
-            tracking.log_pipeline_summary(parent, results["evaluate"]["summary"])
         status = "FINISHED"
     finally:
-        tracking.end_pipeline_run(parent, status)
+        tracking.end_pipeline_run(parent, results, status)
     return {"parent_run_id": parent, "tracking_uri": params.tracking.uri, "steps": results}

@@ -13,6 +13,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from paretoflow.config import Params
+from paretoflow.hashing import dvc_md5
 
 _METRIC_BAD = re.compile(r"[^A-Za-z0-9_\-./ ]")
 
@@ -48,19 +49,28 @@ def base_tags(params: Params, flow_run_id: str | None) -> dict[str, str]:
 
 
 def start_pipeline_run(params: Params, flow_run_id: str | None) -> str:
-    """Create the parent run of one pipeline run (closed by `end_pipeline_run`)."""
+    """Create the parent run of one pipeline run, tagged with the md5s of its data sources."""
     experiment_id = setup(params)
+    sources = {f"dvc.md5.{s.uri}": dvc_md5(s.uri) for s in params.data.sources if Path(s.uri).exists()}
     run = MlflowClient().create_run(
         experiment_id,
         run_name="training_pipeline",
-        tags={**base_tags(params, flow_run_id), "paretoflow.step": "pipeline"},
+        tags={**base_tags(params, flow_run_id), **sources, "paretoflow.step": "pipeline"},
     )
     MlflowClient().log_text(run.info.run_id, params.to_yaml(), "params.yaml")
     return run.info.run_id
 
 
-def end_pipeline_run(run_id: str, status: str = "FINISHED") -> None:
-    MlflowClient().set_terminated(run_id, status=status)
+def end_pipeline_run(run_id: str, steps: dict[str, dict], status: str) -> None:
+    """Close the parent run. It names the run behind every step, cached ones included (their artifacts are
+    what this pipeline run stands on), and carries the evaluation's headline metrics for side-by-side views."""
+    client = MlflowClient()
+    for name, result in steps.items():
+        client.set_tag(run_id, f"step.{name}.run_id", result["run_id"])
+    client.set_tag(run_id, "paretoflow.cached_steps", ",".join(n for n, r in steps.items() if r["cached"]) or "-")
+    for key, value in steps.get("evaluate", {}).get("summary", {}).items():
+        client.log_metric(run_id, metric_name(key), float(value))
+    client.set_terminated(run_id, status=status)
 
 
 @contextmanager
@@ -90,13 +100,6 @@ def flatten(tree, prefix: str = "") -> dict[str, str]:
     if isinstance(tree, list) and any(isinstance(item, dict) for item in tree):
         return {k: v for i, sub in enumerate(tree) for k, v in flatten(sub, f"{prefix}{i}.").items()}
     return {prefix.rstrip("."): json.dumps(tree) if isinstance(tree, list) else str(tree)}
-
-
-def log_pipeline_summary(run_id: str, evaluation: dict) -> None:
-    """Copy the evaluation's headline metrics onto the parent run, so pipeline runs compare side by side."""
-    client = MlflowClient()
-    for key, value in evaluation.items():
-        client.log_metric(run_id, metric_name(key), float(value))
 
 
 # Components log through the helpers below. Each is a no-op when no run is active, so a component called

@@ -63,8 +63,15 @@ def test_mlflow_holds_parent_and_nested_step_runs_with_lineage_tags(pipeline):
     client = _client(root)
     parent = client.get_run(result["parent_run_id"])
     assert parent.info.status == "FINISHED"
-    for tag in ("git.commit", "params.hash", "prefect.flow_run_id", "paretoflow.profile"):
+    for tag in (
+        "git.commit",
+        "params.hash",
+        "prefect.flow_run_id",
+        "paretoflow.profile",
+        "dvc.md5.data/sample/pairs.jsonl",
+    ):
         assert parent.data.tags[tag], tag
+    assert "pareto/hypervolume" in parent.data.metrics
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     by_step = {r.data.tags["paretoflow.step"]: r for r in children}
     assert set(by_step) == set(ORDER)
@@ -108,6 +115,9 @@ def test_second_run_with_nothing_changed_trains_nothing(pipeline):
     assert all(second["steps"][s]["run_id"] == first["steps"][s]["run_id"] for s in ORDER)
     after = len(_client(root).search_runs([_client(root).get_experiment_by_name("paretoflow").experiment_id]))
     assert after == before + 1  # only the new parent run
+    parent = _client(root).get_run(second["parent_run_id"])
+    assert parent.data.tags["paretoflow.cached_steps"] == ",".join(ORDER)
+    assert parent.data.tags["step.grpo.run_id"] == first["steps"]["grpo"]["run_id"]  # lineage through the cache
     print(f"first run {first_seconds:.1f}s, cached run {seconds:.1f}s")
 
 
