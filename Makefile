@@ -30,6 +30,7 @@ test-fast: install
 
 bench: install
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.reward_model --all
 
 repro: install  ## the same steps through DVC
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro

@@ -30,9 +30,9 @@ def pair_id(messages: list[dict], chosen: str, rejected: str, objective: str) ->
     return text_sha(transcript(messages), chosen, rejected, objective)
 
 
-def assign_split(messages: list[dict], salt: str, test_fraction: float) -> str:
-    """Split by a hash of the prompt text alone: stable when rows are added, same prompt same split."""
-    bucket = int(text_sha(salt, transcript(messages), length=8), 16) / 16**8
+def assign_split(messages: list[dict], salt: str, test_fraction: float, key: str | None = None) -> str:
+    """Split by a hash of the prompt text alone (or of `key`, e.g. a whole conversation): stable when rows are added."""
+    bucket = int(text_sha(salt, key if key is not None else transcript(messages), length=8), 16) / 16**8
     return "test" if bucket < test_fraction else "train"
 
 
@@ -61,11 +61,24 @@ def check_reply(record: dict, field: str) -> str:
     return value
 
 
+def encode_prompt(messages: list[dict]) -> str:
+    return json.dumps(messages)
+
+
+def encode_meta(meta: dict) -> str:
+    return json.dumps(meta, sort_keys=True)
+
+
 def write_table(df: pd.DataFrame, path: Path) -> None:
     out = df.copy()
-    out["prompt"] = out["prompt"].map(json.dumps)
-    out["meta"] = out["meta"].map(lambda meta: json.dumps(meta, sort_keys=True))
-    out.to_parquet(path, index=False)
+    out["prompt"] = out["prompt"].map(encode_prompt)
+    out["meta"] = out["meta"].map(encode_meta)
+    write_encoded_table(out, path)
+
+
+def write_encoded_table(df: pd.DataFrame, path: Path) -> None:
+    """A table whose `prompt` and `meta` are already JSON text (ingest keeps them so, to save memory)."""
+    df.to_parquet(path, index=False)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:

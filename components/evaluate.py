@@ -1,11 +1,14 @@
 """evaluate: generate on held-out prompts, score every objective with the GRPO scorers, find the Pareto front.
 
-The base policy is scored alongside as the reference the trained policies should improve on; the front
-and hypervolume are computed over the trained policies.
+The base policy is scored alongside as the reference the trained policies should improve on (and, with
+`evaluate.reference_point: base`, as the hypervolume reference); the front, hypervolume and expected utility
+over a weight grid are computed over the trained policies. Each policy's mean scores carry bootstrap 95%
+intervals and reward-hacking indicators (length growth over the base, repetition, distinct-n).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -15,6 +18,7 @@ import pandas as pd
 
 from components import pareto
 from components.canonical import read_table
+from components.evaluation_stats import bootstrap_mean_ci, indicators
 from components.models import policy_dir
 from components.scorers import reward_functions
 from paretoflow import tracking
@@ -25,6 +29,7 @@ REWARD_MODELS_DIR = Path("artifacts/reward_models")
 POLICIES_DIR = Path("artifacts/policies")
 OUT_DIR = Path("artifacts/evaluation")
 BASE = "base"
+HACKING = ("length_words", "length_growth", "repetition", "distinct_1", "distinct_2")
 
 
 def evaluate_policies(
@@ -62,20 +67,38 @@ def evaluate_policies(
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     scores_df.to_parquet(out_dir / "scores.parquet", index=False)
+    (out_dir / "heldout.json").write_text(json.dumps(heldout_set(list(heldout["id"])), indent=2) + "\n")
     trained = table[~table["is_base"]]
+    grid = pareto.weight_grid(len(objectives), params.evaluate.weight_grid_steps)
     metrics = {
         "pareto/hypervolume": float(table.attrs["hypervolume"]),
+        "pareto/eum": pareto.expected_utility(trained.loc[trained["on_front"], objectives].to_numpy(), grid),
         "pareto/front_size": int(trained["on_front"].sum()),
         "pareto/candidates": len(trained),
+        **{f"pareto/reference/{o}": r for o, r in zip(objectives, table.attrs["reference_point"])},
         **{f"eval/{o}/mean": float(trained[o].mean()) for o in objectives},
         **{f"eval/base/{o}/mean": float(table.loc[table["is_base"], o].iloc[0]) for o in objectives},
+        "hacking/length_growth/max": float(trained["length_growth"].max()),
+        "hacking/repetition/max": float(trained["repetition"].max()),
+        "hacking/distinct_2/min": float(trained["distinct_2"].min()),
     }
     (out_dir / "front.json").write_text(table.to_json(orient="records", indent=2) + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    figure = pareto.plot_front(table, objectives, f"held-out scores, hypervolume {metrics['pareto/hypervolume']:.4f}")
+    title = f"held-out scores, hypervolume {metrics['pareto/hypervolume']:.4f}, EUM {metrics['pareto/eum']:.4f}"
+    figure = pareto.plot_front(table, objectives, title)
     figure.savefig(out_dir / "pareto_front.png", dpi=120)
+    samples = scores_df.groupby("policy")["completion"].apply(lambda c: list(c)[: params.evaluate.samples_shown])
+    page = pareto.plot_front_html(table, objectives, samples.to_dict(), title)
+    page.write_html(out_dir / "pareto_front.html", include_plotlyjs=True)
     _log(table, metrics, figure, objectives)
+    tracking.log_figure(page, "pareto/front.html")
     return metrics
+
+
+def heldout_set(prompt_ids: list[str]) -> dict:
+    """Which prompts the scores come from: promotion compares two fronts only on the same set."""
+    digest = hashlib.md5("\n".join(sorted(prompt_ids)).encode()).hexdigest()
+    return {"md5": digest, "prompts": len(prompt_ids), "prompt_ids": sorted(prompt_ids)}
 
 
 def generate(path, prompts: list[list[dict]], params: Params) -> list[str]:
@@ -112,30 +135,51 @@ def generate(path, prompts: list[list[dict]], params: Params) -> list[str]:
 
 
 def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFrame:
+    """One row per policy: mean scores with 95% intervals, reward-hacking indicators, front membership."""
     objectives = params.objective_names
-    means = scores.groupby("policy", sort=False)[objectives].mean()
-    rows = [
-        {"policy": name, "is_base": name == BASE, "weights": weights, **means.loc[name].to_dict()}
-        for name, _, weights in candidates
-    ]
+    base_words = scores.loc[scores["policy"] == BASE, "completion"].map(lambda t: len(t.split())).mean()
+    rows = []
+    for name, _, weights in candidates:
+        replies = scores[scores["policy"] == name]
+        row = {"policy": name, "is_base": name == BASE, "weights": weights}
+        for o in objectives:
+            row[o] = float(replies[o].mean())
+            low, high = bootstrap_mean_ci(replies[o], params.evaluate.bootstrap_samples, params.seed)
+            row |= {f"{o}_ci_low": low, f"{o}_ci_high": high}
+        rows.append(row | indicators(list(replies["completion"]), base_words))
     table = pd.DataFrame(rows)
     trained = ~table["is_base"]
     points = table.loc[trained, objectives].to_numpy()
-    reference = np.array(params.evaluate.reference_point or [0.0] * len(objectives))
+    reference = _reference_point(table, params)
     table["on_front"] = False
     table.loc[trained, "on_front"] = pareto.front_mask(points)
     table["hv_contribution"] = 0.0
     table.loc[trained, "hv_contribution"] = pareto.contributions(points, reference)
     table["utility"] = table[objectives].mean(axis=1)
     table.attrs["hypervolume"] = pareto.hypervolume(points, reference)
+    table.attrs["reference_point"] = reference.tolist()
     return table
+
+
+def _reference_point(table: pd.DataFrame, params: Params) -> np.ndarray:
+    """Zeros, the configured point, or the base policy's scores: then only improvements over it count."""
+    setting, objectives = params.evaluate.reference_point, params.objective_names
+    if setting == "base":
+        return table.loc[table["is_base"], objectives].to_numpy()[0]
+    return np.array(setting or [0.0] * len(objectives), dtype=float)
 
 
 def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> None:
     tracking.log_metrics(metrics)
     for _, row in table.iterrows():
         with tracking.child_run(f"evaluate/{row['policy']}"):
-            tracking.log_metrics({f"eval/{o}/mean": row[o] for o in objectives} | {"eval/utility": row["utility"]})
+            tracking.log_metrics(
+                {f"eval/{o}/mean": row[o] for o in objectives}
+                | {f"eval/{o}/ci95_low": row[f"{o}_ci_low"] for o in objectives}
+                | {f"eval/{o}/ci95_high": row[f"{o}_ci_high"] for o in objectives}
+                | {f"hacking/{k}": row[k] for k in HACKING}
+                | {"eval/utility": row["utility"]}
+            )
             tracking.set_tags({"policy": row["policy"], "on_front": str(bool(row["on_front"]))})
     logged = table.assign(weights=table["weights"].map(json.dumps))
     tracking.log_table(logged, "pareto/front.json")

@@ -31,6 +31,22 @@ def contributions(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return out
 
 
+def weight_grid(objectives: int, steps: int) -> np.ndarray:
+    """Every weight vector on the simplex with coordinates in multiples of 1/steps (a simplex lattice)."""
+    import itertools
+
+    cuts = itertools.combinations(range(steps + objectives - 1), objectives - 1)
+    rows = [np.diff([-1, *c, steps + objectives - 1]) - 1 for c in cuts]
+    return np.array(rows, dtype=float) / steps
+
+
+def expected_utility(points: np.ndarray, grid: np.ndarray) -> float:
+    """Expected utility metric: the best linear utility any point reaches, averaged over the weight grid."""
+    if len(points) == 0:
+        return 0.0
+    return float((grid @ points.T).max(axis=1).mean())
+
+
 def plot_front(table: pd.DataFrame, objectives: list[str], title: str):
     """Scatter of every pair of objectives; front points filled, the base policy as a cross."""
     import matplotlib
@@ -64,3 +80,41 @@ def plot_front(table: pd.DataFrame, objectives: list[str], title: str):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def plot_front_html(table: pd.DataFrame, objectives: list[str], samples: dict[str, list[str]], title: str):
+    """Interactive scatter matrix (plotly); hovering a point shows its weights, scores with 95% intervals
+    and sample completions, so a surprising score can be read against what the policy actually wrote."""
+    import html
+
+    import plotly.graph_objects as go
+
+    def hover(row) -> str:
+        weights = ", ".join(f"{o}={w:g}" for o, w in (row["weights"] or {}).items()) or "base policy"
+        scores = "<br>".join(
+            f"{o}: {row[o]:.3f} [{row[f'{o}_ci_low']:.3f}, {row[f'{o}_ci_high']:.3f}]" for o in objectives
+        )
+        replies = "<br>".join(f"- {html.escape(t[:120])}" for t in samples.get(row["policy"], []))
+        return f"<b>{row['policy']}</b> ({weights})<br>{scores}<br><i>samples</i><br>{replies}"
+
+    figure = go.Figure()
+    for label, rows, symbol in [
+        ("base", table[table["is_base"]], "x"),
+        ("front", table[~table["is_base"] & table["on_front"]], "circle"),
+        ("dominated", table[~table["is_base"] & ~table["on_front"]], "circle-open"),
+    ]:
+        if rows.empty:
+            continue
+        figure.add_trace(
+            go.Splom(
+                dimensions=[{"label": o, "values": rows[o]} for o in objectives],
+                name=label,
+                text=[hover(r) for _, r in rows.iterrows()],
+                hovertemplate="%{text}<extra></extra>",
+                marker={"symbol": symbol, "size": 11},
+                diagonal_visible=False,
+                showupperhalf=False,
+            )
+        )
+    figure.update_layout(title=title, height=260 * len(objectives), width=260 * len(objectives) + 120)
+    return figure

@@ -21,6 +21,7 @@ DATA_DIR = Path("artifacts/data")
 POLICIES_DIR = Path("artifacts/policies")
 EVALUATION_DIR = Path("artifacts/evaluation")
 OUT_DIR = Path("artifacts/registry")
+HACKING_SHOWN = ("length_growth", "repetition", "distinct_2")  # front.json columns a reviewer checks first
 
 
 def register_front(
@@ -32,6 +33,7 @@ def register_front(
 ) -> dict:
     table = json.loads((evaluation_dir / "front.json").read_text())
     metrics = json.loads((evaluation_dir / "metrics.json").read_text())
+    heldout = json.loads((evaluation_dir / "heldout.json").read_text())
     front = [row for row in table if row["on_front"]]
     if not front:
         raise ValueError("the evaluation found no policy on the Pareto front; nothing to register")
@@ -58,10 +60,18 @@ def register_front(
             "data.md5": data_md5,
             "pareto.hypervolume": metrics["pareto/hypervolume"],
             "pareto.hv_contribution": row["hv_contribution"],
+            "pareto.eum": metrics["pareto/eum"],
             "utility.equal_weights": row["utility"],
             "pipeline.run_id": parent,
+            "heldout_set.md5": heldout["md5"],
+            "objectives": ",".join(params.objective_names),
             **{f"weight.{o}": w for o, w in row["weights"].items()},
             **{f"heldout.{o}": row[o] for o in params.objective_names},
+            **{
+                f"heldout.{o}.ci95": f"[{row[f'{o}_ci_low']:.4f}, {row[f'{o}_ci_high']:.4f}]"
+                for o in params.objective_names
+            },
+            **{f"hacking.{k}": round(row[k], 4) for k in HACKING_SHOWN},
         }
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, str(value))

@@ -5,10 +5,14 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable
 from pathlib import Path
 
-from paretoflow.config import Objective, Params
+import numpy as np
+
+from paretoflow.config import Objective, Params, RewardOutput
 
 RewardFunc = Callable[..., list[float]]
 
@@ -25,9 +29,12 @@ def as_messages(prompt) -> list[dict]:
 
 
 class RewardModelScorer:
-    """A trained reward model: raw scores for ranking, sigmoid(score) in [0, 1] as the objective's reward."""
+    """A trained reward model: raw scores for ranking (one head of it when it has one per objective).
 
-    def __init__(self, path: str | Path, batch_size: int = 16):
+    Inputs are truncated from the left at the length the model was trained with, so the reply is kept.
+    """
+
+    def __init__(self, path: str | Path, batch_size: int = 16, head: int = 0):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -36,6 +43,7 @@ class RewardModelScorer:
         self.model = AutoModelForSequenceClassification.from_pretrained(path).eval()
         self.max_length = min(self.tokenizer.model_max_length, 512)
         self.batch_size = batch_size
+        self.head = head
         self._torch = torch
 
     def raw(self, prompts: list, replies: list[str]) -> list[float]:
@@ -53,12 +61,47 @@ class RewardModelScorer:
                     max_length=self.max_length,
                     return_tensors="pt",
                 )
-                scores += self.model(**batch).logits[:, 0].float().tolist()
+                scores += self.model(**batch).logits[:, self.head].float().tolist()
         return scores
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         raw = self.raw(list(prompts), [reply_text(c) for c in completions])
         return self._torch.sigmoid(self._torch.tensor(raw)).tolist()
+
+
+def reference_statistics(raw: list[float], size: int) -> dict:
+    """What `normalised` and `par` need: mean and spread of rewards on reference replies, and `size` quantiles."""
+    values = np.asarray(raw, dtype=float)
+    quantiles = np.quantile(values, (np.arange(size) + 0.5) / size)
+    return {"mean": float(values.mean()), "std": float(values.std()) or 1.0, "quantiles": quantiles.tolist()}
+
+
+def transformed(scorer: RewardModelScorer, output: RewardOutput, reference: dict | None) -> RewardFunc:
+    """Raw reward -> [0, 1]: sigmoid, normalised by the reference statistics, or PAR (algorithms.md 8.1).
+
+    PAR's references here are quantiles of the reward on the training replies (one population for all
+    prompts), not samples of the reference policy per prompt as in the paper.
+    """
+    if output.transform != "sigmoid" and reference is None:
+        raise FileNotFoundError(
+            f"reward_model.output.transform={output.transform} needs the reference statistics saved at training "
+            "(references.json beside the model); retrain with `paretoflow train-rm`"
+        )
+
+    def score(prompts, completions, **kwargs) -> list[float]:
+        r = np.asarray(scorer.raw(list(prompts), [reply_text(c) for c in completions]))
+        if output.transform == "normalised":
+            r = (r - reference["mean"]) / reference["std"]
+        if output.transform == "par":
+            refs = np.asarray(reference["quantiles"])
+            return _sigmoid(output.par_k * (r[:, None] - refs[None, :])).mean(axis=1).tolist()
+        return _sigmoid(r).tolist()
+
+    return score
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
 
 
 def concision(target_words: int) -> RewardFunc:
@@ -76,16 +119,37 @@ def concision(target_words: int) -> RewardFunc:
 
 def reward_functions(params: Params, reward_models_dir: str | Path) -> list[RewardFunc]:
     """The objectives' scorers, in params order, each named after its objective (TRL logs them by name)."""
-    return [_named(_scorer(o, Path(reward_models_dir)), o.name) for o in params.objectives]
+    loaded: dict[Path, RewardModelScorer] = {}
+    return [_named(_scorer(o, params, Path(reward_models_dir), loaded), o.name) for o in params.objectives]
 
 
-def _scorer(objective: Objective, reward_models_dir: Path) -> RewardFunc:
+def reward_model_location(objective: str, params: Params, reward_models_dir: Path) -> Path:
+    """Where an objective's model lives: its own directory, or the shared multi-head one."""
+    name = "shared" if params.reward_model.heads == "shared" else objective
+    return reward_models_dir / name
+
+
+def _scorer(objective: Objective, params: Params, reward_models_dir: Path, loaded: dict) -> RewardFunc:
     if objective.scorer == "concision":
         return concision(objective.target_words)
-    path = reward_models_dir / objective.name
+    path = reward_model_location(objective.name, params, reward_models_dir)
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"no reward model for {objective.name!r} at {path}; run `paretoflow train-rm` first")
-    return RewardModelScorer(path)
+    if path not in loaded:
+        loaded[path] = RewardModelScorer(path)
+    base = loaded[path]
+    head = base.model.config.label2id.get(objective.name, 0) if params.reward_model.heads == "shared" else 0
+    scorer = base if head == base.head else _with_head(base, head)
+    references = path / "references.json"
+    reference = json.loads(references.read_text()).get(objective.name) if references.exists() else None
+    return transformed(scorer, params.reward_model.output, reference)
+
+
+def _with_head(base: RewardModelScorer, head: int) -> RewardModelScorer:
+    """Another view of a loaded multi-head model reading another head (the weights are shared, not copied)."""
+    view = copy.copy(base)
+    view.head = head
+    return view
 
 
 def _named(func: RewardFunc, name: str) -> RewardFunc:

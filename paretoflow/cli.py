@@ -98,6 +98,108 @@ for _name, _step, _help in [
     app.command(name=_name)(_step_command(_step, _help))
 
 
+@app.command()
+def score(
+    source: Annotated[Path, typer.Argument(help="a pairs file (canonical jsonl[.gz] or the pairs.parquet table)")],
+    format: Annotated[str, typer.Option("--format", help="how SOURCE is read")] = "canonical",
+    scorer: Annotated[
+        str, typer.Option(help="rm:PATH, a trained reward model (rm:PATH#objective for a shared one)")
+    ] = "",
+):
+    """Agreement of a scorer with a pairs file's preferences: one JSON line {agreement, ci95, n, ties}."""
+    embedded_defaults()
+    from components.score import agreement
+
+    try:
+        result = agreement(source, format, scorer)
+    except (ValueError, FileNotFoundError) as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+@app.command()
+def promote(
+    params: ParamsOpt = Path(DEFAULT_PARAMS),
+    override: OverrideOpt = None,
+    version: Annotated[str | None, typer.Option(help="model version to promote (default: alias candidate)")] = None,
+    dry_run: Annotated[bool, typer.Option(help="record the gates, move no alias")] = False,
+):
+    """Gate the candidate against the champion (flow `promote`); alias champion moves only if every gate passes."""
+    embedded_defaults()
+    _load(params, override)
+    from components.promotion import PromotionError
+    from flows.promote import promote as promote_flow
+
+    try:
+        result = promote_flow(params_file=str(params), overrides=override or [], version=version, dry_run=dry_run)
+    except (PromotionError, ValueError) as exc:  # ValueError: a version without held-out score tags
+        errors.print(f"[red]promotion failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    for gate in result["gates"]:
+        mark = "[green]pass[/green]" if gate["passed"] else "[red]fail[/red]"
+        console.print(f"gate.{gate['name']}: {mark}  {gate['detail']}")
+    verdict = "promoted to champion" if result["promoted"] else "not promoted"
+    console.print(f"{result['model_uri']}: {verdict}" + (" (dry run)" if dry_run else ""))
+    if not result["promoted"] and not dry_run:
+        raise typer.Exit(1)
+
+
+@app.command()
+def rollback(params: ParamsOpt = Path(DEFAULT_PARAMS), override: OverrideOpt = None):
+    """Put alias champion back on previous-champion (directly on the registry: no Prefect needed)."""
+    from components import promotion
+
+    try:
+        result = promotion.rollback(_load(params, override))
+    except promotion.PromotionError as exc:
+        errors.print(f"[red]rollback failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"champion: {result['model_uri']} (was v{result['rolled_back']}); "
+        f"previous-champion: {'v' + result['previous_champion'] if result['previous_champion'] else 'none'}"
+    )
+
+
+@app.command()
+def select(
+    weights: Annotated[str, typer.Option(help="objective=weight,... (unnamed objectives weigh 0)")],
+    params: ParamsOpt = Path(DEFAULT_PARAMS),
+    override: OverrideOpt = None,
+):
+    """The registered version on the champion front (else the candidate's) that maximises the weighted utility."""
+    from components import selection
+
+    resolved = _load(params, override)
+    try:
+        result = selection.select(resolved, selection.parse_weights(weights, resolved.objective_names))
+    except ValueError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if result["front"] != "champion":
+        errors.print("[yellow]no champion yet: chose from the candidate front[/yellow]")
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+@app.command()
+def serve(params: ParamsOpt = Path(DEFAULT_PARAMS), override: OverrideOpt = None):
+    """Serve the deployments scheduled-retrain (cron from params), manual-retrain and promote until stopped."""
+    embedded_defaults()
+    resolved = _load(params, override)
+    from prefect import serve as serve_deployments
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        errors.print(
+            "[red]error:[/red] no Prefect API configured, so nothing could trigger the deployments: run "
+            "`prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api (or your server's URL)"
+        )
+        raise typer.Exit(2)
+    from flows.deployments import build
+
+    serve_deployments(*build(resolved, str(params), override or []))
+
+
 @app.command("params")
 def show_params(
     params: ParamsOpt = Path(DEFAULT_PARAMS),

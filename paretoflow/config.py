@@ -84,10 +84,19 @@ class Objective(Strict):
 
 
 class Source(Strict):
+    """A local file or folder, `s3://bucket/key-or-prefix` or `hf://dataset-id[:config]@split`, in one format."""
+
     name: str
     uri: str
-    format: Literal["canonical"] = "canonical"
+    format: Literal["canonical", "hh-rlhf", "esconv", "counselchat"] = "canonical"
     objective: str | None = Field(None, description="objective for pair rows that do not name one")
+    endpoint_url: str | None = Field(None, description="s3:// only: an S3-compatible endpoint (MinIO, moto)")
+
+    @model_validator(mode="after")
+    def _objective_when_needed(self) -> Source:
+        if self.format == "hh-rlhf" and self.objective is None:
+            raise ValueError(f"source {self.name!r}: format hh-rlhf needs an objective (helpfulness or harmlessness)")
+        return self
 
 
 class Splits(Strict):
@@ -102,6 +111,9 @@ class Validation(Strict):
 
 class Data(Strict):
     sources: list[Source] = Field(min_length=1)
+    max_quarantine_fraction: float = Field(
+        1.0, ge=0, le=1, description="stop the run (after writing the report) when more of a source is rejected"
+    )
     splits: Splits = Splits()
     validation: Validation = Validation()
 
@@ -111,12 +123,49 @@ class Rubrics(Strict):
     max_principles: int = Field(4, ge=1)
 
 
+class EarlyStopping(Strict):
+    """Stop when accuracy on a validation slice of the train split stops improving; keep the best weights."""
+
+    patience: int = Field(2, ge=1, description="evaluations without improvement before stopping")
+    eval_steps: int = Field(20, ge=1)
+    validation_fraction: float = Field(0.1, gt=0, lt=1, description="train prompts (by hash) held for validation")
+
+
+class RewardOutput(Strict):
+    """How a raw reward becomes the objective's score in [0, 1] for GRPO and evaluation.
+
+    sigmoid: sigmoid(r). normalised: sigmoid((r - mean) / std) with the reference statistics saved at
+    training. par: Preference-As-Reward, the mean over reference rewards r_m of sigmoid(k (r - r_m)).
+    """
+
+    transform: Literal["sigmoid", "normalised", "par"] = "sigmoid"
+    par_k: float = Field(1.0, gt=0)
+    reference_size: int = Field(10, ge=1, description="PAR references: quantiles of the reference rewards")
+    max_reference_pairs: int = Field(200, ge=1, description="train pairs whose replies give the reference statistics")
+
+
 class RewardModel(Strict):
     backbone: ModelSpec
+    heads: Literal["separate", "shared"] = Field(
+        "separate", description="separate: one model per objective; shared: one backbone, one head per objective"
+    )
     epochs: float = Field(2.0, gt=0)
     learning_rate: float = Field(5e-5, gt=0)
     batch_size: int = Field(8, ge=1)
-    max_length: int = Field(256, ge=16)
+    max_length: int = Field(256, ge=16, description="tokens; longer inputs lose their start (counted)")
+    max_train_pairs: int | None = Field(None, ge=1, description="cap on train pairs per objective (first by id)")
+    center_rewards_coefficient: float | None = Field(None, ge=0, description="pulls rewards towards zero mean")
+    use_margin: bool = Field(True, description="train with the pairs' `margin` (graded preferences) when present")
+    early_stopping: EarlyStopping | None = None
+    bootstrap_samples: int = Field(1000, ge=100)
+    calibration_bins: int = Field(5, ge=2)
+    output: RewardOutput = RewardOutput()
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_separate_models(self) -> RewardModel:
+        if self.early_stopping is not None and self.heads == "shared":
+            raise ValueError("early_stopping works with heads: separate (TRL's trainer); unset it for heads: shared")
+        return self
 
 
 class Grpo(Strict):
@@ -145,15 +194,40 @@ class Evaluate(Strict):
     do_sample: bool = Field(False, description="greedy by default; sampling uses the run seed, so it repeats")
     temperature: float = Field(1.0, gt=0)
     batch_size: int = Field(8, ge=1)
-    reference_point: list[float] | None = Field(
+    reference_point: list[float] | Literal["base"] | None = Field(
         None,
-        description="hypervolume reference, one value per objective; default all zeros (scores lie in [0, 1])",
+        description="hypervolume reference, one value per objective, or `base` for the base policy's scores; "
+        "default all zeros (scores lie in [0, 1])",
     )
+    bootstrap_samples: int = Field(1000, ge=100, description="resamples for the 95% intervals of mean scores")
+    weight_grid_steps: int = Field(10, ge=1, description="expected utility: weights in multiples of 1/steps")
+    samples_shown: int = Field(3, ge=0, description="completions per policy shown in the interactive front")
 
 
 class Register(Strict):
     model_name: str = "paretoflow-policy"
     alias: str = "candidate"
+
+
+class Promote(Strict):
+    """Gates a candidate front must pass before alias `champion` moves to it (flows/promote.py)."""
+
+    tolerance: float = Field(
+        0.02, ge=0, description="largest drop of any objective's held-out score below the champion's"
+    )
+    reference_point: list[float] | None = Field(
+        None, description="hypervolume reference for comparing fronts, one value per objective; default zeros"
+    )
+    require_same_heldout: bool = Field(
+        True, description="fail when the champion was scored on another held-out set (its scores do not compare)"
+    )
+
+
+class Serve(Strict):
+    """`paretoflow serve`: when the scheduled retrain runs (promote and manual-retrain run on demand)."""
+
+    cron: str = Field("0 3 * * 1", description="scheduled retrain, cron syntax (default Mondays 03:00)")
+    timezone: str = "UTC"
 
 
 warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
@@ -172,6 +246,8 @@ class Params(Strict):
     grpo: Grpo
     evaluate: Evaluate = Evaluate()
     register: Register = Register()
+    promote: Promote = Promote()
+    serve: Serve = Serve()
 
     @model_validator(mode="after")
     def _consistent(self) -> Params:
@@ -181,9 +257,15 @@ class Params(Strict):
         for i, w in enumerate(self.grpo.weights):
             if set(w) != set(names):
                 raise ValueError(f"grpo.weights[{i}] must give a weight to every objective {names}, got {sorted(w)}")
+        for source in self.data.sources:
+            if source.objective is not None and source.objective not in names:
+                raise ValueError(f"data source {source.name!r}: objective {source.objective!r} is not one of {names}")
         ref = self.evaluate.reference_point
-        if ref is not None and len(ref) != len(names):
+        if isinstance(ref, list) and len(ref) != len(names):
             raise ValueError(f"evaluate.reference_point needs {len(names)} values (one per objective)")
+        ref = self.promote.reference_point
+        if ref is not None and len(ref) != len(names):
+            raise ValueError(f"promote.reference_point needs {len(names)} values (one per objective)")
         return self
 
     @property

@@ -30,6 +30,7 @@ REGISTRY = "artifacts/registry"
 METRICS = "artifacts/metrics"
 
 SHARED_CODE = ("components/canonical.py", "components/models.py")
+INGEST_CODE = ("components/adapters.py", "components/esconv.py", "components/sources.py")
 
 
 class StepFailed(RuntimeError):
@@ -54,7 +55,8 @@ class Step:
 
     def dependencies(self, params: Params) -> list[str]:
         code = [self.module.replace(".", "/") + ".py", *SHARED_CODE]
-        sources = [s.uri for s in params.data.sources] if self.name == "ingest" else []
+        local = [s.uri for s in params.data.sources if "://" not in s.uri]  # s3://, hf:// are not files here
+        sources = local if self.name == "ingest" else []
         return sorted({*code, *sources, *self.deps})
 
     def deps_md5(self, params: Params) -> dict[str, str]:
@@ -75,7 +77,7 @@ class Step:
 STEPS: dict[str, Step] = {
     s.name: s
     for s in [
-        Step("ingest", "components.ingest:ingest", ("data", "objectives"), (), (DATA,)),
+        Step("ingest", "components.ingest:ingest", ("data", "objectives"), INGEST_CODE, (DATA,)),
         Step("validate", "components.validate:validate", ("data", "objectives"), (DATA,), (VALIDATION,)),
         Step(
             "rubrics",
@@ -88,21 +90,28 @@ STEPS: dict[str, Step] = {
             "reward_model",
             "components.reward_model:train_reward_models",
             ("reward_model", "objectives", "seed"),
-            (DATA, VALIDATION, "components/scorers.py"),
+            (DATA, VALIDATION, "components/scorers.py", "components/rm_evaluation.py", "components/multihead_rm.py"),
             (REWARD_MODELS,),
         ),
         Step(
             "grpo",
             "components.grpo:train_policies",
-            ("grpo", "objectives", "seed"),
+            ("grpo", "objectives", "seed", "reward_model"),
             (DATA, VALIDATION, REWARD_MODELS, "components/scorers.py"),
             (POLICIES,),
         ),
         Step(
             "evaluate",
             "components.evaluate:evaluate_policies",
-            ("evaluate", "objectives", "seed", "grpo"),
-            (DATA, REWARD_MODELS, POLICIES, "components/scorers.py", "components/pareto.py"),
+            ("evaluate", "objectives", "seed", "grpo", "reward_model"),
+            (
+                DATA,
+                REWARD_MODELS,
+                POLICIES,
+                "components/scorers.py",
+                "components/pareto.py",
+                "components/evaluation_stats.py",
+            ),
             (EVALUATION,),
         ),
         Step(

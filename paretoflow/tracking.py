@@ -137,6 +137,12 @@ def log_dict(values: dict, path: str) -> None:
         mlflow.log_dict(values, path)
 
 
+def log_artifacts(local_dir: str | Path, path: str) -> None:
+    """A folder of files (e.g. Great Expectations Data Docs) under `path` in the run's artifacts."""
+    if mlflow.active_run():
+        mlflow.log_artifacts(str(local_dir), path)
+
+
 def log_table(df, path: str) -> None:
     if mlflow.active_run():
         mlflow.log_table(data=df, artifact_file=path)

@@ -54,7 +54,10 @@ def test_bad_rows_are_quarantined_with_reasons_and_counts_reconcile(project, mod
             [1, 2],
         ],
     )
-    params = load_params("params.yaml", tiny(project, model_cache, "data.sources=[{name: mixed, uri: mixed.jsonl}]"))
+    params = load_params(
+        "params.yaml",
+        tiny(project, model_cache, "data.sources=[{name: mixed, uri: mixed.jsonl}]", "data.max_quarantine_fraction=1"),
+    )
     report = ingest(params, project / "out")
     counts = report["sources"]["mixed"]
     assert counts == {"read": 7, "accepted": 1, "quarantined": 5, "duplicates": 1}

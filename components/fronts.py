@@ -1,0 +1,68 @@
+"""Registered fronts: the model versions one pipeline run registered, read back from their tags.
+
+A version's held-out scores live in its `heldout.<objective>` tags (set by register), and the pipeline run
+that produced it in `pipeline.run_id`: all versions sharing that run form one front.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+CANDIDATE = "candidate"
+CHAMPION = "champion"
+PREVIOUS = "previous-champion"
+
+
+@dataclass(frozen=True)
+class Front:
+    """The versions of one pipeline run, with the aliased version they were reached through."""
+
+    name: str
+    alias: str
+    anchor: ModelVersion
+    versions: list[ModelVersion]
+
+    def scores(self, objectives: list[str]) -> np.ndarray:
+        return np.array([version_scores(v, objectives) for v in self.versions])
+
+    @property
+    def heldout_md5(self) -> str | None:
+        return self.anchor.tags.get("heldout_set.md5")
+
+
+def aliased(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version an alias points at, or None when the alias (or the model) does not exist."""
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def version_scores(version: ModelVersion, objectives: list[str]) -> list[float]:
+    missing = [o for o in objectives if f"heldout.{o}" not in version.tags]
+    if missing:
+        raise ValueError(
+            f"model version {version.name} v{version.version} has no held-out score for {', '.join(missing)} "
+            "(tags heldout.<objective>); it was registered by another pipeline or objectives changed since"
+        )
+    return [float(version.tags[f"heldout.{o}"]) for o in objectives]
+
+
+def front_of(client: MlflowClient, version: ModelVersion, alias: str) -> Front:
+    """Every version registered by the same pipeline run as `version` (just itself when it has no run tag)."""
+    run_id = version.tags.get("pipeline.run_id")
+    versions = [version]
+    if run_id:
+        found = client.search_model_versions(f"name = '{version.name}'")
+        versions = sorted((v for v in found if v.tags.get("pipeline.run_id") == run_id), key=lambda v: int(v.version))
+    return Front(version.name, alias, version, versions)
+
+
+def front_by_alias(client: MlflowClient, name: str, alias: str) -> Front | None:
+    version = aliased(client, name, alias)
+    return None if version is None else front_of(client, version, alias)

@@ -1,0 +1,165 @@
+"""promotion: alias `champion` moves to the candidate only when every gate passes; `rollback` undoes it.
+
+The gates compare the candidate's front with the champion's on the held-out scores register recorded
+(tags `heldout.<objective>`), and only when both were scored on the same held-out prompts (tag
+`heldout_set.md5`): the evaluation that produced each front scored base and trained policies side by side
+on that set with the same scorers and decoding settings. Each gate is recorded on the candidate version as
+a `gate.<name>` tag (`pass`/`fail`) with a `gate.<name>.detail` tag saying why.
+
+MLflow has no transactions, so alias moves are applied one at a time and, if one fails, every alias is
+put back where it was before the error is raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from components import pareto
+from components.fronts import CANDIDATE, CHAMPION, PREVIOUS, Front, aliased, front_by_alias, front_of, version_scores
+from paretoflow import tracking
+from paretoflow.config import Params, Promote
+
+
+class PromotionError(RuntimeError):
+    """The registry could not be changed as asked; the message says what was left as it was."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    passed: bool
+    detail: str
+
+
+def gates(candidate: Front, champion: Front | None, objectives: list[str], settings: Promote) -> list[Gate]:
+    """Every gate's verdict; with no champion yet the comparison gates pass (there is nothing to lose)."""
+    if champion is None:
+        first = "no champion yet: first promotion"
+        return [Gate(n, True, first) for n in ("heldout_set", "hypervolume", "objectives")]
+    same = candidate.heldout_md5 is not None and candidate.heldout_md5 == champion.heldout_md5
+    heldout = Gate(
+        "heldout_set",
+        same or not settings.require_same_heldout,
+        "same held-out prompts"
+        if same
+        else f"candidate scored on held-out set {candidate.heldout_md5}, champion on {champion.heldout_md5}"
+        + ("" if settings.require_same_heldout else " (allowed: promote.require_same_heldout is false)"),
+    )
+    reference = np.array(settings.reference_point or [0.0] * len(objectives))
+    hv_candidate = pareto.hypervolume(candidate.scores(objectives), reference)
+    hv_champion = pareto.hypervolume(champion.scores(objectives), reference)
+    hypervolume = Gate(
+        "hypervolume",
+        hv_candidate >= hv_champion,
+        f"candidate front {hv_candidate:.4f} ({len(candidate.versions)} versions) vs champion front "
+        f"{hv_champion:.4f} ({len(champion.versions)} versions)",
+    )
+    ours = dict(zip(objectives, version_scores(candidate.anchor, objectives)))
+    theirs = dict(zip(objectives, version_scores(champion.anchor, objectives)))
+    drops = {o: theirs[o] - ours[o] for o in objectives}
+    worse = [f"{o} {ours[o]:.4f} < {theirs[o]:.4f}" for o in objectives if drops[o] > settings.tolerance]
+    kept = Gate(
+        "objectives",
+        not worse,
+        f"below the champion by more than {settings.tolerance}: {'; '.join(worse)}"
+        if worse
+        else f"no objective below the champion by more than {settings.tolerance}",
+    )
+    return [heldout, hypervolume, kept]
+
+
+def promote(
+    params: Params, version: str | None = None, dry_run: bool = False, client: MlflowClient | None = None
+) -> dict:
+    """Gate the candidate (alias `candidate`, or `version`) against the champion; move `champion` if all pass."""
+    client = client or _client(params)
+    name = params.register.model_name
+    try:
+        chosen = client.get_model_version(name, version) if version else aliased(client, name, CANDIDATE)
+    except MlflowException:
+        raise PromotionError(f"model {name} has no version {version} in {params.tracking.uri}") from None
+    if chosen is None:
+        raise PromotionError(f"model {name} has no alias {CANDIDATE}; run the pipeline (register) or pass --version")
+    champion = front_by_alias(client, name, CHAMPION)
+    if champion is not None and str(champion.anchor.version) == str(chosen.version):
+        raise PromotionError(f"version {chosen.version} of {name} is already the champion")
+    candidate = front_of(client, chosen, CANDIDATE)
+    verdicts = gates(candidate, champion, params.objective_names, params.promote)
+    passed = all(g.passed for g in verdicts)
+    tags = {f"gate.{g.name}": "pass" if g.passed else "fail" for g in verdicts}
+    tags |= {f"gate.{g.name}.detail": g.detail for g in verdicts}
+    tags |= {"gate.passed": str(passed).lower(), "gate.champion_version": _version(champion) or "none"}
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(chosen.version), key, value)
+    promoted = passed and not dry_run
+    if promoted:
+        if champion is not None:
+            client.set_model_version_tag(name, str(chosen.version), "promotion.previous", _version(champion))
+        move_aliases(client, name, {PREVIOUS: _version(champion), CHAMPION: str(chosen.version)})
+    result = {
+        "model_name": name,
+        "version": str(chosen.version),
+        "model_uri": f"models:/{name}/{chosen.version}",
+        "promoted": promoted,
+        "dry_run": dry_run,
+        "previous_champion": _version(champion),
+        "gates": [asdict(g) for g in verdicts],
+    }
+    tracking.log_dict(result, "promotion/result.json")
+    return result
+
+
+def rollback(params: Params, client: MlflowClient | None = None) -> dict:
+    """Put `champion` back on `previous-champion`; the one before that (if recorded) becomes the new previous."""
+    client = client or _client(params)
+    name = params.register.model_name
+    previous = aliased(client, name, PREVIOUS)
+    if previous is None:
+        raise PromotionError(f"model {name} has no alias {PREVIOUS}; there is no earlier champion to roll back to")
+    current = aliased(client, name, CHAMPION)
+    earlier = previous.tags.get("promotion.previous")
+    move_aliases(client, name, {CHAMPION: str(previous.version), PREVIOUS: earlier})
+    if current is not None:
+        client.set_model_version_tag(name, str(current.version), "promotion.rolled_back", "true")
+    return {
+        "model_name": name,
+        "champion": str(previous.version),
+        "rolled_back": None if current is None else str(current.version),
+        "previous_champion": earlier,
+        "model_uri": f"models:/{name}/{previous.version}",
+    }
+
+
+def move_aliases(client: MlflowClient, name: str, targets: dict[str, str | None]) -> None:
+    """Point each alias at its version (None: remove it), all or none: on a failure the old ones are restored."""
+    before = {alias: _version(aliased(client, name, alias)) for alias in targets}
+    try:
+        for alias, version in targets.items():
+            _point(client, name, alias, version)
+    except Exception as exc:
+        for alias, version in before.items():
+            _point(client, name, alias, version)
+        raise PromotionError(f"moving aliases of {name} failed ({exc}); every alias was restored: {before}") from exc
+
+
+def _point(client: MlflowClient, name: str, alias: str, version: str | None) -> None:
+    if version is not None:
+        client.set_registered_model_alias(name, alias, version)
+    elif aliased(client, name, alias) is not None:
+        client.delete_registered_model_alias(name, alias)
+
+
+def _version(item) -> str | None:
+    if item is None:
+        return None
+    anchor = getattr(item, "anchor", item)
+    return str(anchor.version)
+
+
+def _client(params: Params) -> MlflowClient:
+    tracking.setup(params)
+    return MlflowClient(params.tracking.uri)

@@ -1,0 +1,102 @@
+"""How good a reward model is on held-out preference pairs, from its scores alone.
+
+Accuracy alone hides two things that matter before optimising a reward: whether its margins mean what
+they say (calibration: a pair scored sigmoid(margin) = 0.8 should be right 80% of the time) and whether
+it simply pays for length (a policy would learn to ramble). Ties get half credit, so a constant scorer
+sits at 0.5 rather than 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def pairwise_report(
+    chosen: list[float],
+    rejected: list[float],
+    chosen_lengths: list[int],
+    rejected_lengths: list[int],
+    bins: int = 5,
+    samples: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Accuracy with a bootstrap 95% interval, calibration by margin bin and a length-bias report."""
+    c, r = np.asarray(chosen, dtype=float), np.asarray(rejected, dtype=float)
+    if len(c) == 0 or len(c) != len(r):
+        raise ValueError(f"need as many chosen as rejected scores, at least one; got {len(c)} and {len(r)}")
+    margin = c - r
+    credit = (margin > 0) + 0.5 * (margin == 0)
+    return {
+        "accuracy": float(credit.mean()),
+        "ci95": bootstrap_ci(credit, samples, seed),
+        "n": len(c),
+        "ties": int((margin == 0).sum()),
+        "calibration": calibration(margin, bins),
+        "length_bias": length_bias(c, r, np.asarray(chosen_lengths), np.asarray(rejected_lengths)),
+    }
+
+
+def bootstrap_ci(credit: np.ndarray, samples: int = 1000, seed: int = 0) -> list[float]:
+    """Percentile bootstrap of the mean; a single pair or a constant vector gives a zero-width interval."""
+    if len(credit) < 2 or np.all(credit == credit[0]):
+        return [float(credit.mean())] * 2
+    result = stats.bootstrap(
+        (credit,), np.mean, n_resamples=samples, confidence_level=0.95, method="percentile", random_state=seed
+    )
+    return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
+
+
+def calibration(margin: np.ndarray, bins: int = 5) -> list[dict]:
+    """Pairs binned by |margin| (equal counts): the model's own win probability against how often it is right."""
+    order = np.argsort(np.abs(margin), kind="stable")
+    rows = []
+    for idx in np.array_split(order, min(bins, len(margin))):
+        m = margin[idx]
+        rows.append(
+            {
+                "abs_margin_low": float(np.abs(m).min()),
+                "abs_margin_high": float(np.abs(m).max()),
+                "n": len(idx),
+                "predicted": float((1 / (1 + np.exp(-np.abs(m)))).mean()),
+                "accuracy": float(((m > 0) + 0.5 * (m == 0)).mean()),
+            }
+        )
+    return rows
+
+
+def length_bias(c: np.ndarray, r: np.ndarray, c_len: np.ndarray, r_len: np.ndarray) -> dict:
+    """Spearman(reward, length in words) over all replies, and how far 'prefer the longer one' gets alone."""
+    rewards, lengths = np.concatenate([c, r]), np.concatenate([c_len, r_len])
+    rho = stats.spearmanr(rewards, lengths).statistic if np.ptp(lengths) and np.ptp(rewards) else 0.0
+    longer = c_len != r_len
+    return {
+        "spearman_reward_length": float(rho),
+        "longer_reply_baseline_accuracy": float(((c_len > r_len) + 0.5 * (c_len == r_len)).mean()),
+        "accuracy_when_chosen_longer": _mean_or_none((c > r)[longer & (c_len > r_len)]),
+        "accuracy_when_chosen_shorter": _mean_or_none((c > r)[longer & (c_len < r_len)]),
+    }
+
+
+def _mean_or_none(values: np.ndarray) -> float | None:
+    return float(values.mean()) if len(values) else None
+
+
+def calibration_figure(reports: dict[str, dict]):
+    """One line per objective: predicted win probability (x) against observed accuracy (y), diagonal = calibrated."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.plot([0.5, 1], [0.5, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    for name, report in reports.items():
+        rows = report["calibration"]
+        label = f"{name} (acc {report['accuracy']:.2f}, n={report['n']})"
+        ax.plot([b["predicted"] for b in rows], [b["accuracy"] for b in rows], marker="o", label=label)
+    ax.set(xlabel="predicted P(chosen wins) = sigmoid(|margin|)", ylabel="held-out accuracy", ylim=(0, 1.02))
+    ax.set_title("Reward-model calibration by margin bin")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,108 @@
+"""Registry commands on a real tiny-profile front: select, the `promote` flow through the CLI, rollback."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import mlflow
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from paretoflow.cli import app
+from paretoflow.config import load_params
+from tests.conftest import copy_project, tiny
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory, model_cache):
+    """Every step once on the tiny profile (register included) inside a Prefect test harness."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    from paretoflow.steps import ORDER, execute
+
+    root = copy_project(tmp_path_factory.mktemp("promote-project"))
+    old = os.getcwd()
+    os.chdir(root)
+    overrides = tiny(root, model_cache)
+    params = load_params("params.yaml", overrides)
+    try:
+        with prefect_test_harness(server_startup_timeout=120):
+            results = {name: execute(name, params) for name in ORDER}
+            yield root, params, [x for o in overrides for x in ("-o", o)], results
+    finally:
+        os.chdir(old)
+
+
+def _alias(params, alias: str) -> str | None:
+    client = mlflow.MlflowClient(params.tracking.uri)
+    try:
+        return str(client.get_model_version_by_alias(params.register.model_name, alias).version)
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def test_evaluation_outputs_reach_the_registered_versions(registered):
+    root, params, _, results = registered
+    evaluation = root / "artifacts/evaluation"
+    heldout = json.loads((evaluation / "heldout.json").read_text())
+    assert heldout["prompts"] == len(heldout["prompt_ids"]) == params.evaluate.max_prompts
+    metrics = results["evaluate"]["summary"]
+    assert 0.0 <= metrics["pareto/eum"] <= 1.0 and metrics["hacking/length_growth/max"] > 0
+    front = json.loads((evaluation / "front.json").read_text())
+    assert all(r["empathy_ci_low"] <= r["empathy"] <= r["empathy_ci_high"] for r in front)
+    page = (evaluation / "pareto_front.html").read_text()
+    replies = pd.read_parquet(evaluation / "scores.parquet").query("policy == 'policy-0'")["completion"]
+    shown = [w for r in replies.head(params.evaluate.samples_shown) for w in r.split() if w.isascii() and w.isalnum()]
+    assert "empathy=" in page and "samples" in page and "policy-0" in page
+    assert not shown or shown[0] in page, "a sample completion of policy-0 is in the hover text"
+    client = mlflow.MlflowClient(params.tracking.uri)
+    evaluate_run = results["evaluate"]["run_id"]
+    assert "pareto/front.html" in {a.path for a in client.list_artifacts(evaluate_run, "pareto")}
+    for entry in results["register"]["summary"]["versions"]:
+        tags = client.get_model_version(params.register.model_name, entry["version"]).tags
+        assert tags["heldout_set.md5"] == heldout["md5"] and tags["objectives"] == ",".join(params.objective_names)
+        assert tags["heldout.empathy.ci95"].startswith("[") and "hacking.length_growth" in tags
+
+
+def test_select_before_any_promotion_uses_the_candidate_front_and_says_so(registered):
+    _, params, args, results = registered
+    out = runner.invoke(app, ["select", "--weights", "empathy=0.7,harmlessness=0.3", *args])
+    assert out.exit_code == 0, out.output
+    chosen = json.loads(out.stdout)
+    assert chosen["front"] == "candidate" and "no champion yet" in out.stderr
+    assert chosen["version"] in {v["version"] for v in results["register"]["summary"]["versions"]}
+    assert chosen["model_uri"] == f"models:/{params.register.model_name}/{chosen['version']}"
+    bad = runner.invoke(app, ["select", "--weights", "kindness=1", *args])
+    assert bad.exit_code == 2 and "objective one of" in bad.stderr
+
+
+def test_promote_flow_then_rollback_through_the_cli(registered):
+    _, params, args, results = registered
+    first = results["register"]["summary"]["alias_version"]
+    dry = runner.invoke(app, ["promote", "--dry-run", *args])
+    assert dry.exit_code == 0, dry.output
+    assert _alias(params, "champion") is None and "gate.hypervolume: pass" in dry.stdout
+    out = runner.invoke(app, ["promote", *args])
+    assert out.exit_code == 0, out.output
+    assert _alias(params, "champion") == first and "promoted to champion" in out.stdout
+    again = runner.invoke(app, ["promote", *args])
+    assert again.exit_code == 1 and "already the champion" in again.stderr
+
+    from paretoflow.steps import execute
+
+    second = execute("register", params)["summary"]["alias_version"]  # the same front, registered again
+    out = runner.invoke(app, ["promote", *args])
+    assert out.exit_code == 0, out.output  # equal scores: hypervolume >= and no objective drops
+    assert (_alias(params, "champion"), _alias(params, "previous-champion")) == (second, first)
+    out = runner.invoke(app, ["select", "--weights", "concision=1", *args])
+    assert json.loads(out.stdout)["front"] == "champion"
+    out = runner.invoke(app, ["rollback", *args])
+    assert out.exit_code == 0, out.output
+    assert (_alias(params, "champion"), _alias(params, "previous-champion")) == (first, None)
+    out = runner.invoke(app, ["rollback", *args])
+    assert out.exit_code == 1 and "no earlier champion" in out.stderr
