@@ -60,6 +60,11 @@ class Step:
         return sorted({*code, *sources, *self.deps})
 
     def deps_md5(self, params: Params) -> dict[str, str]:
+        for source in params.data.sources if self.name == "ingest" else []:
+            if "://" not in source.uri and not Path(source.uri).exists():
+                raise FileNotFoundError(
+                    f"data source {source.name!r}: {source.uri} not found; fix its uri under data.sources"
+                )
         return {path: dvc_md5(path) for path in self.dependencies(params)}
 
     def cache_key(self, params: Params) -> str:

@@ -28,3 +28,10 @@ def test_problems_end_in_one_clear_line_not_a_traceback(project, model_cache):
     assert out.exit_code == 0
     out = runner.invoke(app, ["validate", *args])
     assert out.exit_code == 1 and "expect_table_row_count_to_be_between(table)" in out.stderr
+
+
+def test_a_missing_data_source_is_named(project, model_cache):
+    args = [x for o in tiny(project, model_cache, "data.sources=[{name: mine, uri: nowhere.jsonl}]") for x in ("-o", o)]
+    out = runner.invoke(app, ["ingest", *args])
+    assert out.exit_code == 1
+    assert "data source 'mine': nowhere.jsonl not found; fix its uri under data.sources" in out.stderr
