@@ -1,48 +1,47 @@
 """`paretoflow score`: how often a scorer agrees with the preference labels of a pairs file.
 
-Readers are looked up by format in `READERS`, so a source adapter from ingest can be registered there
-and every format ingest reads can be scored the same way.
+The pairs are read with ingest's own source readers and format adapters, so every format ingest reads
+(canonical, hh-rlhf, esconv, counselchat; files, folders, s3://, hf://) can be scored the same way.
+Rows an adapter rejects are skipped and counted as `skipped`; the canonical Parquet table ingest writes
+is read as it is.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from components.canonical import read_table
+from components.adapters import adapters
+from components.canonical import RecordError, check_messages, check_reply, read_table
 from components.rm_evaluation import bootstrap_ci
+from components.sources import read_rows
 
 
-def read_canonical(path: Path) -> pd.DataFrame:
-    """Canonical pairs: the Parquet table ingest writes, or jsonl[.gz] rows with prompt, chosen, rejected."""
-    if path.suffix == ".parquet":
-        return read_table(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    pairs = [r for r in rows if {"prompt", "chosen", "rejected"} <= set(r)]
-    for r in pairs:
-        r["prompt"] = [{"role": "user", "content": r["prompt"]}] if isinstance(r["prompt"], str) else r["prompt"]
-    return pd.DataFrame(pairs, columns=["prompt", "chosen", "rejected"])
-
-
-READERS: dict[str, Callable[[Path], pd.DataFrame]] = {"canonical": read_canonical}
-
-
-def read_pairs(source: str | Path, fmt: str) -> pd.DataFrame:
-    if fmt not in READERS:
-        raise ValueError(f"unknown format {fmt!r}; known formats: {', '.join(sorted(READERS))}")
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found")
-    pairs = READERS[fmt](path)
-    if pairs.empty:
-        raise ValueError(f"{path} holds no preference pairs (rows with prompt, chosen and rejected)")
-    return pairs
+def read_pairs(source: str | Path, fmt: str) -> tuple[pd.DataFrame, int]:
+    """(pairs with prompt, chosen, rejected; the number of rows skipped as unusable)."""
+    formats = adapters()
+    if fmt not in formats:
+        raise ValueError(f"unknown format {fmt!r}; known formats: {', '.join(sorted(formats))}")
+    if fmt == "canonical" and str(source).endswith(".parquet"):
+        return read_table(source)[["prompt", "chosen", "rejected"]], 0
+    adapter, pairs, skipped = formats[fmt], [], 0
+    rows = read_rows(str(source), adapter.columns, adapter.ignore)
+    for _, item in adapter.adapt(rows, adapter.objective or "preference"):
+        try:
+            if isinstance(item, RecordError):
+                raise item
+            if "chosen" not in item and "rejected" not in item:
+                continue  # a prompt row: nothing to agree with
+            chosen, rejected = check_reply(item, "chosen"), check_reply(item, "rejected")
+            if chosen.strip() == rejected.strip():
+                raise RecordError("chosen and rejected are identical")
+            pairs.append({"prompt": check_messages(item.get("prompt")), "chosen": chosen, "rejected": rejected})
+        except RecordError:
+            skipped += 1
+    if not pairs:
+        raise ValueError(f"{source} holds no usable preference pairs in format {fmt} ({skipped} rows skipped)")
+    return pd.DataFrame(pairs), skipped
 
 
 def load_scorer(spec: str):
@@ -60,7 +59,7 @@ def load_scorer(spec: str):
 
 def agreement(source: str | Path, fmt: str, scorer: str, seed: int = 0) -> dict:
     """{"agreement", "ci95", "n", "ties"}: share of pairs where chosen outscores rejected (ties count half)."""
-    pairs = read_pairs(source, fmt)
+    pairs, skipped = read_pairs(source, fmt)
     raw = load_scorer(scorer)
     prompts = list(pairs["prompt"])
     margin = pd.Series(raw(prompts, list(pairs["chosen"]))) - pd.Series(raw(prompts, list(pairs["rejected"])))
@@ -70,4 +69,5 @@ def agreement(source: str | Path, fmt: str, scorer: str, seed: int = 0) -> dict:
         "ci95": bootstrap_ci(credit, seed=seed),
         "n": len(credit),
         "ties": int((margin == 0).sum()),
+        "skipped": skipped,
     }

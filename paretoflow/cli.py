@@ -100,8 +100,10 @@ for _name, _step, _help in [
 
 @app.command()
 def score(
-    source: Annotated[Path, typer.Argument(help="a pairs file (canonical jsonl[.gz] or the pairs.parquet table)")],
-    format: Annotated[str, typer.Option("--format", help="how SOURCE is read")] = "canonical",
+    source: Annotated[str, typer.Argument(help="pairs in any ingest source: file, folder, s3://, hf://")],
+    format: Annotated[
+        str, typer.Option("--format", help="canonical, hh-rlhf, esconv or counselchat (as in data.sources)")
+    ] = "canonical",
     scorer: Annotated[
         str, typer.Option(help="rm:PATH, a trained reward model (rm:PATH#objective for a shared one)")
     ] = "",
@@ -115,6 +117,9 @@ def score(
     except (ValueError, FileNotFoundError) as exc:
         errors.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
+    skipped = result.pop("skipped")
+    if skipped:
+        errors.print(f"{skipped} unusable rows skipped (the ingest quarantine would name them)")
     sys.stdout.write(json.dumps(result) + "\n")
 
 

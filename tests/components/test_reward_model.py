@@ -113,3 +113,13 @@ def test_early_stopping_with_shared_heads_is_refused(model_cache):
 
     with pytest.raises(ConfigError, match="heads: separate"):
         tiny_params(model_cache, "reward_model.heads=shared", "reward_model.early_stopping={patience: 1}")
+
+
+def test_score_reads_real_hh_rlhf_through_the_ingest_adapters(tmp_path):
+    """Any ingest format can be scored: here the real HH-RLHF file, with a tiny reward model."""
+    from components.score import read_pairs
+    from tests.conftest import SHARED_DATA
+
+    pairs, skipped = read_pairs(SHARED_DATA / "hh-rlhf" / "helpful-base.dev.jsonl.gz", "hh-rlhf")
+    assert len(pairs) + skipped == 1907 and len(pairs) == 1889
+    assert pairs["prompt"].map(lambda p: p[-1]["role"] == "user").all()
