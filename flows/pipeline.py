@@ -45,4 +45,9 @@ def training_pipeline(
         status = "FINISHED"
     finally:
         tracking.end_pipeline_run(parent, results, status)
-    return {"parent_run_id": parent, "tracking_uri": params.tracking.uri, "steps": results}
+    return {
+        "parent_run_id": parent,
+        "tracking_uri": params.tracking.uri,
+        "objectives": params.objective_names,
+        "steps": results,
+    }

@@ -21,9 +21,7 @@ def print_summary(result: dict, console: Console) -> None:
     front = Path(EVALUATION) / "front.json"
     if front.exists() and "evaluate" in result["steps"]:
         rows = json.loads(front.read_text())
-        objectives = [
-            k for k in rows[0] if k not in {"policy", "is_base", "weights", "on_front", "hv_contribution", "utility"}
-        ]
+        objectives = result["objectives"]
         table = Table(
             title=f"held-out scores (hypervolume {result['steps']['evaluate']['summary']['pareto/hypervolume']:.4f})"
         )

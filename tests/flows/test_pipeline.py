@@ -149,3 +149,16 @@ def test_run_command_stops_cleanly_naming_the_failed_step(harness, tmp_path, mod
     assert "pipeline stopped at validate:" in out.stderr and "prompts: expect_table_row_count" in out.stderr
     typo = CliRunner().invoke(app, ["run", *args, "--until", "valdate"])
     assert typo.exit_code == 2 and "'valdate' is not a step" in typo.stderr
+
+
+def test_summary_table_names_every_policy_and_objective(pipeline):
+    from rich.console import Console
+
+    from paretoflow.report import print_summary
+
+    root, _, (result, _) = pipeline
+    console = Console(record=True, width=160)
+    print_summary(result, console)
+    text = console.export_text()
+    for word in ("policy-0", "policy-2", "empathy", "concision", "hypervolume", "registered model", "mlflow ui"):
+        assert word in text, word
