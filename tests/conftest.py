@@ -48,3 +48,17 @@ def project(tmp_path, monkeypatch) -> Path:
 def tiny(project: Path, cache: Path, *extra: str) -> list[str]:
     """Overrides that put a run on the tiny profile with its tracking store inside the project copy."""
     return ["profile=tiny", f"cache_dir={cache}", f"tracking.uri=sqlite:///{project}/mlflow.db", *extra]
+
+
+def tiny_params_file(root: Path, cache: Path) -> dict[str, str]:
+    """Rewrite the copy's params.yaml for the tiny profile (DVC stages take no -o); return an environment
+    whose PATH finds this venv's `python` and `dvc`, as `make repro` does."""
+    import sys
+
+    import yaml
+
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    raw.update(profile="tiny", cache_dir=str(cache))
+    raw["tracking"]["uri"] = f"sqlite:///{root}/mlflow.db"
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}

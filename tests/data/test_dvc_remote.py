@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import copy_project
+from tests.conftest import copy_project, tiny_params_file
 from tests.moto_s3 import make_bucket, s3_endpoint  # noqa: F401  (fixture)
 
 DVC = str(Path(sys.executable).parent / "dvc")
@@ -20,11 +18,7 @@ DVC = str(Path(sys.executable).parent / "dvc")
 @pytest.mark.slow
 def test_push_and_pull_through_the_local_and_the_s3_remote(tmp_path, model_cache, s3_endpoint):  # noqa: F811
     root = copy_project(tmp_path)
-    raw = yaml.safe_load((root / "params.yaml").read_text())
-    raw.update(profile="tiny", cache_dir=str(model_cache))
-    raw["tracking"]["uri"] = f"sqlite:///{root}/mlflow.db"
-    (root / "params.yaml").write_text(yaml.safe_dump(raw))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = tiny_params_file(root, model_cache)
 
     def dvc(*args):
         out = subprocess.run([DVC, *args], cwd=root, env=env, capture_output=True, text=True, timeout=600)

@@ -13,7 +13,7 @@ import yaml
 from paretoflow.config import load_params
 from paretoflow.hashing import dvc_md5
 from paretoflow.steps import ORDER, STEPS
-from tests.conftest import REPO, copy_project
+from tests.conftest import REPO, copy_project, tiny_params_file
 
 DVC_YAML = yaml.safe_load((REPO / "dvc.yaml").read_text())
 
@@ -36,11 +36,7 @@ def test_dvc_yaml_mirrors_the_step_table():
 @pytest.mark.slow
 def test_dvc_repro_runs_the_pipeline_and_agrees_on_md5s(tmp_path, model_cache):
     root = copy_project(tmp_path)
-    raw = yaml.safe_load((root / "params.yaml").read_text())
-    raw.update(profile="tiny", cache_dir=str(model_cache))
-    raw["tracking"]["uri"] = f"sqlite:///{root}/mlflow.db"
-    (root / "params.yaml").write_text(yaml.safe_dump(raw))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = tiny_params_file(root, model_cache)
     dvc = [str(Path(sys.executable).parent / "dvc")]
 
     def sh(*cmd):
