@@ -29,8 +29,14 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: install
-	$(BIN)/python -m benchmarks.run
-	$(BIN)/python -m benchmarks.reward_model --all
+	$(BIN)/python -m benchmarks.run  # per-step wall time of a full and a cached pipeline run, tiny profile
+	$(BIN)/python -m benchmarks.ingest  # ingest rows/s and peak RSS over ../shared/data, at 1x and 10x
+	$(BIN)/python -m benchmarks.grpo_step_time  # GRPO step: pipeline vs raw TRL, cpu profile, ~10 min
+	$(BIN)/python -m benchmarks.grpo_strategies  # sweep vs dynamic vs soup at equal steps, cpu profile, ~20 min
+	$(BIN)/python -m benchmarks.reward_model  # separate vs shared reward models on ../shared/data, ~25 min on 2 cores
+	$(BIN)/python -m benchmarks.register_log  # registering a policy: saved directory vs transformers pipeline
+	$(BIN)/python -m benchmarks.rubric_judges  # rubric judges vs human labels, req/s, cache, guard FP; ~30 min
+	$(BIN)/python -m benchmarks.judges  # judge backends (hf, openai on transformers serve, loopback): req/s, cache
 
 repro: install  ## the same steps through DVC
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro

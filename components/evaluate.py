@@ -1,9 +1,13 @@
 """evaluate: generate on held-out prompts, score every objective with the GRPO scorers, find the Pareto front.
 
+Generation runs through transformers or, with `evaluate.engine: vllm` (the gpu profile), vLLM's engine, with
+the same seed and decoding settings.
+
 The base policy is scored alongside as the reference the trained policies should improve on (and, with
 `evaluate.reference_point: base`, as the hypervolume reference); the front, hypervolume and expected utility
 over a weight grid are computed over the trained policies. Each policy's mean scores carry bootstrap 95%
-intervals and reward-hacking indicators (length growth over the base, repetition, distinct-n).
+intervals and reward-hacking indicators (length growth over the base, repetition, distinct-n, and the gap
+between each training scorer and an independent one); the trained judges face the master-key probes.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from components import pareto
 from components.canonical import read_table
 from components.evaluation_stats import bootstrap_mean_ci, indicators
 from components.models import policy_dir
-from components.scorers import reward_functions
+from components.scorer_checks import independent_scorers, judge_attack, scorer_gaps
+from components.scorers import as_messages, reward_functions
 from paretoflow import tracking
-from paretoflow.config import Params
+from paretoflow.config import Evaluate, Params
 
 DATA_DIR = Path("artifacts/data")
 REWARD_MODELS_DIR = Path("artifacts/reward_models")
@@ -49,25 +54,26 @@ def evaluate_policies(
     candidates = [(BASE, policy_dir(params.grpo.policy, params.cache_dir), None)]
     candidates += [(p["name"], policies_dir / p["name"], p["weights"]) for p in manifest]
     scorers = reward_functions(params, reward_models_dir)
-    responses = []
+    independent = independent_scorers(params)
+    prompts, responses = list(heldout["prompt"]), []
     for name, path, _ in candidates:
-        completions = generate(path, list(heldout["prompt"]), params)
-        scores = {o: f(list(heldout["prompt"]), completions) for o, f in zip(objectives, scorers)}
+        completions = generate(path, prompts, params)
+        scores = {o: f(prompts, completions) for o, f in zip(objectives, scorers)}
+        scores |= {f"{o}_independent": f(prompts, completions) for o, f in independent.items()}
         for j, prompt_id in enumerate(heldout["id"]):
             responses.append(
-                {
-                    "policy": name,
-                    "prompt_id": prompt_id,
-                    "completion": completions[j],
-                    **{o: scores[o][j] for o in objectives},
-                }
+                {"policy": name, "prompt_id": prompt_id, "completion": completions[j]}
+                | {column: values[j] for column, values in scores.items()}
             )
     scores_df = pd.DataFrame(responses)
     table = _front_table(scores_df, candidates, params)
+    base_replies = list(scores_df.loc[scores_df["policy"] == BASE, "completion"])
+    attack = judge_attack(params, scorers, data_dir, heldout, base_replies)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     scores_df.to_parquet(out_dir / "scores.parquet", index=False)
     (out_dir / "heldout.json").write_text(json.dumps(heldout_set(list(heldout["id"])), indent=2) + "\n")
+    (out_dir / "judge_attack.json").write_text(json.dumps(attack, indent=2) + "\n")
     trained = table[~table["is_base"]]
     grid = pareto.weight_grid(len(objectives), params.evaluate.weight_grid_steps)
     metrics = {
@@ -81,6 +87,14 @@ def evaluate_policies(
         "hacking/length_growth/max": float(trained["length_growth"].max()),
         "hacking/repetition/max": float(trained["repetition"].max()),
         "hacking/distinct_2/min": float(trained["distinct_2"].min()),
+        **{f"independent/{o}/mean": float(trained[f"{o}_independent"].mean()) for o in independent},
+        **{
+            f"independent/base/{o}/mean": float(table.loc[table["is_base"], f"{o}_independent"].iloc[0])
+            for o in independent
+        },
+        **{f"hacking/{o}/scorer_gap": float(trained[f"{o}_scorer_gap"].max()) for o in independent},
+        "judge_attack/fpr": attack["fpr"],
+        **{f"judge_attack/{o}/fpr": r["rate"] for o, r in attack["judges"].items()},
     }
     (out_dir / "front.json").write_text(table.to_json(orient="records", indent=2) + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
@@ -92,7 +106,24 @@ def evaluate_policies(
     page.write_html(out_dir / "pareto_front.html", include_plotlyjs=True)
     _log(table, metrics, figure, objectives)
     tracking.log_figure(page, "pareto/front.html")
-    return metrics
+    tracking.log_dict(attack, "judge_attack.json")
+    return metrics | {"front": front_rows(table, objectives), "html": str((out_dir / "pareto_front.html").resolve())}
+
+
+def front_rows(table: pd.DataFrame, objectives: list[str]) -> list[dict]:
+    """The front table in the step's summary (what the flow's Prefect artifact shows): per policy its weights,
+    mean and 95% interval per objective, front membership and hypervolume contribution."""
+    return [
+        {
+            "policy": row["policy"],
+            "weights": row["weights"],
+            "on_front": bool(row["on_front"]),
+            "hv_contribution": float(row["hv_contribution"]),
+            "utility": float(row["utility"]),
+            "scores": {o: [float(row[o]), float(row[f"{o}_ci_low"]), float(row[f"{o}_ci_high"])] for o in objectives},
+        }
+        for _, row in table.iterrows()
+    ]
 
 
 def heldout_set(prompt_ids: list[str]) -> dict:
@@ -103,6 +134,8 @@ def heldout_set(prompt_ids: list[str]) -> dict:
 
 def generate(path, prompts: list[list[dict]], params: Params) -> list[str]:
     """Batched decoding with the settings from params and a fixed seed, so a re-run gives the same replies."""
+    if params.evaluate.engine == "vllm":
+        return generate_vllm(path, prompts, params)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -134,6 +167,57 @@ def generate(path, prompts: list[list[dict]], params: Params) -> list[str]:
     return [text.strip() for text in out]
 
 
+def vllm_sampling(settings: Evaluate, seed: int) -> dict:
+    """`vllm.SamplingParams` keyword arguments for the evaluate decoding settings: temperature 0 is vLLM's
+    greedy decoding, and the seed makes sampled replies repeat."""
+    return {
+        "max_tokens": settings.max_new_tokens,
+        "temperature": settings.temperature if settings.do_sample else 0.0,
+        "seed": seed,
+    }
+
+
+def generate_vllm(path, prompts: list[list[dict]], params: Params) -> list[str]:
+    """The same decoding through vLLM's engine (the gpu profile): the model's chat template, one batched call."""
+    vllm = _require_vllm()
+    llm = vllm.LLM(model=str(path), seed=params.seed)
+    try:
+        sampling = vllm.SamplingParams(**vllm_sampling(params.evaluate, params.seed))
+        outputs = llm.chat([as_messages(p) for p in prompts], sampling, use_tqdm=True)
+    finally:
+        del llm  # every policy gets its own engine: free the GPU memory before the next one loads
+        _free_cuda()
+    return [out.outputs[0].text.strip() for out in outputs]
+
+
+def _require_vllm():
+    """vllm, or an error saying what to change: it is not a dependency (it needs a CUDA machine)."""
+    try:
+        import vllm
+    except ImportError:
+        raise RuntimeError(
+            "evaluate.engine is vllm but vllm is not installed in this environment; install it on a CUDA "
+            "machine (`pip install vllm`) or set evaluate.engine: transformers (-o evaluate.engine=transformers)"
+        ) from None
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            "evaluate.engine is vllm but no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES); "
+            "on a CPU machine set evaluate.engine: transformers (-o evaluate.engine=transformers)"
+        )
+    return vllm
+
+
+def _free_cuda() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    torch.cuda.empty_cache()
+
+
 def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFrame:
     """One row per policy: mean scores with 95% intervals, reward-hacking indicators, front membership."""
     objectives = params.objective_names
@@ -146,6 +230,7 @@ def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFra
             row[o] = float(replies[o].mean())
             low, high = bootstrap_mean_ci(replies[o], params.evaluate.bootstrap_samples, params.seed)
             row |= {f"{o}_ci_low": low, f"{o}_ci_high": high}
+        row |= {c: float(replies[c].mean()) for c in replies.columns if c.endswith("_independent")}
         rows.append(row | indicators(list(replies["completion"]), base_words))
     table = pd.DataFrame(rows)
     trained = ~table["is_base"]
@@ -156,6 +241,7 @@ def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFra
     table["hv_contribution"] = 0.0
     table.loc[trained, "hv_contribution"] = pareto.contributions(points, reference)
     table["utility"] = table[objectives].mean(axis=1)
+    table = scorer_gaps(table, objectives)
     table.attrs["hypervolume"] = pareto.hypervolume(points, reference)
     table.attrs["reference_point"] = reference.tolist()
     return table
@@ -178,6 +264,8 @@ def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> N
                 | {f"eval/{o}/ci95_low": row[f"{o}_ci_low"] for o in objectives}
                 | {f"eval/{o}/ci95_high": row[f"{o}_ci_high"] for o in objectives}
                 | {f"hacking/{k}": row[k] for k in HACKING}
+                | {f"independent/{o}/mean": row[f"{o}_independent"] for o in objectives if f"{o}_independent" in row}
+                | {f"hacking/{o}/scorer_gap": row[f"{o}_scorer_gap"] for o in objectives if f"{o}_scorer_gap" in row}
                 | {"eval/utility": row["utility"]}
             )
             tracking.set_tags({"policy": row["policy"], "on_front": str(bool(row["on_front"]))})

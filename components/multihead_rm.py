@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from components.reward_model import encode_pairs, load_backbone
+from components.rm_training import encode_pairs, load_backbone
 from paretoflow import tracking
 from paretoflow.config import Params
 
@@ -21,7 +21,9 @@ from paretoflow.config import Params
 def train_shared(params: Params, train: dict[str, pd.DataFrame], out: Path) -> dict[str, dict]:
     """Train on every objective's pairs at once; save one model whose `label2id` maps objective -> head."""
     import torch
+    from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
+    from transformers.trainer_pt_utils import LengthGroupedSampler
 
     cfg = params.reward_model
     objectives = list(train)
@@ -42,9 +44,11 @@ def train_shared(params: Params, train: dict[str, pd.DataFrame], out: Path) -> d
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
     schedule = get_linear_schedule_with_warmup(optimizer, 0, total_steps)
     model.train()
-    started, step = time.perf_counter(), 0
+    started, cpu_started, step = time.perf_counter(), time.process_time(), 0
+    sampler = LengthGroupedSampler(cfg.batch_size, lengths=[row["length"] for row in examples], generator=generator)
+    progress = tqdm(total=total_steps, desc="shared reward heads")
     while step < total_steps:
-        order = torch.randperm(len(examples), generator=generator).tolist()
+        order = list(sampler)  # shuffled, in batches of similar length as the separate models' trainer uses
         for i in range(0, len(order), cfg.batch_size):
             if step == total_steps:
                 break
@@ -55,11 +59,15 @@ def train_shared(params: Params, train: dict[str, pd.DataFrame], out: Path) -> d
             optimizer.zero_grad()
             step += 1
             tracking.log_metrics({"rm/shared/loss": loss.item()}, step=step)
-    seconds = time.perf_counter() - started
+            progress.update()
+            progress.set_postfix(loss=f"{loss.item():.3f}")
+    progress.close()
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     model.eval()
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    return {o: i | {"train_seconds": round(seconds, 2), "steps": step} for o, i in info.items()}
+    timing = {"train_seconds": round(seconds, 2), "train_cpu_seconds": round(cpu_seconds, 2), "steps": step}
+    return {o: i | timing for o, i in info.items()}
 
 
 def _batch_loss(model, tokenizer, batch: list[dict], cfg):

@@ -49,16 +49,8 @@ def expected_utility(points: np.ndarray, grid: np.ndarray) -> float:
 
 def plot_front(table: pd.DataFrame, objectives: list[str], title: str):
     """Scatter of every pair of objectives; front points filled, the base policy as a cross."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    pairs = [(a, b) for i, a in enumerate(objectives) for b in objectives[i + 1 :]]
-    cols = min(3, len(pairs))
-    rows = -(-len(pairs) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), squeeze=False)
-    for ax, (x, y) in zip(axes.flat, pairs):
+    def draw(ax, x: str, y: str) -> None:
         for _, row in table.iterrows():
             marker, fill = ("x", "black") if row["is_base"] else ("o", "tab:red" if row["on_front"] else "none")
             ax.scatter(
@@ -71,9 +63,29 @@ def plot_front(table: pd.DataFrame, objectives: list[str], title: str):
                 color="black" if marker == "x" else None,
             )
             ax.annotate(row["policy"], (row[x], row[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+
+    return pairwise_figure(objectives, title, draw)
+
+
+def pairwise_figure(objectives: list[str], title: str, draw, legend: str | None = None):
+    """A grid of panels, one per pair of objectives (up to three a row); `draw(ax, x, y)` fills each panel,
+    and with `legend` the first panel gets a legend of that title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = [(a, b) for i, a in enumerate(objectives) for b in objectives[i + 1 :]]
+    cols = min(3, len(pairs))
+    rows = -(-len(pairs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.6 * rows), squeeze=False)
+    for ax, (x, y) in zip(axes.flat, pairs):
+        draw(ax, x, y)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.grid(alpha=0.3)
+    if legend is not None:
+        axes.flat[0].legend(fontsize=7, title=legend)
     for ax in list(axes.flat)[len(pairs) :]:
         ax.axis("off")
     fig.suptitle(title)
@@ -92,7 +104,8 @@ def plot_front_html(table: pd.DataFrame, objectives: list[str], samples: dict[st
     def hover(row) -> str:
         weights = ", ".join(f"{o}={w:g}" for o, w in (row["weights"] or {}).items()) or "base policy"
         scores = "<br>".join(
-            f"{o}: {row[o]:.3f} [{row[f'{o}_ci_low']:.3f}, {row[f'{o}_ci_high']:.3f}]" for o in objectives
+            f"{o}: {row[o]:.3f} [{row[f'{o}_ci_low']:.3f}, {row[f'{o}_ci_high']:.3f}]" + _independent(row, o)
+            for o in objectives
         )
         replies = "<br>".join(f"- {html.escape(t[:120])}" for t in samples.get(row["policy"], []))
         return f"<b>{row['policy']}</b> ({weights})<br>{scores}<br><i>samples</i><br>{replies}"
@@ -105,16 +118,28 @@ def plot_front_html(table: pd.DataFrame, objectives: list[str], samples: dict[st
     ]:
         if rows.empty:
             continue
-        figure.add_trace(
-            go.Splom(
-                dimensions=[{"label": o, "values": rows[o]} for o in objectives],
-                name=label,
-                text=[hover(r) for _, r in rows.iterrows()],
-                hovertemplate="%{text}<extra></extra>",
-                marker={"symbol": symbol, "size": 11},
-                diagonal_visible=False,
-                showupperhalf=False,
-            )
-        )
+        figure.add_trace(splom_trace(rows, objectives, label, [hover(r) for _, r in rows.iterrows()], symbol, 11))
     figure.update_layout(title=title, height=260 * len(objectives), width=260 * len(objectives) + 120)
     return figure
+
+
+def splom_trace(rows: pd.DataFrame, objectives: list[str], name: str, text: list[str], symbol, size: int):
+    """One series of a pairwise-projection (scatter-matrix) page: lower half only, hover text per point."""
+    import plotly.graph_objects as go
+
+    return go.Splom(
+        dimensions=[{"label": o, "values": rows[o]} for o in objectives],
+        name=name,
+        text=text,
+        hovertemplate="%{text}<extra></extra>",
+        marker={"symbol": symbol, "size": size},
+        diagonal_visible=False,
+        showupperhalf=False,
+    )
+
+
+def _independent(row, objective: str) -> str:
+    """`, independent 0.41 (gap +0.12)` when the objective has an independent scorer."""
+    if pd.isna(row.get(f"{objective}_independent")):
+        return ""
+    return f", independent {row[f'{objective}_independent']:.3f} (gap {row[f'{objective}_scorer_gap']:+.3f})"

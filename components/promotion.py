@@ -3,8 +3,11 @@
 The gates compare the candidate's front with the champion's on the held-out scores register recorded
 (tags `heldout.<objective>`), and only when both were scored on the same held-out prompts (tag
 `heldout_set.md5`): the evaluation that produced each front scored base and trained policies side by side
-on that set with the same scorers and decoding settings. Each gate is recorded on the candidate version as
-a `gate.<name>` tag (`pass`/`fail`) with a `gate.<name>.detail` tag saying why.
+on that set with the same scorers and decoding settings. The judge-attack gate reads the false-positive rate
+of the master-key probes that evaluate measured on the candidate's training judges (tag `judge_attack.fpr`).
+Each gate is recorded on the candidate version as a `gate.<name>` tag (`pass`/`fail`) with a
+`gate.<name>.detail` tag saying why. With `promote.require_approval`, a person decides last
+(`gate.human_approval`), through the `approve` callback the promote flow gives (a Prefect pause).
 
 MLflow has no transactions, so alias moves are applied one at a time and, if one fails, every alias is
 put back where it was before the error is raised.
@@ -12,6 +15,7 @@ put back where it was before the error is raised.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -35,11 +39,15 @@ class Gate:
     detail: str
 
 
+Approver = Callable[[dict], dict]  # the request (model, version, gates) -> {approve, reviewer, note}
+
+
 def gates(candidate: Front, champion: Front | None, objectives: list[str], settings: Promote) -> list[Gate]:
     """Every gate's verdict; with no champion yet the comparison gates pass (there is nothing to lose)."""
+    attack = judge_attack_gate(candidate, settings)
     if champion is None:
         first = "no champion yet: first promotion"
-        return [Gate(n, True, first) for n in ("heldout_set", "hypervolume", "objectives")]
+        return [*(Gate(n, True, first) for n in ("heldout_set", "hypervolume", "objectives")), attack]
     same = candidate.heldout_md5 is not None and candidate.heldout_md5 == champion.heldout_md5
     heldout = Gate(
         "heldout_set",
@@ -69,13 +77,45 @@ def gates(candidate: Front, champion: Front | None, objectives: list[str], setti
         if worse
         else f"no objective below the champion by more than {settings.tolerance}",
     )
-    return [heldout, hypervolume, kept]
+    return [heldout, hypervolume, kept, attack]
+
+
+def judge_attack_gate(candidate: Front, settings: Promote) -> Gate:
+    """Passes when the probes fooled the candidate's training judges less often than the limit."""
+    limit, measured = settings.max_judge_false_positive_rate, candidate.anchor.tags.get("judge_attack.fpr")
+    if measured is None:
+        return Gate("judge_attack", False, "no judge-attack rate recorded (tag judge_attack.fpr): re-run evaluate")
+    rate = float(measured)
+    worst = candidate.anchor.tags.get("judge_attack.worst_judge")
+    return Gate(
+        "judge_attack",
+        rate < limit,
+        f"master-key probes scored as well as a good reply in {rate:.1%} of trials"
+        + (f" (worst judge: {worst})" if worst else "")
+        + f"; limit {limit:.1%}",
+    )
+
+
+def approval_gate(approve: Approver | None, request: dict) -> Gate:
+    """A person's decision; without an approver (outside the promote flow) the gate fails and says where to go."""
+    if approve is None:
+        return Gate("human_approval", False, "promote.require_approval is set: run the promote flow to be asked")
+    answer = approve(request)
+    who, note = answer.get("reviewer") or "unnamed reviewer", answer.get("note") or ""
+    verdict = "approved" if answer["approve"] else "rejected"
+    return Gate("human_approval", bool(answer["approve"]), f"{verdict} by {who}" + (f": {note}" if note else ""))
 
 
 def promote(
-    params: Params, version: str | None = None, dry_run: bool = False, client: MlflowClient | None = None
+    params: Params,
+    version: str | None = None,
+    dry_run: bool = False,
+    client: MlflowClient | None = None,
+    approve: Approver | None = None,
 ) -> dict:
-    """Gate the candidate (alias `candidate`, or `version`) against the champion; move `champion` if all pass."""
+    """Gate the candidate (alias `candidate`, or `version`) against the champion; move `champion` if all pass.
+
+    With `promote.require_approval`, `approve` is asked once the automatic gates pass (not on a dry run)."""
     client = client or _client(params)
     name = params.register.model_name
     try:
@@ -89,12 +129,12 @@ def promote(
         raise PromotionError(f"version {chosen.version} of {name} is already the champion")
     candidate = front_of(client, chosen, CANDIDATE)
     verdicts = gates(candidate, champion, params.objective_names, params.promote)
+    _record(client, chosen, verdicts, champion)
+    if params.promote.require_approval and all(g.passed for g in verdicts) and not dry_run:
+        request = {"model_name": name, "version": str(chosen.version), "gates": [asdict(g) for g in verdicts]}
+        verdicts.append(approval_gate(approve, request))
+        _record(client, chosen, verdicts, champion)
     passed = all(g.passed for g in verdicts)
-    tags = {f"gate.{g.name}": "pass" if g.passed else "fail" for g in verdicts}
-    tags |= {f"gate.{g.name}.detail": g.detail for g in verdicts}
-    tags |= {"gate.passed": str(passed).lower(), "gate.champion_version": _version(champion) or "none"}
-    for key, value in tags.items():
-        client.set_model_version_tag(name, str(chosen.version), key, value)
     promoted = passed and not dry_run
     if promoted:
         if champion is not None:
@@ -144,6 +184,15 @@ def move_aliases(client: MlflowClient, name: str, targets: dict[str, str | None]
         for alias, version in before.items():
             _point(client, name, alias, version)
         raise PromotionError(f"moving aliases of {name} failed ({exc}); every alias was restored: {before}") from exc
+
+
+def _record(client: MlflowClient, version, verdicts: list[Gate], champion: Front | None) -> None:
+    tags = {f"gate.{g.name}": "pass" if g.passed else "fail" for g in verdicts}
+    tags |= {f"gate.{g.name}.detail": g.detail for g in verdicts}
+    tags |= {"gate.passed": str(all(g.passed for g in verdicts)).lower()}
+    tags |= {"gate.champion_version": _version(champion) or "none"}
+    for key, value in tags.items():
+        client.set_model_version_tag(version.name, str(version.version), key, value)
 
 
 def _point(client: MlflowClient, name: str, alias: str, version: str | None) -> None:

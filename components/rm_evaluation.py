@@ -1,4 +1,4 @@
-"""How good a reward model is on held-out preference pairs, from its scores alone.
+"""How good a reward model is on held-out preference pairs, from its scores.
 
 Accuracy alone hides two things that matter before optimising a reward: whether its margins mean what
 they say (calibration: a pair scored sigmoid(margin) = 0.8 should be right 80% of the time) and whether
@@ -7,6 +7,9 @@ sits at 0.5 rather than 0.
 """
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -34,6 +37,57 @@ def pairwise_report(
         "ties": int((margin == 0).sum()),
         "calibration": calibration(margin, bins),
         "length_bias": length_bias(c, r, np.asarray(chosen_lengths), np.asarray(rejected_lengths)),
+    }
+
+
+def load_scorer(path: Path, objective: str, loaded: dict | None = None):
+    """A trained model's scorer reading `objective`'s head (a shared model has one per objective). With
+    `loaded` (path -> scorer), a model already loaded there is reused: each objective's scorer is a view on it."""
+    import copy
+
+    from components.scorers import RewardModelScorer
+
+    loaded = {} if loaded is None else loaded
+    if path not in loaded:
+        loaded[path] = RewardModelScorer(path)
+    scorer = copy.copy(loaded[path])
+    scorer.head = scorer.model.config.label2id.get(objective, 0) if scorer.model.config.num_labels > 1 else 0
+    return scorer
+
+
+def heldout_report(scorer, test, params) -> dict:
+    """`pairwise_report` of the model on the test pairs, with the scoring time, and accuracy per source."""
+    prompts = list(test["prompt"])
+    started, cpu_started = time.perf_counter(), time.process_time()
+    chosen, rejected = scorer.raw(prompts, list(test["chosen"])), scorer.raw(prompts, list(test["rejected"]))
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    words = [len(t.split()) for t in test["chosen"]], [len(t.split()) for t in test["rejected"]]
+    cfg = params.reward_model
+    report = pairwise_report(chosen, rejected, *words, cfg.calibration_bins, cfg.bootstrap_samples, params.seed)
+    credit = (np.asarray(chosen) > np.asarray(rejected)) + 0.5 * (np.asarray(chosen) == np.asarray(rejected))
+    by_source = {}
+    for source, idx in test.reset_index(drop=True).groupby("source").indices.items():
+        by_source[source] = {
+            "accuracy": float(credit[idx].mean()),
+            "ci95": bootstrap_ci(credit[idx], cfg.bootstrap_samples, params.seed),
+            "n": len(idx),
+        }
+    return report | {"score_seconds": seconds, "score_cpu_seconds": cpu_seconds, "by_source": by_source}
+
+
+def summary_metrics(report: dict) -> dict:
+    """The held-out report's headline numbers, flat (what metrics.json and MLflow keep per objective)."""
+    bias = report["length_bias"]
+    return {
+        "heldout_accuracy": report["accuracy"],
+        "heldout_ci95_low": report["ci95"][0],
+        "heldout_ci95_high": report["ci95"][1],
+        "heldout_pairs": report["n"],
+        "heldout_ties": report["ties"],
+        "heldout_score_seconds": round(report["score_seconds"], 2),
+        "heldout_score_cpu_seconds": round(report["score_cpu_seconds"], 2),
+        "spearman_reward_length": bias["spearman_reward_length"],
+        "longer_reply_baseline_accuracy": bias["longer_reply_baseline_accuracy"],
     }
 
 

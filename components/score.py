@@ -9,6 +9,7 @@ is read as it is.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -17,14 +18,17 @@ from components.canonical import RecordError, check_messages, check_reply, read_
 from components.rm_evaluation import bootstrap_ci
 from components.sources import read_rows
 
+if TYPE_CHECKING:
+    from paretoflow.config import Params
+
 
 def read_pairs(source: str | Path, fmt: str) -> tuple[pd.DataFrame, int]:
-    """(pairs with prompt, chosen, rejected; the number of rows skipped as unusable)."""
+    """(pairs with prompt, chosen, rejected, meta; the number of rows skipped as unusable)."""
     formats = adapters()
     if fmt not in formats:
         raise ValueError(f"unknown format {fmt!r}; known formats: {', '.join(sorted(formats))}")
     if fmt == "canonical" and str(source).endswith(".parquet"):
-        return read_table(source)[["prompt", "chosen", "rejected"]], 0
+        return read_table(source)[["prompt", "chosen", "rejected", "meta"]], 0
     adapter, pairs, skipped = formats[fmt], [], 0
     rows = read_rows(str(source), adapter.columns, adapter.ignore)
     for _, item in adapter.adapt(rows, adapter.objective or "preference"):
@@ -36,7 +40,8 @@ def read_pairs(source: str | Path, fmt: str) -> tuple[pd.DataFrame, int]:
             chosen, rejected = check_reply(item, "chosen"), check_reply(item, "rejected")
             if chosen.strip() == rejected.strip():
                 raise RecordError("chosen and rejected are identical")
-            pairs.append({"prompt": check_messages(item.get("prompt")), "chosen": chosen, "rejected": rejected})
+            prompt = check_messages(item.get("prompt"))
+            pairs.append({"prompt": prompt, "chosen": chosen, "rejected": rejected, "meta": item.get("meta") or {}})
         except RecordError:
             skipped += 1
     if not pairs:
@@ -44,15 +49,25 @@ def read_pairs(source: str | Path, fmt: str) -> tuple[pd.DataFrame, int]:
     return pd.DataFrame(pairs), skipped
 
 
-def load_scorer(spec: str):
-    """`rm:PATH` -> a raw reward function of (prompts, replies); `rm:PATH#objective` picks a shared model's head."""
+def load_scorer(spec: str, params: Params | None = None):
+    """`rm:PATH` -> a raw reward function of (prompts, replies); `rm:PATH#objective` picks a shared model's head;
+    `rubric:offline|hf|openai[#objective]` judges each reply against a rubric for the objective, with the judge
+    settings of `params` (the resolved run's, overrides included; else params.yaml in the working directory)."""
     kind, _, target = spec.partition(":")
+    if kind == "brevity":  # brevity:sentences=N | brevity:chars=N (no model: an independent length check)
+        from components.brevity import brevity
+
+        return brevity(target)
+    if kind == "rubric":  # rubric:offline|hf|openai[#objective]: prompt-only rubrics, judged (see rubric_reward)
+        from components.rubric_reward import scorer_from_spec
+
+        return scorer_from_spec(target, params).raw
     if kind != "rm" or not target:
         raise ValueError(f"scorer {spec!r} must look like rm:PATH (a trained reward-model directory)")
     path, _, objective = target.partition("#")
     if not (Path(path) / "config.json").exists():
         raise FileNotFoundError(f"no reward model at {path} (expected a directory with config.json)")
-    from components.reward_model import load_scorer as load_rm
+    from components.rm_evaluation import load_scorer as load_rm
 
     return load_rm(Path(path), objective).raw
 

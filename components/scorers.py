@@ -51,17 +51,20 @@ class RewardModelScorer:
             self.tokenizer.apply_chat_template([*as_messages(p), {"role": "assistant", "content": r}], tokenize=False)
             for p, r in zip(prompts, replies)
         ]
-        scores: list[float] = []
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths per batch: less padding
+        scores = [0.0] * len(texts)
         with self._torch.inference_mode():
-            for i in range(0, len(texts), self.batch_size):
+            for i in range(0, len(order), self.batch_size):
+                chunk = order[i : i + self.batch_size]
                 batch = self.tokenizer(
-                    texts[i : i + self.batch_size],
+                    [texts[j] for j in chunk],
                     padding=True,
                     truncation=True,
                     max_length=self.max_length,
                     return_tensors="pt",
                 )
-                scores += self.model(**batch).logits[:, self.head].float().tolist()
+                for j, score in zip(chunk, self.model(**batch).logits[:, self.head].float().tolist()):
+                    scores[j] = score
         return scores
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
@@ -117,10 +120,14 @@ def concision(target_words: int) -> RewardFunc:
     return score
 
 
-def reward_functions(params: Params, reward_models_dir: str | Path) -> list[RewardFunc]:
-    """The objectives' scorers, in params order, each named after its objective (TRL logs them by name)."""
+def reward_functions(
+    params: Params, reward_models_dir: str | Path, objectives: list[Objective] | None = None
+) -> list[RewardFunc]:
+    """The objectives' scorers (default: params.objectives), in order, each named after its objective (TRL logs
+    them by name)."""
     loaded: dict[Path, RewardModelScorer] = {}
-    return [_named(_scorer(o, params, Path(reward_models_dir), loaded), o.name) for o in params.objectives]
+    chosen = params.objectives if objectives is None else objectives
+    return [_named(_scorer(o, params, Path(reward_models_dir), loaded), o.name) for o in chosen]
 
 
 def reward_model_location(objective: str, params: Params, reward_models_dir: Path) -> Path:
@@ -132,6 +139,13 @@ def reward_model_location(objective: str, params: Params, reward_models_dir: Pat
 def _scorer(objective: Objective, params: Params, reward_models_dir: Path, loaded: dict) -> RewardFunc:
     if objective.scorer == "concision":
         return concision(objective.target_words)
+    if objective.scorer == "novelty":
+        return _novelty(params, loaded)
+    if objective.scorer == "rubric":  # rubrics from the rubrics step, beside the reward models
+        from components.rubric_reward import rubric_reward
+
+        rubrics_dir = reward_models_dir.parent / "rubrics"
+        return rubric_reward(objective.name, params.rubrics.judge, params.cache_dir, rubrics_dir)
     path = reward_model_location(objective.name, params, reward_models_dir)
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"no reward model for {objective.name!r} at {path}; run `paretoflow train-rm` first")
@@ -143,6 +157,18 @@ def _scorer(objective: Objective, params: Params, reward_models_dir: Path, loade
     references = path / "references.json"
     reference = json.loads(references.read_text()).get(objective.name) if references.exists() else None
     return transformed(scorer, params.reward_model.output, reference)
+
+
+def _novelty(params: Params, loaded: dict):
+    """One encoder per process for every novelty scorer (GRPO objective and audit alike)."""
+    from components.models import encoder_dir
+    from components.novelty import NoveltyScorer
+
+    path = Path(encoder_dir(params.novelty.encoder, params.cache_dir))
+    key = ("novelty", path, params.novelty.tactic_weight)
+    if key not in loaded:
+        loaded[key] = NoveltyScorer(path, params.novelty.tactic_weight)
+    return loaded[key]
 
 
 def _with_head(base: RewardModelScorer, head: int) -> RewardModelScorer:

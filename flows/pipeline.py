@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from components import evaluation_report
 from paretoflow import tracking
 from paretoflow.config import DEFAULT_PARAMS, Params, load_params
 from paretoflow.steps import STEPS, execute, steps_until
@@ -42,6 +44,12 @@ def training_pipeline(
             else:
                 logger.info("%s: ran in %.1fs", name, result["seconds"])
             results[name] = result
+        if "evaluate" in results:
+            create_markdown_artifact(
+                key="evaluation",
+                markdown=evaluation_report.markdown(results["evaluate"], params.objective_names, params.tracking.uri),
+                description="held-out scores, Pareto front, hypervolume and EUM of this pipeline run",
+            )
         status = "FINISHED"
     finally:
         tracking.end_pipeline_run(parent, results, status)

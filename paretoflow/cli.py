@@ -69,25 +69,51 @@ def run(
     print_summary(result, console)
 
 
+def _run_step(step: str, params: Path, override: list[str] | None) -> None:
+    embedded_defaults()
+    resolved = _load(params, override)
+    from paretoflow.steps import StepFailed, execute
+
+    try:
+        result = execute(step, resolved)
+    except StepFailed as exc:
+        errors.print(f"[red]{step} failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print_json(json.dumps(result["summary"], default=str))
+
+
 def _step_command(step: str, help_text: str):
     def command(params: ParamsOpt = Path(DEFAULT_PARAMS), override: OverrideOpt = None):
-        embedded_defaults()
-        resolved = _load(params, override)
-        from paretoflow.steps import StepFailed, execute
-
-        try:
-            result = execute(step, resolved)
-        except StepFailed as exc:
-            errors.print(f"[red]{step} failed:[/red] {exc}")
-            raise typer.Exit(1) from None
-        console.print_json(json.dumps(result["summary"], default=str))
+        _run_step(step, params, override)
 
     command.__doc__ = help_text
     return command
 
 
+@app.command("ingest")
+def ingest_command(
+    params: ParamsOpt = Path(DEFAULT_PARAMS),
+    override: OverrideOpt = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write the tables, quarantine and report here instead of artifacts/data")
+    ] = None,
+):
+    """Sources -> canonical pairs and prompts tables, quarantine, report (counts reconcile per source)."""
+    if out is None:
+        return _run_step("ingest", params, override)
+    embedded_defaults()
+    resolved = _load(params, override)
+    from components.ingest import ingest
+
+    try:
+        summary = ingest(resolved, out_dir=out)
+    except (ValueError, FileNotFoundError) as exc:
+        errors.print(f"[red]ingest failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print_json(json.dumps(summary, default=str))
+
+
 for _name, _step, _help in [
-    ("ingest", "ingest", "Sources -> canonical pairs and prompts tables, quarantine, report."),
     ("validate", "validate", "Great Expectations suites on the canonical tables."),
     ("rubrics", "rubrics", "A rubric per prompt and objective."),
     ("train-rm", "reward_model", "One reward model per objective (TRL RewardTrainer)."),
@@ -105,7 +131,11 @@ def score(
         str, typer.Option("--format", help="canonical, hh-rlhf, esconv or counselchat (as in data.sources)")
     ] = "canonical",
     scorer: Annotated[
-        str, typer.Option(help="rm:PATH, a trained reward model (rm:PATH#objective for a shared one)")
+        str,
+        typer.Option(
+            help="rm:PATH, a trained reward model (rm:PATH#objective for a shared one); "
+            "rubric:offline|hf|openai[#objective], a rubric judge"
+        ),
     ] = "",
 ):
     """Agreement of a scorer with a pairs file's preferences: one JSON line {agreement, ci95, n, ties}."""
@@ -114,7 +144,7 @@ def score(
 
     try:
         result = agreement(source, format, scorer)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:  # RuntimeError: a judge endpoint gave up
         errors.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     skipped = result.pop("skipped")
@@ -184,6 +214,41 @@ def select(
     if result["front"] != "champion":
         errors.print("[yellow]no champion yet: chose from the candidate front[/yellow]")
     sys.stdout.write(json.dumps(result) + "\n")
+
+
+@app.command()
+def fronts(
+    run_ids: Annotated[list[str], typer.Argument(help="pipeline (or evaluate) MLflow run ids")],
+    params: ParamsOpt = Path(DEFAULT_PARAMS),
+    override: OverrideOpt = None,
+    out: Annotated[Path, typer.Option(help="folder for fronts.png and fronts.html")] = Path("artifacts/fronts"),
+):
+    """Overlay the Pareto fronts of several pipeline runs: one PNG, one HTML page, a table of every policy."""
+    from rich.table import Table
+
+    from components.front_overlay import overlay_fronts
+
+    resolved = _load(params, override)
+    try:
+        result = overlay_fronts(resolved.tracking.uri, run_ids, out)
+    except ValueError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    hypervolume = {r["label"]: r["hypervolume"] for r in result["runs"]}
+    table = Table(title=f"fronts of {len(result['runs'])} runs")
+    for col in ("run", "hypervolume", "policy", *result["objectives"], "front"):
+        table.add_column(col, no_wrap=True)
+    for _, row in result["table"].iterrows():
+        hv = hypervolume[row["run"]]
+        table.add_row(
+            row["run"],
+            "-" if hv is None else f"{hv:.4f}",
+            row["policy"],
+            *(f"{row[o]:.3f}" for o in result["objectives"]),
+            "base" if row["is_base"] else ("yes" if row["on_front"] else ""),
+        )
+    console.print(table)
+    console.print(f"figure: {result['png']}\npage:   {result['html']}")
 
 
 @app.command()

@@ -1,7 +1,8 @@
 """Parameters: `params.yaml` loaded once into strict, frozen pydantic models.
 
 Resolution order: the file, then `profiles.<profile>` deep-merged over it, then `-o key=value`
-overrides (YAML-parsed). Overrides of `profile` itself are applied before the profile is chosen.
+overrides (YAML-parsed). Overrides of `profile` itself are applied before the profile is chosen; an
+override of `objectives` keeps only the independent scorers (`evaluate.independent`) of objectives left.
 """
 
 from __future__ import annotations
@@ -79,8 +80,19 @@ class Tracking(Strict):
 
 class Objective(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    scorer: Literal["reward_model", "concision"]
+    scorer: Literal["reward_model", "concision", "novelty", "rubric"]
     target_words: int = Field(40, ge=1, description="concision: replies at or under this many words score 1")
+
+
+class Novelty(Strict):
+    """`scorer: novelty` (MINT-style): how far a reply moves away from the previous assistant turn of the dialogue."""
+
+    encoder: ModelSpec = Field(
+        PackagedModel(kind="package"), description="sentence encoder for phrasing and tactic similarity (MiniLM)"
+    )
+    tactic_weight: float = Field(
+        0.5, ge=0, le=1, description="share of the tactic-shift term (KL of tactic counts); the rest is phrasing"
+    )
 
 
 class Source(Strict):
@@ -118,9 +130,43 @@ class Data(Strict):
     validation: Validation = Validation()
 
 
+class OpenAIJudge(Strict):
+    """Any OpenAI-compatible `/v1/chat/completions` endpoint (vLLM, TGI, OpenAI, `transformers serve`)."""
+
+    kind: Literal["openai"]
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="endpoint root, up to and including /v1")
+    model: str = Field("Qwen/Qwen3-8B", description="model name the server knows (a local path for transformers serve)")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="NAME of the env variable holding the key; may be unset for local servers"
+    )
+    max_concurrency: int = Field(8, ge=1, description="requests in flight at once")
+    timeout_s: float = Field(60.0, gt=0, description="per request, connect to last byte")
+    max_retries: int = Field(5, ge=0, description="retries after the first try on 429, 5xx, timeouts, bad bodies")
+    backoff_base_s: float = Field(0.5, ge=0, description="retry k sleeps uniform(0, min(max, base * 2**k))")
+    backoff_max_s: float = Field(30.0, ge=0, description="cap on one backoff sleep (and on a Retry-After)")
+
+
+class HFJudge(Strict):
+    """An in-process transformers causal LM, batched greedy generation (Gemma 3 270M in the cpu profile)."""
+
+    kind: Literal["hf"]
+    model: ModelSpec = Field(GgufModel(kind="gguf"), description="any policy-style model spec")
+    batch_size: int = Field(8, ge=1, description="conversations per generate() call")
+    max_input_tokens: int = Field(1024, ge=16, description="longer prompts lose their start")
+
+
+class OfflineJudge(Strict):
+    """No LLM: rubrics mined from the data and scored with the encoder and rules."""
+
+    kind: Literal["offline"]
+
+
+JudgeSpec = Annotated[OpenAIJudge | HFJudge | OfflineJudge, Field(discriminator="kind")]
+
+
 class Rubrics(Strict):
-    backend: Literal["offline"] = "offline"
-    max_principles: int = Field(4, ge=1)
+    max_principles: int = Field(4, ge=1, description="principles per rubric (hard rules come on top)")
+    judge: JudgeSpec = Field(OfflineJudge(kind="offline"), description="chat backend that writes and applies rubrics")
 
 
 class EarlyStopping(Strict):
@@ -154,6 +200,9 @@ class RewardModel(Strict):
     batch_size: int = Field(8, ge=1)
     max_length: int = Field(256, ge=16, description="tokens; longer inputs lose their start (counted)")
     max_train_pairs: int | None = Field(None, ge=1, description="cap on train pairs per objective (first by id)")
+    max_heldout_pairs: int | None = Field(
+        None, ge=1, description="cap on held-out pairs scored per objective (first by id); bounds evaluation time"
+    )
     center_rewards_coefficient: float | None = Field(None, ge=0, description="pulls rewards towards zero mean")
     use_margin: bool = Field(True, description="train with the pairs' `margin` (graded preferences) when present")
     early_stopping: EarlyStopping | None = None
@@ -168,9 +217,138 @@ class RewardModel(Strict):
         return self
 
 
+class Vllm(Strict):
+    """vLLM rollouts (gpu profile), mapped onto TRL's GRPOConfig `use_vllm`, `vllm_mode`, `vllm_*` options."""
+
+    enabled: bool = Field(False, description="generate completions with vLLM instead of model.generate")
+    mode: Literal["colocate", "server"] = Field(
+        "colocate", description="colocate: an engine inside the training process; server: a `trl vllm-serve` process"
+    )
+    gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="colocate: share of GPU memory for vLLM")
+    server_base_url: str | None = Field(None, description="server: the vllm-serve URL, e.g. http://10.0.0.5:8000")
+
+    @model_validator(mode="after")
+    def _server_needs_url(self) -> Vllm:
+        if self.enabled and self.mode == "server" and not self.server_base_url:
+            raise ValueError("vllm mode server needs server_base_url (where `trl vllm-serve` listens)")
+        return self
+
+
+class LocalCompute(Strict):
+    """Train in the pipeline's own process (the default)."""
+
+    target: Literal["local"]
+
+
+class AccelerateCompute(Strict):
+    """Train in an `accelerate launch` subprocess (CPU, one GPU, or several with DeepSpeed) on this machine."""
+
+    target: Literal["accelerate"]
+    config_file: str = Field("infra/accelerate/cpu.yaml", description="accelerate config (infra/accelerate/*.yaml)")
+    timeout_minutes: float = Field(24 * 60, gt=0, description="stop the subprocess after this long")
+
+
+GPU_INSTANCE_FAMILIES = ("ml.g", "ml.p", "ml.trn")
+
+
+class SagemakerCompute(Strict):
+    """A SageMaker training job running the GPU image of infra/docker (`python -m components.grpo_job`)."""
+
+    target: Literal["sagemaker"]
+    image_uri: str | None = Field(None, description="ECR URI of the image built from infra/docker/Dockerfile.gpu")
+    role_arn: str | None = Field(None, description="IAM role SageMaker assumes (S3 read/write, CloudWatch logs)")
+    s3_prefix: str | None = Field(None, description="s3://bucket/prefix for staged inputs, outputs, checkpoints")
+    region: str | None = Field(None, description="AWS region; default: the environment's (AWS_DEFAULT_REGION)")
+    endpoint_url: str | None = Field(None, description="S3/SageMaker/Logs endpoint override (moto, VPC endpoints)")
+    instance_type: str = Field("ml.g5.xlarge", description="training instance type")
+    instance_count: int = Field(1, ge=1)
+    volume_gb: int = Field(100, ge=1, description="EBS volume per instance")
+    spot: bool = Field(True, description="managed spot training (checkpoints synced to S3 survive interruptions)")
+    max_run_seconds: int = Field(24 * 3600, ge=60, description="StoppingCondition.MaxRuntimeInSeconds")
+    max_wait_seconds: int | None = Field(
+        None, ge=60, description="spot: StoppingCondition.MaxWaitTimeInSeconds; default twice max_run_seconds"
+    )
+    poll_seconds: float = Field(30, gt=0, description="how often the job status and its log tail are read")
+    log_lines: int = Field(20, ge=0, description="lines of the job's CloudWatch log shown at each poll")
+    tracking_uri: str | None = Field(None, description="MLflow URI the job can reach; default tracking.uri")
+    prices: dict[str, float] = Field(
+        {"ml.g5.xlarge": 1.408, "ml.g5.2xlarge": 1.515, "ml.g5.12xlarge": 7.09, "ml.p4d.24xlarge": 37.688},
+        description="on-demand USD per instance-hour, for the cost estimate (billable seconds cover spot savings)",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> SagemakerCompute:
+        missing = [k for k in ("image_uri", "role_arn", "s3_prefix") if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"target sagemaker needs {', '.join(missing)} (see infra/README.md)")
+        if not self.s3_prefix.startswith("s3://"):
+            raise ValueError(f"s3_prefix must look like s3://bucket/prefix, got {self.s3_prefix!r}")
+        if self.max_wait_seconds is not None and self.max_wait_seconds < self.max_run_seconds:
+            raise ValueError("max_wait_seconds must be at least max_run_seconds")
+        return self
+
+
+ComputeSpec = Annotated[LocalCompute | AccelerateCompute | SagemakerCompute, Field(discriminator="target")]
+
+
+class Lora(Strict):
+    """PEFT LoRA adapters instead of a full fine-tune; exported merged (merge_and_unload) as a plain model."""
+
+    r: int = Field(16, ge=1, description="adapter rank")
+    alpha: int = Field(32, ge=1, description="lora_alpha; the update is scaled by alpha / r")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | str = Field("all-linear", description="module names, or all-linear")
+
+
+class DynamicWeighting(Strict):
+    """grpo.strategy dynamic: the reward weights change during training (algorithms.md section 5)."""
+
+    method: Literal["hypervolume", "gradient"] = Field(
+        "hypervolume",
+        description="hypervolume: per-objective meta weights from hypervolume progress around the preference (5.1); "
+        "gradient: multiplicative weights from per-objective policy-gradient alignment (5.2)",
+    )
+    update_every: int = Field(1, ge=1, description="optimizer steps between weight updates (hypervolume: the window)")
+    step_size: float = Field(
+        0.1, gt=0, description="gradient: eta/lambda, the step of the log-weights along the gradient influence"
+    )
+
+
+class Soup(Strict):
+    """grpo.strategy soup: one specialist per objective, then candidates by weight interpolation (no training)."""
+
+    specialist_steps: int | None = Field(None, ge=1, description="optimizer steps per specialist; default max_steps")
+
+
 class Grpo(Strict):
     policy: ModelSpec
-    weights: list[dict[str, float]] = Field(min_length=1, description="one policy per weight vector")
+    weights: list[dict[str, float]] = Field(
+        min_length=1,
+        description="one candidate per weight vector (sweep, dynamic: the trained preference; soup: the mix)",
+    )
+    strategy: Literal["sweep", "dynamic", "soup"] = Field(
+        "sweep", description="sweep: one run per weight vector; dynamic: weights adapted in training; soup: specialists"
+    )
+    sweep_points: int | None = Field(
+        None, ge=1, description="use this many weight vectors spread over the simplex instead of `weights`"
+    )
+    audit: list[Objective | Literal["novelty", "concision"]] = Field(
+        [], description="rewards logged at weight 0 (not trained on): objective specs, or a scorer name (novelty)"
+    )
+    multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = Field(
+        "sum_then_normalize", description="TRL: weight-sum then group-normalise, or normalise each reward then sum"
+    )
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="TRL: divide advantages by the group std, the batch std, or not at all (Dr. GRPO)"
+    )
+    lora: Lora | None = Field(None, description="LoRA adapters; null = full fine-tune")
+    save_steps: int = Field(50, ge=1, description="checkpoint every this many steps (a killed run resumes from it)")
+    log_completions_every: int = Field(
+        0, ge=0, description="every N steps, log sample completions with per-objective scores (0 = never)"
+    )
+    completions_logged: int = Field(4, ge=1, description="completions per logged sample table")
+    dynamic: DynamicWeighting = DynamicWeighting()
+    soup: Soup = Soup()
     max_steps: int = Field(8, ge=1)
     num_generations: int = Field(4, ge=2)
     prompts_per_step: int = Field(1, ge=1)
@@ -178,6 +356,25 @@ class Grpo(Strict):
     learning_rate: float = Field(1e-5, gt=0)
     beta: float = Field(0.0, ge=0)
     temperature: float = Field(1.0, gt=0)
+    compute: ComputeSpec = Field(LocalCompute(target="local"), description="where training runs")
+    vllm: Vllm = Vllm()
+
+    @model_validator(mode="after")
+    def _vllm_needs_cuda(self) -> Grpo:
+        if not self.vllm.enabled:
+            return self
+        if isinstance(self.compute, SagemakerCompute):
+            if not self.compute.instance_type.startswith(GPU_INSTANCE_FAMILIES):
+                raise ValueError(f"vllm needs a GPU instance; {self.compute.instance_type} has none (use ml.g5.*)")
+            return self
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(
+                "vllm.enabled needs a CUDA device and none is visible here (CPU only); set grpo.vllm.enabled: false "
+                "or train on GPUs with grpo.compute.target: sagemaker"
+            )
+        return self
 
     @field_validator("weights")
     @classmethod
@@ -194,6 +391,11 @@ class Evaluate(Strict):
     do_sample: bool = Field(False, description="greedy by default; sampling uses the run seed, so it repeats")
     temperature: float = Field(1.0, gt=0)
     batch_size: int = Field(8, ge=1)
+    engine: Literal["transformers", "vllm"] = Field(
+        "transformers",
+        description="held-out generation: transformers `generate` (any machine) or vLLM (needs vllm and a CUDA "
+        "device; same seed and decoding settings, greedy as temperature 0)",
+    )
     reference_point: list[float] | Literal["base"] | None = Field(
         None,
         description="hypervolume reference, one value per objective, or `base` for the base policy's scores; "
@@ -202,6 +404,15 @@ class Evaluate(Strict):
     bootstrap_samples: int = Field(1000, ge=100, description="resamples for the 95% intervals of mean scores")
     weight_grid_steps: int = Field(10, ge=1, description="expected utility: weights in multiples of 1/steps")
     samples_shown: int = Field(3, ge=0, description="completions per policy shown in the interactive front")
+    independent: dict[str, str] = Field(
+        {},
+        description="objective -> a scorer that was not a training reward (rm:PATH, rubric:offline#objective, "
+        "brevity:sentences=N or brevity:chars=N); its gain over the base next to the training scorer's shows "
+        "reward hacking as a gap (hacking/<objective>/scorer_gap)",
+    )
+    judge_attack_pairs: int = Field(
+        12, ge=1, description="held-out pairs per judged objective on which the master-key probes are scored"
+    )
 
 
 class Register(Strict):
@@ -221,6 +432,17 @@ class Promote(Strict):
     require_same_heldout: bool = Field(
         True, description="fail when the champion was scored on another held-out set (its scores do not compare)"
     )
+    max_judge_false_positive_rate: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="gate.judge_attack passes when the training judges' false-positive rate on the master-key "
+        "probes (measured by evaluate) is under this",
+    )
+    require_approval: bool = Field(
+        False, description="after the gates pass, pause the promote flow for a person's approval (Prefect input)"
+    )
+    approval_timeout_seconds: int = Field(3600, ge=1, description="how long a paused promotion waits for approval")
 
 
 class Serve(Strict):
@@ -244,6 +466,7 @@ class Params(Strict):
     rubrics: Rubrics = Rubrics()
     reward_model: RewardModel
     grpo: Grpo
+    novelty: Novelty = Novelty()
     evaluate: Evaluate = Evaluate()
     register: Register = Register()
     promote: Promote = Promote()
@@ -257,15 +480,22 @@ class Params(Strict):
         for i, w in enumerate(self.grpo.weights):
             if set(w) != set(names):
                 raise ValueError(f"grpo.weights[{i}] must give a weight to every objective {names}, got {sorted(w)}")
+        audit = [a if isinstance(a, str) else a.name for a in self.grpo.audit]
+        if set(audit) & set(names) or len(set(audit)) != len(audit):
+            raise ValueError(f"grpo.audit names must be unique and not training objectives {names}, got {audit}")
         for source in self.data.sources:
             if source.objective is not None and source.objective not in names:
                 raise ValueError(f"data source {source.name!r}: objective {source.objective!r} is not one of {names}")
-        ref = self.evaluate.reference_point
-        if isinstance(ref, list) and len(ref) != len(names):
-            raise ValueError(f"evaluate.reference_point needs {len(names)} values (one per objective)")
-        ref = self.promote.reference_point
-        if ref is not None and len(ref) != len(names):
-            raise ValueError(f"promote.reference_point needs {len(names)} values (one per objective)")
+        unknown = set(self.evaluate.independent) - set(names)
+        if unknown:
+            raise ValueError(
+                f"evaluate.independent names {sorted(unknown)}, which are not objectives {names}; "
+                "give it the new objectives or clear it (-o evaluate.independent={})"
+            )
+        for section in ("evaluate", "promote"):
+            ref = getattr(self, section).reference_point
+            if isinstance(ref, list) and len(ref) != len(names):
+                raise ValueError(f"{section}.reference_point needs {len(names)} values (one per objective)")
         return self
 
     @property
@@ -345,10 +575,22 @@ def resolve(raw: dict, overrides: list[str] = (), source: str = DEFAULT_PARAMS) 
     for path, value in parsed:
         if path[0] not in ("profile", "profiles"):
             _set_dotted(tree, path, value)
+    if any(p[0] == "objectives" for p, _ in parsed) and not any(
+        p[:2] == ["evaluate", "independent"] for p, _ in parsed
+    ):
+        _keep_independent_of_objectives(tree)
     try:
         return Params.model_validate(tree)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, source)) from None
+
+
+def _keep_independent_of_objectives(tree: dict) -> None:
+    """`-o objectives=[...]` drops the file's independent scorers of objectives it removed (not a typo to report)."""
+    names = {o.get("name") for o in tree.get("objectives") or [] if isinstance(o, dict)}
+    evaluate = tree.get("evaluate")
+    if isinstance(evaluate, dict) and isinstance(evaluate.get("independent"), dict):
+        evaluate["independent"] = {k: v for k, v in evaluate["independent"].items() if k in names}
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS, overrides: list[str] = ()) -> Params:
@@ -367,15 +609,17 @@ def load_params(path: str | Path = DEFAULT_PARAMS, overrides: list[str] = ()) ->
 def _explain(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
-        path, node = _walk(err["loc"][:-1]) if err["loc"] else ([], Params)
-        key = ".".join([*path, str(err["loc"][-1])] if err["loc"] else path)
+        key = ".".join(_walk(err["loc"])[0])
         if err["type"] == "extra_forbidden":
+            node = _walk(err["loc"][:-1])[1]
             known = list(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else []
             hint = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
             tip = f"; did you mean {hint[0]}?" if hint else (f"; known keys: {', '.join(known)}" if known else "")
             lines.append(f"unknown key {key} in {source}{tip}")
         elif err["type"] == "missing":
             lines.append(f"missing key {key} in {source}")
+        elif err["type"] == "value_error":  # a validator's own message names the keys, the value and the fix
+            lines.append(f"invalid {key or 'parameters'} in {source}: {err['msg'].removeprefix('Value error, ')}")
         else:
             got = repr(err.get("input"))
             got = got if len(got) <= 80 else got[:77] + "..."
@@ -406,7 +650,8 @@ def _union_member(node: Any, part: Any) -> Any:
     if typing.get_origin(node) not in (typing.Union, types.UnionType):
         return None
     for member in typing.get_args(node):
-        kind = getattr(member, "model_fields", {}).get("kind")
+        fields = getattr(member, "model_fields", {})
+        kind = fields.get("kind") or fields.get("target")
         if kind is not None and part in typing.get_args(kind.annotation):
             return member
     return None

@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 
-from paretoflow import tracking
+from paretoflow import resources, tracking
 from paretoflow.config import Params
 from paretoflow.hashing import dvc_md5
 
@@ -30,7 +29,36 @@ REGISTRY = "artifacts/registry"
 METRICS = "artifacts/metrics"
 
 SHARED_CODE = ("components/canonical.py", "components/models.py")
+COMPUTE_CODE = (
+    "components/compute.py",
+    "components/compute_local.py",
+    "components/compute_sagemaker.py",
+    "components/grpo_job.py",
+)
+GRPO_CODE = (
+    "components/grpo_rewards.py",
+    "components/grpo_checkpoints.py",
+    "components/dynamic_weights.py",
+    "components/soups.py",
+    "components/novelty.py",
+    "components/pareto.py",
+)
 INGEST_CODE = ("components/adapters.py", "components/esconv.py", "components/sources.py")
+# What `scorer: rubric` objectives run (rubrics step, GRPO and evaluation alike).
+RUBRIC_CODE = (
+    "components/rubric_reward.py",
+    "components/rubric_offline.py",
+    "components/rubric_guard.py",
+    "components/rubric_generation.py",
+    "components/rubric_parsing.py",
+    "components/rubric_cache.py",
+    "components/templates",
+    "components/judges/__init__.py",
+    "components/judges/base.py",
+    "components/judges/cache.py",
+    "components/judges/hf_chat.py",
+    "components/judges/openai_chat.py",
+)
 
 
 class StepFailed(RuntimeError):
@@ -88,34 +116,60 @@ STEPS: dict[str, Step] = {
             "rubrics",
             "components.rubrics:synthesize_rubrics",
             ("rubrics", "objectives"),
-            (DATA, VALIDATION),
+            (DATA, VALIDATION, "components/rubric_filter.py", "components/scorers.py", *RUBRIC_CODE),
             (RUBRICS,),
         ),
         Step(
             "reward_model",
             "components.reward_model:train_reward_models",
             ("reward_model", "objectives", "seed"),
-            (DATA, VALIDATION, "components/scorers.py", "components/rm_evaluation.py", "components/multihead_rm.py"),
+            (
+                DATA,
+                VALIDATION,
+                "components/scorers.py",
+                "components/rm_training.py",
+                "components/rm_evaluation.py",
+                "components/rm_references.py",
+                "components/rm_logging.py",
+                "components/multihead_rm.py",
+            ),
             (REWARD_MODELS,),
         ),
         Step(
             "grpo",
             "components.grpo:train_policies",
-            ("grpo", "objectives", "seed", "reward_model"),
-            (DATA, VALIDATION, REWARD_MODELS, "components/scorers.py"),
+            ("grpo", "objectives", "seed", "reward_model", "novelty", "rubrics"),
+            (
+                DATA,
+                VALIDATION,
+                REWARD_MODELS,
+                RUBRICS,
+                "components/scorers.py",
+                *COMPUTE_CODE,
+                *GRPO_CODE,
+                *RUBRIC_CODE,
+            ),
             (POLICIES,),
         ),
         Step(
             "evaluate",
             "components.evaluate:evaluate_policies",
-            ("evaluate", "objectives", "seed", "grpo", "reward_model"),
+            ("evaluate", "objectives", "seed", "grpo", "reward_model", "novelty", "rubrics"),
             (
                 DATA,
                 REWARD_MODELS,
+                RUBRICS,
                 POLICIES,
+                *RUBRIC_CODE,
                 "components/scorers.py",
+                "components/novelty.py",
                 "components/pareto.py",
                 "components/evaluation_stats.py",
+                "components/scorer_checks.py",
+                "components/score.py",
+                "components/rm_evaluation.py",  # score.load_scorer: `rm:PATH` independent scorers
+                "components/brevity.py",
+                "components/attack_probes.py",
             ),
             (EVALUATION,),
         ),
@@ -123,7 +177,7 @@ STEPS: dict[str, Step] = {
             "register",
             "components.register:register_front",
             ("register", "tracking"),
-            (DATA, POLICIES, EVALUATION),
+            (DATA, RUBRICS, POLICIES, EVALUATION),
             (REGISTRY,),
         ),
     ]
@@ -148,16 +202,17 @@ def execute(name: str, params: Params, parent_run_id: str | None = None, flow_ru
         deps = step.deps_md5(params)
     except FileNotFoundError as exc:
         raise StepFailed(name, str(exc)) from None
-    started = time.perf_counter()
+    meter = resources.Meter()
     with tracking.step_run(params, name, step.sections, deps, parent_run_id, flow_run_id) as run:
         try:
             summary = entry(params)
         except (ValueError, FileNotFoundError, RuntimeError) as exc:
             mlflow.set_tag("error", str(exc)[:5000])
             raise StepFailed(name, str(exc)) from exc
-        seconds = time.perf_counter() - started
-        tracking.log_metrics({f"time/{name}_seconds": seconds})
+        usage = meter.metrics(name)  # wall, CPU and (with a GPU) GPU seconds
+        tracking.log_metrics(usage)
         mlflow.set_tags({f"out.md5.{out}": dvc_md5(out) for out in step.outs})
     Path(METRICS).mkdir(parents=True, exist_ok=True)
     (Path(METRICS) / f"{name}.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
-    return {"step": name, "run_id": run.info.run_id, "seconds": round(seconds, 2), "summary": summary}
+    seconds = round(usage[f"time/{name}_seconds"], 2)
+    return {"step": name, "run_id": run.info.run_id, "seconds": seconds, "summary": summary}

@@ -69,7 +69,8 @@ def end_pipeline_run(run_id: str, steps: dict[str, dict], status: str) -> None:
         client.set_tag(run_id, f"step.{name}.run_id", result["run_id"])
     client.set_tag(run_id, "paretoflow.cached_steps", ",".join(n for n, r in steps.items() if r["cached"]) or "-")
     for key, value in steps.get("evaluate", {}).get("summary", {}).items():
-        client.log_metric(run_id, metric_name(key), float(value))
+        if isinstance(value, int | float):  # the summary also carries the front table for the Prefect artifact
+            client.log_metric(run_id, metric_name(key), float(value))
     client.set_terminated(run_id, status=status)
 
 

@@ -17,14 +17,48 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+MLFLOW_EXPERIMENT_ENV = os.environ.get("MLFLOW_EXPERIMENT_ID")  # restored after every test
 # Prefect state (cached task results included) goes to a throwaway home, never the user's ~/.prefect.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="paretoflow-test-prefect-"))
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_state_between_tests():
+    """MLflow keeps the active run and the last `set_experiment` id process-wide (and in MLFLOW_EXPERIMENT_ID, for
+    subprocesses); a later test's store has no such experiment."""
+    yield
+    import mlflow
+    from mlflow.tracking import fluent
+
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    fluent._active_experiment_id = None
+    if MLFLOW_EXPERIMENT_ENV is None:
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    else:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = MLFLOW_EXPERIMENT_ENV
 
 
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
     """Tiny models are built once per session and shared by every test."""
     return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def gemma_dir() -> Path:
+    """The packaged Gemma 3 270M converted once into the repo's `.cache/` (about 45 s the first time on any
+    machine, then reused across sessions); a file lock keeps parallel sessions from converting twice."""
+    import fcntl
+
+    from components.models import policy_dir
+    from paretoflow.config import GgufModel
+
+    cache = REPO / ".cache"
+    cache.mkdir(exist_ok=True)
+    with (cache / "models.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return policy_dir(GgufModel(kind="gguf"), cache)
 
 
 def copy_project(dest: Path) -> Path:

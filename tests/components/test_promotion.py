@@ -27,11 +27,14 @@ def registry(store, tmp_path, request):
     client.create_registered_model(name)
     objectives = params.objective_names
 
-    def register_front(run: str, points: list[list[float]], heldout: str = "set-a", candidate: int = 0) -> list[str]:
+    def register_front(
+        run: str, points: list[list[float]], heldout: str = "set-a", candidate: int = 0, judge_fpr: str | None = "0.0"
+    ) -> list[str]:
         versions = []
         for i, point in enumerate(points):
             tags = {f"heldout.{o}": str(s) for o, s in zip(objectives, point)}
             tags |= {"pipeline.run_id": run, "heldout_set.md5": heldout, "policy": f"policy-{i}"}
+            tags |= {} if judge_fpr is None else {"judge_attack.fpr": judge_fpr, "judge_attack.worst_judge": "empathy"}
             source = tmp_path / run / f"policy-{i}"
             source.mkdir(parents=True)
             versions.append(str(client.create_model_version(name, str(source), tags=tags).version))
@@ -54,6 +57,7 @@ def test_first_promotion_passes_the_comparison_gates_and_records_them(registry):
     assert _aliases(client, params) == {CHAMPION: v1, PREVIOUS: None, CANDIDATE: v1}
     tags = client.get_model_version(params.register.model_name, v1).tags
     assert tags["gate.hypervolume"] == tags["gate.objectives"] == tags["gate.heldout_set"] == "pass"
+    assert tags["gate.judge_attack"] == "pass" and "human_approval" not in {g["name"] for g in result["gates"]}
     assert tags["gate.passed"] == "true" and "first promotion" in tags["gate.hypervolume.detail"]
 
 
@@ -87,6 +91,69 @@ def test_a_failing_gate_leaves_the_champion_where_it_was(registry, points, heldo
     assert _aliases(client, params) == {CHAMPION: old, PREVIOUS: None, CANDIDATE: new}
     tags = client.get_model_version(params.register.model_name, new).tags
     assert tags["gate.passed"] == "false" and all(tags[f"gate.{g}"] == "fail" for g in failing)
+
+
+@pytest.mark.parametrize(
+    ("fpr", "limit", "passed", "detail"),
+    [
+        ("0.01", 0.02, True, "1.0% of trials (worst judge: empathy); limit 2.0%"),
+        ("0.02", 0.02, False, "2.0% of trials"),  # the rate must be under the limit
+        ("0.35", 0.02, False, "35.0%"),
+        ("0.35", 0.5, True, "limit 50.0%"),
+        (None, 0.02, False, "no judge-attack rate recorded"),
+    ],
+    ids=["under", "at-limit", "over", "lenient-limit", "not-measured"],
+)
+def test_judge_attack_gate_reads_the_rate_evaluate_recorded(registry, fpr, limit, passed, detail):
+    params, client, register_front = registry
+    (version,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]], judge_fpr=fpr)
+    settings = params.promote.model_copy(update={"max_judge_false_positive_rate": limit})
+    result = promote(params.model_copy(update={"promote": settings}), client=client)
+    gate = next(g for g in result["gates"] if g["name"] == "judge_attack")
+    assert gate["passed"] is passed and detail in gate["detail"] and result["promoted"] is passed
+    tags = client.get_model_version(params.register.model_name, version).tags
+    assert tags["gate.judge_attack"] == ("pass" if passed else "fail") and detail in tags["gate.judge_attack.detail"]
+    assert _aliases(client, params)[CHAMPION] == (version if passed else None)
+
+
+def _approving(params):
+    return params.model_copy(update={"promote": params.promote.model_copy(update={"require_approval": True})})
+
+
+def test_approval_is_asked_only_after_the_gates_pass_and_decides(registry):
+    params, client, register_front = registry
+    asked = []
+
+    def reviewer(answer: bool):
+        def approve(request):
+            asked.append(request)
+            return {"approve": answer, "reviewer": "dana", "note": "read the samples"}
+
+        return approve
+
+    (v1,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    rejected = promote(_approving(params), client=client, approve=reviewer(False))
+    assert not rejected["promoted"] and _aliases(client, params)[CHAMPION] is None
+    assert asked[-1]["version"] == v1 and {g["name"] for g in asked[-1]["gates"]} >= {"hypervolume", "judge_attack"}
+    tags = client.get_model_version(params.register.model_name, v1).tags
+    assert tags["gate.human_approval"] == "fail" and tags["gate.passed"] == "false"
+    assert tags["gate.human_approval.detail"] == "rejected by dana: read the samples"
+    approved = promote(_approving(params), client=client, approve=reviewer(True))
+    assert approved["promoted"] and _aliases(client, params)[CHAMPION] == v1
+    assert client.get_model_version(params.register.model_name, v1).tags["gate.human_approval"] == "pass"
+    register_front("run-2", [[0.4, 0.4, 0.4, 0.4]])  # fails the automatic gates: nobody is asked
+    before = len(asked)
+    assert not promote(_approving(params), client=client, approve=reviewer(True))["promoted"]
+    assert len(asked) == before
+
+
+def test_approval_without_an_approver_fails_and_dry_run_asks_nobody(registry):
+    params, client, register_front = registry
+    (v1,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    result = promote(_approving(params), client=client)
+    assert not result["promoted"] and "run the promote flow" in result["gates"][-1]["detail"]
+    dry = promote(_approving(params), client=client, dry_run=True, approve=lambda request: 1 / 0)
+    assert "human_approval" not in {g["name"] for g in dry["gates"]} and all(g["passed"] for g in dry["gates"])
 
 
 def test_tolerance_from_params_allows_a_small_drop(registry):

@@ -5,6 +5,7 @@ import json
 import mlflow
 import pandas as pd
 
+from components.canonical import prompt_id
 from components.scorers import reward_functions
 
 
@@ -18,8 +19,12 @@ def test_ingest_and_validate(tiny_run):
 def test_rubrics_one_per_prompt_and_objective(tiny_run):
     root, params, _ = tiny_run
     rubrics = pd.read_parquet(root / "artifacts/rubrics/rubrics.parquet")
-    assert len(rubrics) == 60 * len(params.objectives)
-    assert rubrics.groupby(["prompt_id", "objective"]).size().eq(1).all()
+    pairs = pd.read_parquet(root / "artifacts/data/pairs.parquet")
+    prompts = pd.read_parquet(root / "artifacts/data/prompts.parquet")
+    # every prompt of the prompts table for every objective, and every pair's prompt for the pair's objective
+    wanted = {(p, o) for p in prompts["id"] for o in params.objective_names}
+    wanted |= {(prompt_id(json.loads(p)), o) for p, o in zip(pairs["prompt"], pairs["objective"])}
+    assert set(zip(rubrics["prompt_id"], rubrics["objective"])) == wanted and len(rubrics) == len(wanted)
     assert rubrics["principles"].map(len).between(1, params.rubrics.max_principles).all()
     assert set(rubrics["consistency"]) <= {"consistent", "inconsistent", "no_pair"}
     assert (rubrics.loc[rubrics["objective"] == "empathy", "consistency"] != "no_pair").all()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from flows.deployments import build
 from paretoflow.cli import app
 from paretoflow.config import load_params
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_project, tiny
 
 
 def test_serve_builds_three_deployments_with_the_cron_from_params():
@@ -32,16 +32,31 @@ def test_serve_builds_three_deployments_with_the_cron_from_params():
     assert deployments["promote"]._parameter_openapi_schema.properties["dry_run"]["type"] == "boolean"
 
 
-def test_infra_prefect_yaml_declares_the_same_deployments():
-    declared = {d["name"]: d for d in yaml.safe_load((REPO / "infra/prefect.yaml").read_text())["deployments"]}
-    params = load_params(REPO / "params.yaml")
-    built = {d.name: d for d in build(params, "params.yaml")}
+def test_infra_prefect_yaml_declares_the_same_deployments_on_a_cpu_and_a_gpu_pool(monkeypatch):
+    """The file as `prefect deploy` reads it, MLFLOW_TRACKING_URI filled in from the deploying shell, declares what
+    `paretoflow serve -o tracking.uri=... -o profile=gpu` builds; the pull step's directory is left for the worker."""
+    from prefect.utilities.templating import apply_values
+
+    uri = "http://mlflow:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("PARETOFLOW_PROJECT_DIR", raising=False)
+    raw = yaml.safe_load((REPO / "infra/prefect.yaml").read_text())
+    config = apply_values(raw, {}, remove_notset=False)  # `{{ $VAR }}` comes from the environment, as in deploy
+    declared = {d["name"]: d for d in config["deployments"]}
+    overrides = [f"tracking.uri={uri}", "profile=gpu"]
+    params = load_params(REPO / "params.yaml", overrides)
+    built = {d.name: d for d in build(params, "params.yaml", overrides)}
     assert set(declared) == set(built)
     for name, deployment in built.items():
         assert declared[name]["entrypoint"] == deployment.entrypoint, name
         assert declared[name]["parameters"] == deployment.parameters, name
+        assert set(deployment.parameters) <= set(deployment._parameter_openapi_schema.properties), name  # UI-editable
     schedule = {"cron": params.serve.cron, "timezone": params.serve.timezone}
     assert declared["scheduled-retrain"]["schedules"] == [schedule]
+    pools = {name: d["work_pool"]["name"] for name, d in declared.items()}
+    assert pools == {"scheduled-retrain": "gpu-pool", "manual-retrain": "gpu-pool", "promote": "cpu-pool"}
+    (pull,) = config["pull"]
+    assert pull["prefect.deployments.steps.set_working_directory"]["directory"] == "{{ $PARETOFLOW_PROJECT_DIR }}"
 
 
 def test_serve_refuses_without_a_prefect_api(monkeypatch):
@@ -64,10 +79,7 @@ def test_promote_deployment_triggered_through_the_api_runs_and_moves_the_champio
     store = f"sqlite:///{tmp_path}/mlflow.db"
     params = load_params(REPO / "params.yaml", [f"tracking.uri={store}"])
     registry, name = MlflowClient(store), params.register.model_name
-    registry.create_registered_model(name)
-    tags = {f"heldout.{o}": "0.5" for o in params.objective_names} | {"pipeline.run_id": "run-1"}
-    version = registry.create_model_version(name, str(tmp_path), tags=tags).version
-    registry.set_registered_model_alias(name, "candidate", version)
+    version = _candidate(registry, name, params, tmp_path)
 
     with prefect_test_harness(server_startup_timeout=120):
         for deployment in build(params, str(REPO / "params.yaml"), [f"tracking.uri={store}"]):
@@ -87,3 +99,118 @@ def test_promote_deployment_triggered_through_the_api_runs_and_moves_the_champio
     assert str(registry.get_model_version_by_alias(name, "champion").version) == str(version)
     assert table["flow_run_id"] == str(flow_run.id)
     assert "| hypervolume | pass |" in table["data"] and "promoted to champion" in table["data"]
+
+
+def _candidate(registry: MlflowClient, name: str, params, source) -> str:
+    """A registered candidate with the tags register writes (held-out scores, judge-attack rate)."""
+    registry.create_registered_model(name)
+    tags = {f"heldout.{o}": "0.5" for o in params.objective_names} | {"pipeline.run_id": "run-1"}
+    tags |= {"judge_attack.fpr": "0.0"}
+    version = str(registry.create_model_version(name, str(source), tags=tags).version)
+    registry.set_registered_model_alias(name, "candidate", version)
+    return version
+
+
+@pytest.mark.slow
+def test_promotion_pauses_for_approval_and_resumes_with_the_typed_input(tmp_path):
+    """The flow pauses after the automatic gates; a reviewer answers the Approval form through the API (the
+    UI's resume call), and the answer becomes gate.human_approval: a rejection first, then an approval."""
+    import threading
+    import time
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.promote import promote
+
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    overrides = [f"tracking.uri={store}", "promote.require_approval=true", "promote.approval_timeout_seconds=120"]
+    params = load_params(REPO / "params.yaml", overrides)
+    registry, name = MlflowClient(store), params.register.model_name
+    version = _candidate(registry, name, params, tmp_path)
+
+    async def paused_run():
+        async with get_client() as client:
+            paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+            # sort and limit spelled out: the server rejects this client version's empty defaults
+            return await client.read_flow_runs(flow_run_filter=paused, sort=FlowRunSort.ID_DESC, limit=10)
+
+    async def answer(flow_run_id, run_input: dict):
+        async with get_client() as client:  # POST /flow_runs/{id}/resume with run_input, as the UI sends it
+            return await client.resume_flow_run(flow_run_id, run_input=run_input)
+
+    def review(run_input: dict) -> dict:
+        results: list = []
+        worker = threading.Thread(
+            target=lambda: results.append(promote(params_file=str(REPO / "params.yaml"), overrides=overrides))
+        )
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not (runs := asyncio.run(paused_run())) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(runs) == 1, "the flow run paused for approval"
+        assert str(registry.get_model_version(name, version).tags["gate.passed"]) == "true"
+        assert not _champion(registry, name), "nothing moves while the run waits"
+        asyncio.run(answer(runs[0].id, run_input))
+        worker.join(timeout=60)
+        return results[0]
+
+    with prefect_test_harness(server_startup_timeout=120):
+        rejected = review({"approve": False, "reviewer": "dana", "note": "replies too curt"})
+        assert not rejected["promoted"] and not _champion(registry, name)
+        tags = registry.get_model_version(name, version).tags
+        assert tags["gate.human_approval"] == "fail" and tags["gate.human_approval.detail"].startswith(
+            "rejected by dana"
+        )
+        approved = review({"approve": True, "reviewer": "sam", "note": ""})
+    assert approved["promoted"] and _champion(registry, name) == version
+    tags = registry.get_model_version(name, version).tags
+    assert tags["gate.human_approval"] == "pass" and tags["gate.human_approval.detail"] == "approved by sam"
+
+
+def _champion(registry: MlflowClient, name: str) -> str | None:
+    try:
+        return str(registry.get_model_version_by_alias(name, "champion").version)
+    except Exception:  # no alias yet
+        return None
+
+
+@pytest.mark.slow
+def test_scheduled_retrain_triggered_again_through_the_api_finishes_from_cache(tmp_path, model_cache, monkeypatch):
+    """The scheduled-retrain deployment, run twice through the API by a runner in a project copy: the second run,
+    with unchanged data and params, completes with every step cached (up to validate here; the flow tests show
+    the training steps cached the same way)."""
+    import shutil
+
+    from prefect import get_client
+    from prefect.deployments import run_deployment
+    from prefect.runner import Runner
+    from prefect.testing.utilities import prefect_test_harness
+
+    root = copy_project(tmp_path)
+    shutil.copytree(REPO / "flows", root / "flows", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.chdir(root)  # entrypoints are relative to the project root
+    overrides = tiny(root, model_cache)
+    params = load_params("params.yaml", overrides)
+
+    async def state_of(flow_run_id):
+        async with get_client() as client:
+            return (await client.read_flow_run(flow_run_id)).state
+
+    with prefect_test_harness(server_startup_timeout=120):
+        (retrain,) = [d for d in build(params, "params.yaml", overrides) if d.name == "scheduled-retrain"]
+        retrain.apply()
+        for _ in range(2):
+            flow_run = run_deployment(
+                "training_pipeline/scheduled-retrain", parameters={"until": "validate"}, timeout=0
+            )
+            asyncio.run(Runner().execute_flow_run(flow_run.id))
+            assert asyncio.run(state_of(flow_run.id)).is_completed()
+    store = MlflowClient(params.tracking.uri)
+    experiment = store.get_experiment_by_name(params.tracking.experiment).experiment_id
+    parents = store.search_runs([experiment], "tags.`paretoflow.step` = 'pipeline'", order_by=["start_time ASC"])
+    assert [p.data.tags["paretoflow.cached_steps"] for p in parents] == ["-", "ingest,validate"]
+    assert all(p.info.status == "FINISHED" for p in parents)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import pytest
 import yaml
 
@@ -56,7 +58,12 @@ def test_dvc_repro_runs_the_pipeline_and_agrees_on_md5s(tmp_path, model_cache):
                 assert out["md5"] == dvc_md5(out["path"]), (name, out["path"])
     finally:
         os.chdir(REPO)
-    assert (root / "artifacts/registry/registered.json").exists()
+    registered = json.loads((root / "artifacts/registry/registered.json").read_text())
+    in_lock = {d["path"]: d["md5"] for stage in lock.values() for d in stage["deps"]}
+    registry = mlflow.MlflowClient(params.tracking.uri)
+    for entry in registered["versions"]:  # every registered version names the md5s dvc.lock records
+        tags = registry.get_model_version(registered["model_name"], entry["version"]).tags
+        assert {k.removeprefix("dvc.md5."): v for k, v in tags.items() if k.startswith("dvc.md5.")} == in_lock
     second = sh(*dvc, "repro")
     assert second.returncode == 0 and "Running stage" not in second.stdout, second.stdout
     status = sh(*dvc, "status")

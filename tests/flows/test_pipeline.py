@@ -58,6 +58,31 @@ def test_first_run_executes_every_step(pipeline):
     assert _ran(result) == ORDER
 
 
+def test_evaluation_is_a_prefect_markdown_artifact_with_a_link(pipeline):
+    """The flow turns the evaluate step's summary into a markdown table (read here as the UI reads it)."""
+    import asyncio
+
+    from prefect import get_client
+
+    _, _, (result, _) = pipeline
+
+    async def latest():
+        async with get_client() as client:
+            return (await client._client.get("/artifacts/evaluation/latest")).json()
+
+    artifact = asyncio.run(latest())
+    text, evaluate = artifact["data"], result["steps"]["evaluate"]
+    assert artifact["type"] == "markdown"
+    assert f"| policy | weights | {' | '.join(result['objectives'])} | front | hv contribution |" in text
+    for policy in ("base", "policy-0", "policy-1", "policy-2"):
+        assert f"| {policy} | " in text, policy
+    assert "| yes |" in text and f"hypervolume {evaluate['summary']['pareto/hypervolume']:.4f}" in text
+    assert "EUM" in text and "Judge-attack probes" in text
+    gaps = next(line for line in text.splitlines() if line.startswith("Largest gap between training and independent"))
+    assert all(f"{o} " in gaps for o in result["objectives"])  # params.yaml gives every objective one
+    assert f"/runs/{evaluate['run_id']})" in text and "pareto/front.html" in text
+
+
 def test_mlflow_holds_parent_and_nested_step_runs_with_lineage_tags(pipeline):
     root, _, (result, _) = pipeline
     client = _client(root)

@@ -28,7 +28,9 @@ def registered(tmp_path_factory, model_cache):
     root = copy_project(tmp_path_factory.mktemp("promote-project"))
     old = os.getcwd()
     os.chdir(root)
-    overrides = tiny(root, model_cache)
+    # random tiny judges are fooled by the master-key probes (about a third of trials): the judge-attack gate
+    # is tested on its own (tests/components/test_promotion.py); here it must not block the registry commands
+    overrides = tiny(root, model_cache, "promote.max_judge_false_positive_rate=1")
     params = load_params("params.yaml", overrides)
     try:
         with prefect_test_harness(server_startup_timeout=120):
@@ -106,3 +108,65 @@ def test_promote_flow_then_rollback_through_the_cli(registered):
     assert (_alias(params, "champion"), _alias(params, "previous-champion")) == (first, None)
     out = runner.invoke(app, ["rollback", *args])
     assert out.exit_code == 1 and "no earlier champion" in out.stderr
+
+
+def test_registered_versions_load_with_transformers_and_generate(registered):
+    _, params, _, results = registered
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    uri = results["register"]["summary"]["versions"][0]["model_uri"]
+    info = mlflow.models.get_model_info(uri)
+    assert info.signature.inputs.input_types() == [mlflow.types.DataType.string]
+    assert info.saved_input_example_info is not None
+    pipeline = mlflow.transformers.load_model(uri)
+    generated = pipeline("I feel alone tonight.", max_new_tokens=4, do_sample=False)
+    assert generated[0]["generated_text"].startswith("I feel alone tonight.")
+    local = mlflow.artifacts.download_artifacts(uri)
+    model = AutoModelForCausalLM.from_pretrained(f"{local}/model")
+    tokenizer = AutoTokenizer.from_pretrained(f"{local}/components/tokenizer")
+    ids = model.generate(**tokenizer("hello", return_tensors="pt"), max_new_tokens=3, do_sample=False)
+    assert ids.shape[1] > 1
+
+
+def test_versions_carry_lineage_judge_attack_and_independent_scores(registered):
+    root, params, _, results = registered
+    from paretoflow.steps import STEPS
+
+    client = mlflow.MlflowClient(params.tracking.uri)
+    expected = {path: md5 for step in STEPS.values() for path, md5 in step.deps_md5(params).items()}
+    attack = json.loads((root / "artifacts/evaluation/judge_attack.json").read_text())
+    rubrics = json.loads((root / "artifacts/rubrics/summary.json").read_text())
+    front = {r["policy"]: r for r in json.loads((root / "artifacts/evaluation/front.json").read_text())}
+    for entry in results["register"]["summary"]["versions"]:
+        tags = client.get_model_version(params.register.model_name, entry["version"]).tags
+        recorded = {k.removeprefix("dvc.md5."): v for k, v in tags.items() if k.startswith("dvc.md5.")}
+        assert recorded == expected  # every step input, as dvc.lock records it
+        assert tags["dvc.md5.artifacts/data"] == tags["data.md5"]
+        assert tags["rubrics.version"] == str(rubrics.get("template_version") or rubrics["generator"])
+        assert float(tags["judge_attack.fpr"]) == pytest.approx(attack["fpr"], abs=1e-4)
+        assert {f"judge_attack.{o}.fpr" for o in ("empathy", "helpfulness", "harmlessness")} <= set(tags)
+        row = front[entry["policy"]]
+        assert float(tags["independent.concision"]) == pytest.approx(row["concision_independent"])
+        assert float(tags["hacking.concision.scorer_gap"]) == pytest.approx(row["concision_scorer_gap"])
+        assert tags["pipeline.run_id"] == results["register"]["run_id"]  # no parent run here: the step's own
+
+
+def test_judge_attack_rate_is_measured_on_heldout_pairs_against_chosen_replies(registered):
+    root, params, _, results = registered
+    attack = json.loads((root / "artifacts/evaluation/judge_attack.json").read_text())
+    judged = [o.name for o in params.objectives if o.scorer == "reward_model"]
+    assert set(attack["judges"]) == set(judged) and attack["worst_judge"] in judged
+    assert attack["fpr"] == max(r["rate"] for r in attack["judges"].values())
+    for report in attack["judges"].values():
+        assert report["reference"] == "chosen replies of held-out pairs" and report["n"] > 0
+    assert results["evaluate"]["summary"]["judge_attack/fpr"] == attack["fpr"]
+
+
+def test_front_contains_the_specialists(registered):
+    """A policy that is best on some objective is never dominated: it must be on the front."""
+    root, params, _, _ = registered
+    table = pd.DataFrame(json.loads((root / "artifacts/evaluation/front.json").read_text()))
+    trained = table[~table["is_base"]]
+    for objective in params.objective_names:
+        best = trained[trained[objective] == trained[objective].max()]
+        assert best["on_front"].any(), f"no policy with the best {objective} is on the front"

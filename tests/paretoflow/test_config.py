@@ -92,3 +92,14 @@ def test_params_command_prints_and_checks(tmp_path):
     assert bad.exit_code == 2 and "did you mean beta?" in bad.stderr
     missing = runner.invoke(app, ["params", "--params", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "not found" in missing.stderr
+
+
+def test_overriding_objectives_keeps_only_their_independent_scorers():
+    objectives = "objectives=[{name: empathy, scorer: reward_model}, {name: concision, scorer: concision}]"
+    weights = "grpo.weights=[{empathy: 0.5, concision: 0.5}]"
+    params = load_params(REPO / "params.yaml", [objectives, weights])
+    assert set(params.evaluate.independent) <= {"empathy", "concision"}
+    with pytest.raises(ConfigError, match="evaluate.independent names"):
+        load_params(
+            REPO / "params.yaml", [objectives, weights, "evaluate.independent={helpfulness: 'brevity:chars=80'}"]
+        )

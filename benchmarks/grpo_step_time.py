@@ -1,0 +1,192 @@
+"""GRPO step time inside the pipeline against a raw TRL script, same model, same GRPOConfig, same seed.
+
+Pipeline: the grpo component (`train_policies`) inside the step's MLflow run, with everything it attaches
+(compact progress bar, MLflow metrics every step, completion sample tables, checkpoint marker, SIGTERM
+handler). Raw: `GRPOTrainer(...).train()` with the GRPOConfig the pipeline built (a copy),
+the same policy and reward functions, and no callbacks beyond TRL's defaults. A step's time is the interval
+between consecutive `on_step_begin` events (its generation, rewards, update, logging and any save); the
+first is warm-up and dropped. Rounds alternate which arm goes first; the ratio compares medians (target
+>= 0.97).
+
+The cpu profile's Gemma 3 270M from the converted cache, 4 completions of 24 tokens, two concision
+objectives (no reward model to train first; scoring them costs the same in both arms).
+Run it alone on the machine: `flock /tmp/pf-heavy.lock python -m benchmarks.grpo_step_time`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+COPY = ("params.yaml", "dvc.yaml", "components", "data")
+OUT = REPO / "benchmarks" / "results" / "grpo_step_time.json"
+TARGET = 0.97
+
+
+def step_timer():
+    """Records the start of every optimizer step (and the end of training)."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self):
+            self.marks: list[float] = []
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.marks.append(time.perf_counter())
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.marks.append(time.perf_counter())
+
+        def step_seconds(self) -> list[float]:
+            """Full steps only: begin to next begin (the last step ends at on_train_end, after its save)."""
+            return [b - a for a, b in zip(self.marks, self.marks[1:])]
+
+    return StepTimer()
+
+
+def pipeline_arm(params, data: Path, reward_models: Path, out: Path) -> dict:
+    """The component with its callbacks, in a step run; a timer joins the callbacks it attaches. Returns the
+    step times, the run's wall seconds, the trainer's GRPOConfig (a copy) and its log history."""
+    from components.grpo import train_policies
+    from paretoflow import tracking
+
+    captured = {}
+    original = tracking.trainer_callbacks
+
+    def with_timer(trainer, *shown):
+        original(trainer, *shown)
+        captured.update(timer=step_timer(), args=copy.deepcopy(trainer.args), trainer=trainer)
+        trainer.add_callback(captured["timer"])
+
+    tracking.trainer_callbacks = with_timer
+    try:
+        started = time.perf_counter()
+        with tracking.step_run(params, "grpo", ("grpo",), {}, None, None):
+            train_policies(params, data, reward_models, out)
+        seconds = time.perf_counter() - started
+    finally:
+        tracking.trainer_callbacks = original
+    return {
+        "steps": captured["timer"].step_seconds(),
+        "seconds": seconds,
+        "args": captured["args"],
+        "log_history": captured["trainer"].state.log_history,
+    }
+
+
+def raw_arm(params, data: Path, reward_models: Path, config, out: Path) -> tuple[list[float], float]:
+    """What one would write with TRL alone: the same config, policy, prompts and reward functions, and the
+    component's own trainer construction (`build_trainer`: no callbacks beyond TRL's)."""
+    from components.grpo import build_trainer, train_prompts
+    from components.grpo_rewards import training_rewards
+    from components.models import policy_dir
+
+    base = policy_dir(params.grpo.policy, params.cache_dir)
+    train = train_prompts(data)
+    rewards, _ = training_rewards(params, reward_models)
+    args = copy.deepcopy(config)
+    args.output_dir = str(out)
+    started = time.perf_counter()
+    trainer, _ = build_trainer(params, base, train, rewards, args)
+    timer = step_timer()
+    trainer.add_callback(timer)
+    trainer.train()
+    return timer.step_seconds(), time.perf_counter() - started
+
+
+def bench_project(root: Path, overrides: list[str]):
+    """A throwaway project copy in `root` (the working directory from here on) with ingested sample prompts,
+    two concision objectives and one weight vector; returns params and the data / reward-model folders."""
+    for name in COPY:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, root / name)
+    os.chdir(root)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from components.ingest import ingest
+    from paretoflow.config import load_params
+
+    params = load_params(
+        "params.yaml",
+        [
+            f"tracking.uri=sqlite:///{root / 'mlflow.db'}",
+            "objectives=[{name: brevity, scorer: concision, target_words: 6}, {name: concision, scorer: concision}]",
+            "grpo.weights=[{brevity: 0.5, concision: 0.5}]",
+            "evaluate.independent={}",  # its default names the default objectives
+            "grpo.strategy=sweep",
+            *overrides,
+        ],
+    )
+    data, reward_models = root / "artifacts" / "data", root / "artifacts" / "reward_models"
+    ingest(params, data)
+    reward_models.mkdir(parents=True, exist_ok=True)
+    return params, data, reward_models
+
+
+def summary(steps: list[list[float]]) -> dict:
+    measured = [s for run in steps for s in run[1:]]  # each run's first step is warm-up
+    return {
+        "step_seconds_median": round(statistics.median(measured), 3),
+        "step_seconds_mean": round(statistics.fmean(measured), 3),
+        "step_seconds_min": round(min(measured), 3),
+        "steps_measured": len(measured),
+        "step_seconds_by_run": [[round(s, 3) for s in run] for run in steps],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=6, help="optimizer steps per run (the first is warm-up)")
+    parser.add_argument("--rounds", type=int, default=2, help="pipeline/raw pairs, alternating")
+    parser.add_argument("--profile", default="cpu", choices=["cpu", "tiny"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="pf-grpo-bench-") as tmp:
+        root = Path(tmp)
+        params, data, reward_models = bench_project(
+            root, [f"profile={args.profile}", f"cache_dir={REPO / '.cache'}", f"grpo.max_steps={args.steps}"]
+        )
+        pipeline, raw, walls, config = [], [], {"pipeline": [], "raw": []}, None
+        for i in range(args.rounds):
+            for arm in ("pipeline", "raw") if i % 2 == 0 else ("raw", "pipeline"):  # alternate who goes first
+                if arm == "pipeline":
+                    run = pipeline_arm(params, data, reward_models, root / f"policies-{i}")
+                    config = config or run["args"]
+                    pipeline.append(run["steps"])
+                    walls["pipeline"].append(round(run["seconds"], 2))
+                else:
+                    steps, seconds = raw_arm(params, data, reward_models, config, root / f"raw-{i}")
+                    raw.append(steps)
+                    walls["raw"].append(round(seconds, 2))
+            print(f"round {i}: pipeline {pipeline[-1]}, raw {raw[-1]}", flush=True)
+    report = {
+        "profile": args.profile,
+        "policy": params.grpo.policy.model_dump(),
+        "num_generations": params.grpo.num_generations,
+        "max_completion_length": params.grpo.max_completion_length,
+        "steps_per_run": args.steps,
+        "rounds": args.rounds,
+        "grpo_config": {k: str(getattr(config, k)) for k in ("save_strategy", "save_steps", "logging_steps", "seed")},
+        "pipeline": summary(pipeline),
+        "raw_trl": summary(raw),
+        "train_wall_seconds": walls,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
+    ratio = report["raw_trl"]["step_seconds_median"] / report["pipeline"]["step_seconds_median"]
+    report["ratio_raw_over_pipeline"] = round(ratio, 4)
+    report["target"] = TARGET
+    report["meets_target"] = ratio >= TARGET
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The evaluation as a markdown table (the training flow's Prefect artifact): policies x objectives with 95%
+intervals, front membership, hypervolume contribution, EUM, reward-hacking signs, and links to the MLflow run
+and the interactive front."""
+
+from __future__ import annotations
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
+
+
+def run_url(tracking_uri: str, run_id: str) -> str:
+    """The run's page in the MLflow UI: the tracking server itself, or `mlflow ui` for a local store."""
+    try:
+        experiment = MlflowClient(tracking_uri).get_run(run_id).info.experiment_id
+    except MlflowException:
+        experiment = "0"
+    base = tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) else LOCAL_UI
+    return f"{base}/#/experiments/{experiment}/runs/{run_id}"
+
+
+def markdown(step: dict, objectives: list[str], tracking_uri: str) -> str:
+    """`step` is the evaluate step's result (run id, summary with the `front` rows) as the flow holds it."""
+    summary, run_id = step["summary"], step["run_id"]
+    lines = [
+        f"### Held-out evaluation: hypervolume {summary['pareto/hypervolume']:.4f}, EUM {summary['pareto/eum']:.4f}, "
+        f"{summary['pareto/front_size']} of {summary['pareto/candidates']} policies on the front",
+        "",
+        "| policy | weights | " + " | ".join(objectives) + " | front | hv contribution |",
+        "|---|---|" + "---|" * len(objectives) + "---|---|",
+    ]
+    for row in summary.get("front", []):
+        weights = "/".join(f"{row['weights'][o]:g}" for o in objectives) if row["weights"] else "base"
+        cells = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in (row["scores"][o] for o in objectives)]
+        front = "yes" if row["on_front"] else ("base" if row["policy"] == "base" else "")
+        lines.append(
+            f"| {row['policy']} | {weights} | " + " | ".join(cells) + f" | {front} | {row['hv_contribution']:.4g} |"
+        )
+    lines += ["", f"Weights in the order {'/'.join(objectives)}; scores are means with bootstrap 95% intervals.", ""]
+    gaps = {k.split("/")[1]: v for k, v in summary.items() if k.startswith("hacking/") and k.endswith("/scorer_gap")}
+    if gaps:
+        shown = ", ".join(f"{o} {v:+.3f}" for o, v in gaps.items())
+        lines.append(f"Largest gap between training and independent scorer gains: {shown}.")
+    if "judge_attack/fpr" in summary:
+        lines.append(f"Judge-attack probes scored like a good reply in {summary['judge_attack/fpr']:.1%} of trials.")
+    lines += [
+        "",
+        f"[MLflow run]({run_url(tracking_uri, run_id)}) (tracking `{tracking_uri}`) · "
+        f"interactive front: run artifact `pareto/front.html`"
+        + (f", [local copy](file://{summary['html']})" if summary.get("html") else ""),
+    ]
+    return "\n".join(lines)

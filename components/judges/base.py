@@ -1,0 +1,59 @@
+"""One chat interface for every judge backend, chosen by `params.rubrics.judge.kind`.
+
+A `ChatClient` answers a batch of conversations (lists of `{role, content}` messages) with one text
+each, in input order. The factory wraps every LLM backend in the content-addressed cache, so callers
+never pay twice for the same question; `offline` means no LLM, hence no client.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from paretoflow.config import HFJudge, OfflineJudge, OpenAIJudge
+
+Conversation = list[dict]
+
+
+class JudgeError(RuntimeError):
+    """A judge backend gave up: the message names the endpoint or model, what happened and what to do."""
+
+
+def report_progress(client: str, before: int, done: int, total: int) -> None:
+    """A line on stderr each time a large batch passes a tenth (stdout stays clean for commands printing JSON)."""
+    step = max(1, total // 10)
+    if total >= 20 and (done // step > before // step or done == total):
+        print(f"[judge {client}] {done}/{total} replies", file=sys.stderr, flush=True)
+
+
+@runtime_checkable
+class ChatClient(Protocol):
+    backend: str  # "openai" | "hf" (the cache wrapper keeps its inner client's)
+    model: str
+
+    def chat(self, conversations: list[Conversation], *, max_tokens: int, temperature: float = 0.0) -> list[str]:
+        """One reply per conversation, in input order."""
+        ...
+
+
+def make_chat_client(settings: OpenAIJudge | HFJudge | OfflineJudge, cache_dir: str | Path) -> ChatClient | None:
+    """The cached client for the judge settings; None for `offline` (no LLM).
+
+    Replies are cached under `<cache_dir>/judge-cache/`; HF models are converted into `<cache_dir>/models/`.
+    """
+    from components.judges.cache import CachedChatClient
+
+    if isinstance(settings, OfflineJudge):
+        return None
+    if isinstance(settings, OpenAIJudge):
+        from components.judges.openai_chat import OpenAIChatClient
+
+        inner: ChatClient = OpenAIChatClient(settings)
+    elif isinstance(settings, HFJudge):
+        from components.judges.hf_chat import HFChatClient
+
+        inner = HFChatClient(settings, cache_dir)
+    else:
+        raise TypeError(f"unknown judge settings {type(settings).__name__}")
+    return CachedChatClient(inner, Path(cache_dir) / "judge-cache")

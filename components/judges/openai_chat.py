@@ -1,0 +1,193 @@
+"""Judge backend for any OpenAI-compatible `/v1/chat/completions` endpoint (vLLM, TGI, OpenAI, `transformers serve`).
+
+Requests go out concurrently (asyncio + httpx, at most `max_concurrency` in flight), each under a total
+timeout. 429, 5xx, timeouts, connection errors and bodies that are not a complete chat completion are
+retried with exponential backoff and full jitter (AWS's "full jitter": sleep uniform(0, min(cap, base 2^k))),
+or exactly the server's Retry-After when it sends one. Other 4xx are the caller's mistake and fail at once.
+The API key is read from the environment variable named in params and never appears in logs or errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from components.judges.base import Conversation, JudgeError, report_progress
+from paretoflow.config import OpenAIJudge
+
+log = logging.getLogger(__name__)
+
+
+class _Retryable(Exception):
+    def __init__(self, what: str, retry_after: float | None = None):
+        super().__init__(what)
+        self.retry_after = retry_after
+
+
+class OpenAIChatClient:
+    backend = "openai"
+
+    def __init__(self, settings: OpenAIJudge):
+        self.settings = settings
+        self.model = settings.model
+        self.url = settings.base_url.rstrip("/") + "/chat/completions"
+        self.requests = 0  # HTTP requests sent, retries included
+        self.retries = 0
+        self._secret: str | None = None
+
+    def chat(
+        self,
+        conversations: list[Conversation],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        on_reply: Callable[[int, str], None] | None = None,
+    ) -> list[str]:
+        """One reply per conversation, in input order; `on_reply(index, text)` fires as each one arrives."""
+        if not conversations:
+            return []
+        return _run_sync(self._chat_all(conversations, max_tokens, temperature, on_reply))
+
+    async def _chat_all(self, conversations, max_tokens, temperature, on_reply) -> list[str]:
+        s = self.settings
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(s.api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self._secret = key
+        limits = httpx.Limits(max_connections=s.max_concurrency, max_keepalive_connections=s.max_concurrency)
+        gate = asyncio.Semaphore(s.max_concurrency)
+        async with httpx.AsyncClient(headers=headers, limits=limits, timeout=httpx.Timeout(s.timeout_s)) as client:
+            done = 0
+
+            async def one(i: int, messages: Conversation) -> str:
+                nonlocal done
+                async with gate:
+                    reply = await self._with_retries(client, messages, max_tokens, temperature)
+                if on_reply is not None:
+                    on_reply(i, reply)
+                done += 1
+                report_progress(f"openai {s.model}", done - 1, done, len(conversations))
+                return reply
+
+            tasks = [asyncio.create_task(one(i, c)) for i, c in enumerate(conversations)]
+            try:
+                return list(await asyncio.gather(*tasks))
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+
+    async def _with_retries(self, client: httpx.AsyncClient, messages, max_tokens, temperature) -> str:
+        s = self.settings
+        payload = {"model": s.model, "messages": messages, "max_tokens": max_tokens, "temperature": temperature}
+        for attempt in range(s.max_retries + 1):
+            try:
+                return await self._once(client, payload)
+            except _Retryable as raw:
+                failure = self._redact(str(raw))
+                if attempt == s.max_retries:
+                    raise JudgeError(
+                        f"judge endpoint {self.url} (model {s.model!r}) failed {attempt + 1} time(s); last: {failure}. "
+                        f"Check that the server is up and serves this model, or raise rubrics.judge.max_retries / "
+                        f"timeout_s, or lower max_concurrency if it is overloaded."
+                    ) from None
+                self.retries += 1
+                delay = _backoff(attempt, s.backoff_base_s, s.backoff_max_s, raw.retry_after)
+                log.warning("judge %s: %s; retry %d/%d in %.2fs", self.url, failure, attempt + 1, s.max_retries, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _redact(self, text: str) -> str:
+        """Server error bodies may echo request headers; the key never leaves this object."""
+        return text.replace(self._secret, "***") if self._secret else text
+
+    async def _once(self, client: httpx.AsyncClient, payload: dict) -> str:
+        self.requests += 1
+        try:
+            async with asyncio.timeout(self.settings.timeout_s):
+                response = await client.post(self.url, json=payload)
+        except (TimeoutError, httpx.TimeoutException):
+            raise _Retryable(f"no complete answer within timeout_s={self.settings.timeout_s}") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from None
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Retryable(_status_text(response), _retry_after(response.headers.get("retry-after")))
+        if status >= 400:
+            hint = {
+                401: f"set the API key in the environment variable {self.settings.api_key_env}",
+                403: f"the key in {self.settings.api_key_env} may not access this model",
+                404: "check rubrics.judge.base_url (up to and including /v1) and rubrics.judge.model",
+            }.get(status, "check rubrics.judge settings against the server's API")
+            refused = self._redact(_status_text(response))
+            raise JudgeError(f"judge endpoint {self.url} refused the request: {refused}; {hint}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise _Retryable(f"HTTP {status} body is not complete JSON: {_snippet(response.text)}") from None
+        try:
+            content = body["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise _Retryable(f"HTTP {status} JSON without choices[0].message: {_snippet(response.text)}") from None
+        return content or ""
+
+
+def _backoff(attempt: int, base: float, cap: float, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(retry_after, cap)
+    return random.uniform(0, min(cap, base * 2**attempt))
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After is either seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_text(response: httpx.Response) -> str:
+    return f"HTTP {response.status_code} {response.reason_phrase}: {_snippet(response.text)}"
+
+
+def _snippet(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _run_sync(coro):
+    """asyncio.run, also from code that already runs inside an event loop (then in a helper thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="judge-openai")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -1,0 +1,145 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 whose answers can be scripted to fail.
+
+Faults are planned per message content (the last message of a conversation), so they stay deterministic
+when the client sends requests concurrently: `server.plan("q3", "500", "500")` fails the first two
+requests asking "q3", later ones succeed. Every request is recorded (content, arrival time), and the
+server tracks how many were in flight at once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from paretoflow.config import OpenAIJudge
+
+
+class ScriptedServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.lock = threading.Lock()
+        self.release = threading.Event()  # frees handlers that hang, at teardown
+        self.plans: dict[str, list[str]] = defaultdict(list)
+        self.requests: list[tuple[str, float]] = []
+        self.auth_headers: list[str | None] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def plan(self, content: str, *behaviours: str) -> None:
+        """Behaviours for the next requests with this content: ok, 500, 429:SECONDS, 401, hang, slow:SECONDS,
+        truncated (valid HTTP, cut JSON), short (Content-Length longer than the body), nonjson, nochoices."""
+        self.plans[content].extend(behaviours)
+
+    def count(self, content: str | None = None) -> int:
+        with self.lock:
+            return sum(1 for c, _ in self.requests if content is None or c == content)
+
+    def times(self, content: str) -> list[float]:
+        with self.lock:
+            return [t for c, t in self.requests if c == content]
+
+    def settings(self, **overrides) -> OpenAIJudge:
+        """Client settings for this server: a short timeout and a tiny backoff keep the tests fast."""
+        values = dict(
+            kind="openai",
+            base_url=self.base_url,
+            model="scripted",
+            api_key_env="PF_TEST_JUDGE_KEY",
+            timeout_s=2.0,
+            max_retries=3,
+            backoff_base_s=0.001,
+            backoff_max_s=0.01,
+        )
+        return OpenAIJudge(**{**values, **overrides})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ScriptedServer
+
+    def log_message(self, *args) -> None:  # keep pytest output clean
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        content = body["messages"][-1]["content"]
+        server = self.server
+        with server.lock:
+            server.requests.append((content, time.monotonic()))
+            server.auth_headers.append(self.headers.get("Authorization"))
+            behaviour = server.plans[content].pop(0) if server.plans[content] else "ok"
+            server.in_flight += 1
+            server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        try:
+            self._answer(behaviour, body, content)
+        finally:
+            with server.lock:
+                server.in_flight -= 1
+
+    def _answer(self, behaviour: str, body: dict, content: str) -> None:
+        name, _, arg = behaviour.partition(":")
+        if name == "hang":
+            self.server.release.wait(60)
+            return
+        if name == "slow":
+            time.sleep(float(arg))
+        if name == "500":
+            return self._send(500, b'{"error": "boom"}')
+        if name == "429":
+            return self._send(429, b'{"error": "slow down"}', {"Retry-After": arg})
+        if name == "401":
+            return self._send(401, json.dumps({"error": "bad key", "got": self.headers.get("Authorization")}).encode())
+        reply = {
+            "id": "x",
+            "object": "chat.completion",
+            "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": f"re: {content}"}}],
+        }
+        raw = json.dumps(reply).encode()
+        if name == "truncated":
+            return self._send(200, raw[: len(raw) // 2])
+        if name == "short":
+            return self._send(200, raw[: len(raw) // 2], {"Content-Length": str(len(raw))})
+        if name == "nonjson":
+            return self._send(200, b"<html>upstream proxy error</html>", {"Content-Type": "text/html"})
+        if name == "nochoices":
+            return self._send(200, b'{"object": "error", "message": "overloaded"}')
+        self._send(200, raw)
+
+    def _send(self, status: int, payload: bytes, headers: dict | None = None) -> None:
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(payload)), **(headers or {})}
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+        if headers["Content-Length"] != str(len(payload)):
+            self.close_connection = True
+
+
+@pytest.fixture
+def judge_server():
+    server = ScriptedServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def conversations(n: int, prefix: str = "q") -> list[list[dict]]:
+    return [[{"role": "system", "content": "judge"}, {"role": "user", "content": f"{prefix}{i}"}] for i in range(n)]
