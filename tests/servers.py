@@ -102,9 +102,10 @@ class ServerProcess:
 
 def mlflow_server(backend_uri: str, artifacts: str, s3_endpoint: str, log_dir: Path) -> ServerProcess:
     """`mlflow server` with a PostgreSQL backend store (psycopg2: SQLAlchemy 2.1's default driver for `postgresql://`
-    is psycopg 3) and proxied artifacts on S3 (`--artifacts-destination`)."""
+    is psycopg 3) and proxied artifacts on S3 (`--artifacts-destination`). boto3 in the server makes one attempt per
+    S3 call, so an S3 failure reaches the client as a 500 and the client's retries are what the fault tests prove."""
     port = free_port()
-    env = {**os.environ, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint}
+    env = {**os.environ, "MLFLOW_S3_ENDPOINT_URL": s3_endpoint, "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"}
     command = [
         str(BIN / "mlflow"),
         "server",
