@@ -1,12 +1,14 @@
 """GRPO step time inside the pipeline against a raw TRL script, same model, same GRPOConfig, same seed.
 
 Pipeline: the grpo component (`train_policies`) inside the step's MLflow run, with everything it attaches
-(compact progress bar, MLflow metrics every step, completion sample tables, checkpoint marker, SIGTERM
-handler). Raw: `GRPOTrainer(...).train()` with the GRPOConfig the pipeline built (a copy),
-the same policy and reward functions, and no callbacks beyond TRL's defaults. A step's time is the interval
-between consecutive `on_step_begin` events (its generation, rewards, update, logging and any save); the
-first is warm-up and dropped. Rounds alternate which arm goes first; the ratio compares medians (target
->= 0.97).
+(its reward functions, compact progress bar, MLflow metrics every step, completion sample tables, checkpoint
+marker, SIGTERM handler). Raw: what one writes with TRL alone: `GRPOTrainer(...).train()` on the same
+converted policy and train prompts, with plain reward functions computing the same scores and a copy of the
+GRPOConfig the pipeline built (taken before the trainer saw it), and no callbacks beyond TRL's defaults.
+A step's time is the interval between consecutive `on_step_begin` events (its generation, rewards, update,
+logging and any save); each run's first step is warm-up and dropped. Same seed, so both arms generate the
+same completions (checked: per-step mean completion length and reward). Rounds alternate which arm goes
+first; the ratio is raw median over pipeline median, within one invocation (target >= 0.97).
 
 The cpu profile's Gemma 3 270M from the converted cache, 4 completions of 24 tokens, two concision
 objectives (no reward model to train first; scoring them costs the same in both arms).
@@ -54,53 +56,85 @@ def step_timer():
 
 
 def pipeline_arm(params, data: Path, reward_models: Path, out: Path) -> dict:
-    """The component with its callbacks, in a step run; a timer joins the callbacks it attaches. Returns the
-    step times, the run's wall seconds, the trainer's GRPOConfig (a copy) and its log history."""
-    from components.grpo import train_policies
+    """The component with its callbacks, in a step run. The trainer it builds gets a timer, and a copy of its
+    GRPOConfig is taken before GRPOTrainer sees it (for the raw arm)."""
+    from components import grpo
     from paretoflow import tracking
 
     captured = {}
-    original = tracking.trainer_callbacks
+    original = grpo.build_trainer
 
-    def with_timer(trainer, *shown):
-        original(trainer, *shown)
-        captured.update(timer=step_timer(), args=copy.deepcopy(trainer.args), trainer=trainer)
+    def timed(params, base, train, rewards, args):
+        captured["args"] = copy.deepcopy(args)
+        trainer, tokenizer = original(params, base, train, rewards, args)
+        captured.update(timer=step_timer(), trainer=trainer)
         trainer.add_callback(captured["timer"])
+        return trainer, tokenizer
 
-    tracking.trainer_callbacks = with_timer
+    grpo.build_trainer = timed
     try:
         started = time.perf_counter()
         with tracking.step_run(params, "grpo", ("grpo",), {}, None, None):
-            train_policies(params, data, reward_models, out)
+            grpo.train_policies(params, data, reward_models, out)
         seconds = time.perf_counter() - started
     finally:
-        tracking.trainer_callbacks = original
+        grpo.build_trainer = original
     return {
         "steps": captured["timer"].step_seconds(),
         "seconds": seconds,
         "args": captured["args"],
-        "log_history": captured["trainer"].state.log_history,
+        "work": work_per_step(captured["trainer"].state.log_history),
     }
 
 
-def raw_arm(params, data: Path, reward_models: Path, config, out: Path) -> tuple[list[float], float]:
-    """What one would write with TRL alone: the same config, policy, prompts and reward functions, and the
-    component's own trainer construction (`build_trainer`: no callbacks beyond TRL's)."""
-    from components.grpo import build_trainer, train_prompts
-    from components.grpo_rewards import training_rewards
+def raw_arm(params, data: Path, config, out: Path) -> dict:
+    """A raw TRL script: the policy directory, the train prompts, plain reward functions (the concision formula
+    of `components.scorers`, written out), the GRPOConfig copy; nothing from the grpo component."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import GRPOTrainer
+
+    from components.canonical import read_table
     from components.models import policy_dir
 
-    base = policy_dir(params.grpo.policy, params.cache_dir)
-    train = train_prompts(data)
-    rewards, _ = training_rewards(params, reward_models)
+    def words_reward(name: str, target: int):
+        def reward(completions, **kwargs):
+            texts = [c if isinstance(c, str) else c[0]["content"] for c in completions]
+            return [0.0 if not t.split() else min(1.0, target / len(t.split())) for t in texts]
+
+        reward.__name__ = name
+        return reward
+
+    base = str(policy_dir(params.grpo.policy, params.cache_dir))
+    prompts = read_table(data / "prompts.parquet")  # prompts are stored as JSON message lists
+    train = prompts[prompts["split"] == "train"].sort_values("id")
     args = copy.deepcopy(config)
     args.output_dir = str(out)
     started = time.perf_counter()
-    trainer, _ = build_trainer(params, base, train, rewards, args)
+    trainer = GRPOTrainer(
+        model=base,
+        reward_funcs=[words_reward(o.name, o.target_words) for o in params.objectives],
+        args=args,
+        train_dataset=Dataset.from_dict({"prompt": list(train["prompt"])}),
+        processing_class=AutoTokenizer.from_pretrained(base, padding_side="left"),
+    )
     timer = step_timer()
     trainer.add_callback(timer)
     trainer.train()
-    return timer.step_seconds(), time.perf_counter() - started
+    return {
+        "steps": timer.step_seconds(),
+        "seconds": time.perf_counter() - started,
+        "work": work_per_step(trainer.state.log_history),
+    }
+
+
+def work_per_step(history: list[dict]) -> list[list[float]]:
+    """[mean completion length, mean reward] per step: equal in both arms when they did the same work."""
+    return [
+        [round(e.get("completions/mean_length", -1), 3), round(e.get("reward", -1), 4)]
+        for e in history
+        if "step" in e and "reward" in e
+    ]
 
 
 def bench_project(root: Path, overrides: list[str]):
@@ -153,18 +187,18 @@ def main() -> None:
         params, data, reward_models = bench_project(
             root, [f"profile={args.profile}", f"cache_dir={REPO / '.cache'}", f"grpo.max_steps={args.steps}"]
         )
-        pipeline, raw, walls, config = [], [], {"pipeline": [], "raw": []}, None
+        pipeline, raw, walls, work, config = [], [], {"pipeline": [], "raw": []}, {"pipeline": [], "raw": []}, None
         for i in range(args.rounds):
             for arm in ("pipeline", "raw") if i % 2 == 0 else ("raw", "pipeline"):  # alternate who goes first
                 if arm == "pipeline":
                     run = pipeline_arm(params, data, reward_models, root / f"policies-{i}")
                     config = config or run["args"]
                     pipeline.append(run["steps"])
-                    walls["pipeline"].append(round(run["seconds"], 2))
                 else:
-                    steps, seconds = raw_arm(params, data, reward_models, config, root / f"raw-{i}")
-                    raw.append(steps)
-                    walls["raw"].append(round(seconds, 2))
+                    run = raw_arm(params, data, config, root / f"raw-{i}")
+                    raw.append(run["steps"])
+                walls[arm].append(round(run["seconds"], 2))
+                work[arm].append(run["work"])
             print(f"round {i}: pipeline {pipeline[-1]}, raw {raw[-1]}", flush=True)
     report = {
         "profile": args.profile,
@@ -177,6 +211,8 @@ def main() -> None:
         "pipeline": summary(pipeline),
         "raw_trl": summary(raw),
         "train_wall_seconds": walls,
+        "work_per_step": work,
+        "same_work": work["pipeline"] == work["raw"],
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }
     ratio = report["raw_trl"]["step_seconds_median"] / report["pipeline"]["step_seconds_median"]

@@ -303,8 +303,8 @@ def _trainer(params: Params, run: Run, base, train, rewards, out: Path):
 
 
 def build_trainer(params: Params, base, train, rewards, args):
-    """GRPOTrainer and its tokenizer for `args`, with no callbacks beyond TRL's (the raw-TRL benchmark arm uses
-    it as it is)."""
+    """GRPOTrainer and its tokenizer for `args`, with no callbacks beyond TRL's (the step-time benchmark wraps
+    it to time the pipeline's trainer)."""
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import GRPOTrainer
