@@ -4,7 +4,10 @@ Each strategy gets the same number of optimizer steps in total (sweep and dynami
 weight vector in params, K of them; soup: one specialist per objective, K*S/objectives steps each, then a soup
 at each of the K weight vectors for free). Reward models are trained
 first with the pipeline's own step on the configured data; candidates are scored by `components.evaluate`
-(same generation, scorers, hypervolume as the pipeline). Run it under the shared lock:
+(same generation, scorers, hypervolume as the pipeline). Noise: every strategy is scored on the same held-out
+prompts, so resampling those prompts (one resample shared by all strategies) gives each hypervolume a 95%
+interval and each difference from sweep a paired one; a difference whose interval spans 0 is within noise.
+Dynamic runs record their weight trajectories. Run it under the shared lock:
 
     flock /tmp/pf-heavy.lock .venv/bin/python -m benchmarks.grpo_strategies
 
@@ -23,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "benchmarks" / "results" / "grpo_strategies.json"
 STRATEGIES = ("sweep", "dynamic", "soup")
+BOOTSTRAP = 2000
 
 
 def main() -> None:
@@ -39,6 +43,7 @@ def main() -> None:
     if args.only:
         previous = json.loads(RESULT.read_text())
         result["strategies"] = previous["strategies"] | result["strategies"]
+    result["noise"] = noise(result["strategies"], result["objectives"])
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2) + "\n")
     for name, r in result["strategies"].items():
@@ -46,11 +51,48 @@ def main() -> None:
             f"{name:8s} hypervolume {r['hypervolume']:.5f}  EUM {r['eum']:.4f}  front {r['front_size']}/"
             f"{r['candidates']}  steps {r['optimizer_steps']}  train {r['train_seconds']:.0f}s"
         )
+    for name, n in result["noise"].get("hypervolume_ci95", {}).items():
+        diff = result["noise"]["difference_from_sweep_ci95"].get(name)
+        print(f"{name:8s} 95% interval {n}" + (f", minus sweep {diff}" if diff else ""))
     print(f"written {RESULT}")
+
+
+def noise(strategies: dict, objectives: list[str]) -> dict:
+    """Bootstrap over held-out prompts (the same resample for every strategy): 95% intervals of each front's
+    hypervolume and of its difference from sweep's. Strategies without per-prompt scores are left out."""
+    import numpy as np
+
+    from components.pareto import hypervolume
+
+    scored = {k: v["prompt_scores"] for k, v in strategies.items() if "prompt_scores" in v}
+    if not scored:
+        return {}
+    prompts = len(next(iter(next(iter(scored.values())).values()))[objectives[0]])
+    rng = np.random.default_rng(0)
+    samples = {k: [] for k in scored}
+    for _ in range(BOOTSTRAP):
+        pick = rng.integers(0, prompts, prompts)
+        for name, policies in scored.items():
+            points = np.array([[np.mean(np.array(s[o])[pick]) for o in objectives] for s in policies.values()])
+            samples[name].append(hypervolume(points, np.zeros(len(objectives))))
+    interval = {k: [round(float(q), 5) for q in np.percentile(v, [2.5, 97.5])] for k, v in samples.items()}
+    diff = {
+        k: [round(float(q), 5) for q in np.percentile(np.array(v) - np.array(samples["sweep"]), [2.5, 97.5])]
+        for k, v in samples.items()
+        if k != "sweep" and "sweep" in samples
+    }
+    return {
+        "heldout_prompts": prompts,
+        "bootstrap_resamples": BOOTSTRAP,
+        "hypervolume_ci95": interval,
+        "difference_from_sweep_ci95": diff,
+    }
 
 
 def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list[str]) -> dict:
     import os
+
+    import pandas as pd
 
     os.chdir(REPO)  # data sources in params.yaml are relative to the project
     from components.evaluate import evaluate_policies
@@ -63,7 +105,7 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
         f"profile={profile}",
         f"cache_dir={REPO / '.cache'}",
         "grpo.log_completions_every=0",
-        "evaluate.max_prompts=8",
+        "evaluate.max_prompts=12",
         "evaluate.max_new_tokens=24",
         *(["grpo.lora={r: 8, alpha: 16, dropout: 0.0}", "grpo.learning_rate=2.0e-4"] if profile == "cpu" else []),
         *extra,
@@ -95,6 +137,8 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
         t2 = time.perf_counter()
         manifest = json.loads((policies / "manifest.json").read_text())
         front = json.loads((work / f"evaluation-{name}" / "front.json").read_text())
+        scores = pd.read_parquet(work / f"evaluation-{name}" / "scores.parquet").sort_values("prompt_id")
+        trained = scores[scores["policy"] != "base"]
         results[name] = {
             "hypervolume": metrics["pareto/hypervolume"],
             "eum": metrics["pareto/eum"],
@@ -109,7 +153,17 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
                 for row in front
             ],
             "final_weights": {m["name"]: m["final_weights"] for m in manifest if "final_weights" in m},
+            "weight_trajectories": {
+                m["name"]: json.loads((policies / m["name"] / "weight_trajectory.json").read_text())
+                for m in manifest
+                if (policies / m["name"] / "weight_trajectory.json").exists()
+            },
+            "prompt_scores": {
+                policy: {o: group[o].round(5).tolist() for o in p.objective_names}
+                for policy, group in trained.groupby("policy")
+            },
         }
+    heldout_prompts = len(json.loads((work / f"evaluation-{strategies[0]}" / "heldout.json").read_text())["prompt_ids"])
     return {
         "benchmark": "grpo strategies at equal optimizer steps, held-out hypervolume (reference: zeros)",
         "profile": profile,
@@ -118,7 +172,7 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
         "runs_per_strategy": runs,
         "steps_per_run": steps,
         "specialist_steps": specialist_steps,
-        "heldout_prompts": params.evaluate.max_prompts,
+        "heldout_prompts": heldout_prompts,
         "grpo": params.grpo.model_dump(
             mode="json", include={"num_generations", "max_completion_length", "learning_rate", "lora", "dynamic"}
         ),
