@@ -7,10 +7,15 @@ the train half mines the objective's principles (offline miner), and held-out pa
 prompt-only rubric (hard rules from the prompt + mined principles): the rubric a held-out prompt gets at
 evaluation. Backends:
   offline  MiniLM + rules;
-  hf       the converted Gemma 3 270M in process (pointwise `Score: N` verdicts);
-  openai   the openai client against `transformers serve` on loopback serving the same Gemma.
-Every backend starts from an empty cache; the re-run uses a fresh judge on the same cache. Results merge into
-benchmarks/results/rubric_judges.json (one key per backend) and go to MLflow (experiment `rubric_judges`).
+  hf       the converted Gemma 3 270M in process, expected score from the next-token probabilities of
+           "1".."10" after "Score:" (one forward pass per item);
+  openai   the openai client against `transformers serve` on loopback serving the same Gemma; it asks for
+           log-probabilities, which `transformers serve` ignores, so its scores are parsed `Score: N` texts
+           (`scored_by` counts which way each went).
+Every backend starts from an empty judge cache; the re-run uses a fresh judge on the same cache, and its hit
+rate is over score lookups (a re-run makes zero judge requests). Results merge into
+benchmarks/results/rubric_judges.json (one key per backend) and go to MLflow (experiment `rubric_judges`,
+`--mlflow-uri`, default a SQLite file in the work folder).
 Run under the shared lock: `flock /tmp/pf-heavy.lock .venv/bin/python -m benchmarks.rubric_judges`.
 """
 
@@ -33,7 +38,7 @@ from components.canonical import assign_split
 from components.rm_evaluation import bootstrap_ci
 from components.rubric_reward import RubricReward, new_judge
 from components.score import read_pairs
-from paretoflow.config import HFJudge, OfflineJudge, OpenAIJudge
+from paretoflow.config import GgufModel, HFJudge, OfflineJudge, OpenAIJudge, PretrainedModel
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -59,11 +64,19 @@ def load_sets(seed: int) -> dict[str, tuple[str, pd.DataFrame, pd.DataFrame]]:
     return out
 
 
+def gemma_dir() -> Path:
+    """The packaged Gemma 3 270M converted once into the repo's `.cache/` (shared with the tests)."""
+    from components.models import policy_dir
+
+    return policy_dir(GgufModel(kind="gguf"), REPO / ".cache")
+
+
 def settings_for(backend: str, base_url: str | None, model: str | None):
     if backend == "offline":
         return OfflineJudge(kind="offline")
     if backend == "hf":
-        return HFJudge(kind="hf", batch_size=8, max_input_tokens=512)
+        gemma = PretrainedModel(kind="pretrained", name_or_path=str(gemma_dir()))
+        return HFJudge(kind="hf", model=gemma, batch_size=8, max_input_tokens=512)
     return OpenAIJudge(kind="openai", base_url=base_url, model=model, max_concurrency=2, timeout_s=300)
 
 
@@ -100,12 +113,12 @@ def run_backend(backend: str, sets, n_pairs: int, n_probes: int, cache: Path, ba
             print(f"{backend} {attempt} {name}: {json.dumps({k: row.get(k) for k in ('agreement', 'n', 'ties')})}")
             calls += _requests(judge) - before
         seconds = time.perf_counter() - started
-        hit_rate = _hit_rate(judge)
         results[f"_{attempt}"] = {
             "seconds": round(seconds, 1),
             "judge_requests": calls,
             "requests_per_s": round(calls / seconds, 3) if seconds else 0.0,
-            "cache_hit_rate": hit_rate,
+            "cache_hit_rate": judge.cache.hit_rate,  # scores answered without computing them
+            "judge_stats": judge.client.stats() if judge.client is not None else {},
         }
     probes_total = sum(r["false_positive"]["n"] for k, r in results.items() if not k.startswith("_"))
     hits = sum(
@@ -113,6 +126,9 @@ def run_backend(backend: str, sets, n_pairs: int, n_probes: int, cache: Path, ba
     )
     results["_false_positive_rate"] = hits / probes_total if probes_total else 0.0
     results["_model"] = judge.model
+    results["_scoring"] = getattr(judge.client, "scoring", None) or "offline"
+    results["_pairs_per_set"] = n_pairs
+    results["_probe_prompts_per_set"] = n_probes
     return results
 
 
@@ -122,16 +138,14 @@ def _requests(judge) -> int:
     return client.misses if client is not None else judge.calls
 
 
-def _hit_rate(judge) -> float:
-    return judge.client.hit_rate if judge.client is not None else judge.cache.hit_rate
-
-
-def log_mlflow(uri: str, backend: str, results: dict) -> None:
+def log_mlflow(uri: str, backend: str, results: dict) -> str:
     import mlflow
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_experiment("rubric_judges")
-    with mlflow.start_run(run_name=f"rubric-judges-{backend}"):
+    with mlflow.start_run(run_name=f"rubric-judges-{backend}") as run:
+        mlflow.log_params({"backend": backend, "model": results["_model"], "scoring": results["_scoring"]})
+        mlflow.log_params({"pairs_per_set": results["_pairs_per_set"]})
         metrics = {
             f"rubrics/{backend}/requests_per_s": results["_first"]["requests_per_s"],
             f"rubrics/{backend}/rerun_cache_hit_rate": results["_rerun"]["cache_hit_rate"],
@@ -141,9 +155,14 @@ def log_mlflow(uri: str, backend: str, results: dict) -> None:
         for name, row in results.items():
             if not name.startswith("_"):
                 metrics[f"rubrics/{backend}/{name}/agreement"] = row["agreement"]
+                metrics[f"rubrics/{backend}/{name}/agreement_ci95_lo"] = row["ci95"][0]
+                metrics[f"rubrics/{backend}/{name}/agreement_ci95_hi"] = row["ci95"][1]
+                metrics[f"rubrics/{backend}/{name}/ties"] = row["ties"]
+                metrics[f"rubrics/{backend}/{name}/n"] = row["n"]
                 metrics[f"rubrics/{backend}/{name}/false_positive_rate"] = row["false_positive"]["rate"]
         mlflow.log_metrics(metrics)
         mlflow.log_dict(results, f"rubric_judges_{backend}.json")
+        return run.info.run_id
 
 
 def main() -> None:
@@ -153,6 +172,7 @@ def main() -> None:
     parser.add_argument("--probe-prompts", type=int, default=None, help="prompts for the master-key probes")
     parser.add_argument("--work", default="/tmp/rubric-bench")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mlflow-uri", default=None, help="tracking URI (default: sqlite in --work)")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -166,18 +186,17 @@ def main() -> None:
         n_probes = args.probe_prompts or DEFAULT_PROBE_PROMPTS[backend]
         if backend == "openai":
             from components.judges.local_server import transformers_serve
-            from components.models import policy_dir
-            from paretoflow.config import GgufModel
 
-            gemma = policy_dir(GgufModel(kind="gguf"), REPO / ".cache")
+            gemma = gemma_dir()
             with transformers_serve(gemma, work / "serve.log") as url:
                 results = run_backend(backend, sets, n_pairs, n_probes, cache, url, str(gemma))
         else:
             results = run_backend(backend, sets, n_pairs, n_probes, cache)
+        uri = args.mlflow_uri or f"sqlite:///{work}/mlflow.db"
+        results["_mlflow"] = {"uri": uri, "experiment": "rubric_judges", "run_id": log_mlflow(uri, backend, results)}
         out[backend] = results
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
-        log_mlflow(f"sqlite:///{work}/mlflow.db", backend, results)
         print(json.dumps({backend: {k: v for k, v in results.items() if k.startswith("_")}}, indent=2))
 
 

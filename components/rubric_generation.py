@@ -93,10 +93,14 @@ def judge_pairwise(client, prompts: list, first: list[str], second: list[str], r
 
 
 def judge_pointwise(client, prompts: list, replies: list[str], rubrics: list[dict]) -> list[float | None]:
-    """A score in [0, 1] per reply from the pointwise template, None when the judge gave none."""
+    """A score in [0, 1] per reply from the pointwise template, None when the judge gave none: the expected
+    score over the verdict's tokens for clients that compute one (those naming a `scoring` method), else the
+    parsed text."""
     conversations = [
         _judge_request("rubric_judge_pointwise", p, r, response=reply) for p, reply, r in zip(prompts, replies, rubrics)
     ]
+    if getattr(client, "scoring", None):
+        return client.expected_scores(conversations)
     return [parse_score(text) for text in client.chat(conversations, max_tokens=SCORE_TOKENS)]
 
 

@@ -44,7 +44,12 @@ class RubricJudge:
         self.version = (
             OFFLINE_VERSION
             if kind == "offline"
-            else text_sha(OFFLINE_VERSION, template("rubric_judge_pointwise").version, length=12)
+            else text_sha(
+                OFFLINE_VERSION,
+                template("rubric_judge_pointwise").version,
+                getattr(client, "scoring", None) or "parsed-text",  # expected scores never mix with parsed ones
+                length=12,
+            )
         )
         self.cache = ResultCache(Path(cache_dir) / "rubric-cache", "scores")
         self.calls = 0  # scorings not answered by the cache

@@ -144,10 +144,13 @@ class OpenAIJudge(Strict):
     max_retries: int = Field(5, ge=0, description="retries after the first try on 429, 5xx, timeouts, bad bodies")
     backoff_base_s: float = Field(0.5, ge=0, description="retry k sleeps uniform(0, min(max, base * 2**k))")
     backoff_max_s: float = Field(30.0, ge=0, description="cap on one backoff sleep (and on a Retry-After)")
+    top_logprobs: int = Field(
+        20, ge=0, le=20, description="alternatives per token asked for expected scores; 0 = parse the verdict text"
+    )
 
 
 class HFJudge(Strict):
-    """An in-process transformers causal LM, batched greedy generation (Gemma 3 270M in the cpu profile)."""
+    """An in-process transformers causal LM, batched; scores are expected scores over "1".."10" (cpu: Gemma 3 270M)."""
 
     kind: Literal["hf"]
     model: ModelSpec = Field(GgufModel(kind="gguf"), description="any policy-style model spec")

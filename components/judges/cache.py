@@ -1,7 +1,8 @@
 """Content-addressed reply cache for chat clients: a re-run asks the judge nothing it has already answered.
 
-The key is the sha256 of (backend, model, max_tokens, temperature, messages). The messages are the
-rendered prompt, so the template's content is part of the key: editing a template changes every key.
+The key is the sha256 of (backend, model, max_tokens, temperature, messages), plus the scoring method for
+expected scores (stored as JSON numbers). The messages are the rendered prompt, so the template's content
+is part of the key: editing a template changes every key.
 Replies live in append-only JSONL shards, one per (backend, model); each record is written with one
 `write` under an exclusive `flock`, then flushed and fsync'ed, so a run killed at any moment keeps every
 reply it had received, and the only damage possible is a torn last line, which reload skips.
@@ -23,7 +24,9 @@ from components.judges.base import ChatClient, Conversation
 log = logging.getLogger(__name__)
 
 
-def cache_key(backend: str, model: str, messages: Conversation, max_tokens: int, temperature: float) -> str:
+def cache_key(
+    backend: str, model: str, messages: Conversation, max_tokens: int, temperature: float, method: str | None = None
+) -> str:
     payload = {
         "backend": backend,
         "model": model,
@@ -31,6 +34,8 @@ def cache_key(backend: str, model: str, messages: Conversation, max_tokens: int,
         "temperature": float(temperature),
         "messages": [{"role": m["role"], "content": m["content"]} for m in messages],
     }
+    if method is not None:
+        payload["method"] = method
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -99,6 +104,7 @@ class CachedChatClient:
         self.inner = inner
         self.backend = inner.backend
         self.model = inner.model
+        self.scoring = getattr(inner, "scoring", None)
         self.cache = JsonlCache(Path(directory) / shard_name(inner.backend, inner.model))
         self.hits = 0
         self.misses = 0
@@ -114,7 +120,30 @@ class CachedChatClient:
         for name in ("requests", "retries"):
             if hasattr(self.inner, name):
                 out[f"judge/{name}"] = getattr(self.inner, name)
+        for way, count in getattr(self.inner, "scored_by", {}).items():
+            out[f"judge/scored_by_{way}"] = count
         return out
+
+    def expected_scores(self, conversations: list[Conversation]) -> list[float | None]:
+        """The inner client's expected scores, cached under its scoring method; each stored as it arrives."""
+        keys = [cache_key(self.backend, self.model, c, 0, 0.0, method=self.scoring) for c in conversations]
+        found = [self.cache.get(k) for k in keys]
+        todo: dict[str, int] = {}
+        for i, (key, raw) in enumerate(zip(keys, found)):
+            if raw is None:
+                todo.setdefault(key, i)
+        self.misses += sum(raw is None for raw in found)
+        self.hits += sum(raw is not None for raw in found)
+        scores = {k: json.loads(raw) for k, raw in zip(keys, found) if raw is not None}
+        if todo:
+            missing = list(todo)
+
+            def store(j: int, score: float | None) -> None:
+                self.cache.put(missing[j], json.dumps(score))
+
+            fresh = self.inner.expected_scores([conversations[i] for i in todo.values()], on_score=store)
+            scores.update(zip(missing, fresh))
+        return [scores[k] for k in keys]
 
     def chat(self, conversations: list[Conversation], *, max_tokens: int, temperature: float = 0.0) -> list[str]:
         keys = [cache_key(self.backend, self.model, c, max_tokens, temperature) for c in conversations]

@@ -5,6 +5,9 @@ timeout. 429, 5xx, timeouts, connection errors and bodies that are not a complet
 retried with exponential backoff and full jitter (AWS's "full jitter": sleep uniform(0, min(cap, base 2^k))),
 or exactly the server's Retry-After when it sends one. Other 4xx are the caller's mistake and fail at once.
 The API key is read from the environment variable named in params and never appears in logs or errors.
+Scores (`expected_scores`) ask for `logprobs`/`top_logprobs` and take the expected score over "1".."10" at
+the verdict's number; servers that send no log-probabilities (`transformers serve` ignores the fields) are
+scored by parsing the text, and `scored_by` counts which way each score went.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from collections.abc import Callable
 
 import httpx
 
+from components.judges import expected_score
 from components.judges.base import Conversation, JudgeError, report_progress
+from components.rubric_parsing import parse_score
 from paretoflow.config import OpenAIJudge
 
 log = logging.getLogger(__name__)
@@ -32,8 +37,12 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+SCORE_TOKENS = 8  # room for "Score: 10"
+
+
 class OpenAIChatClient:
     backend = "openai"
+    scoring = expected_score.METHOD
 
     def __init__(self, settings: OpenAIJudge):
         self.settings = settings
@@ -41,6 +50,7 @@ class OpenAIChatClient:
         self.url = settings.base_url.rstrip("/") + "/chat/completions"
         self.requests = 0  # HTTP requests sent, retries included
         self.retries = 0
+        self.scored_by = {"logprobs": 0, "text": 0, "none": 0}
         self._secret: str | None = None
 
     def chat(
@@ -54,9 +64,34 @@ class OpenAIChatClient:
         """One reply per conversation, in input order; `on_reply(index, text)` fires as each one arrives."""
         if not conversations:
             return []
-        return _run_sync(self._chat_all(conversations, max_tokens, temperature, on_reply))
+        extra = {"max_tokens": max_tokens, "temperature": temperature}
+        return _run_sync(self._ask_all(conversations, extra, _content, on_reply))
 
-    async def _chat_all(self, conversations, max_tokens, temperature, on_reply) -> list[str]:
+    def expected_scores(
+        self, conversations: list[Conversation], *, on_score: Callable[[int, float | None], None] | None = None
+    ) -> list[float | None]:
+        """A score in [0, 1] per conversation: the expected score from the log-probabilities when the server
+        sends them, else the parsed `Score: N` of the reply, else None."""
+        if not conversations:
+            return []
+        extra = {"max_tokens": SCORE_TOKENS, "temperature": 0.0}
+        if self.settings.top_logprobs:
+            extra.update(logprobs=True, top_logprobs=self.settings.top_logprobs)
+        return _run_sync(self._ask_all(conversations, extra, self._score_of, on_score))
+
+    def _score_of(self, body: dict) -> float | None:
+        try:
+            score = expected_score.from_openai_logprobs(body["choices"][0]["logprobs"]["content"])
+        except (KeyError, IndexError, TypeError, AttributeError):  # no or malformed log-probabilities
+            score = None
+        way = "logprobs"
+        if score is None:
+            score = parse_score(_content(body))
+            way = "text" if score is not None else "none"
+        self.scored_by[way] += 1
+        return score
+
+    async def _ask_all(self, conversations, extra: dict, read: Callable[[dict], object], on_reply) -> list:
         s = self.settings
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(s.api_key_env)
@@ -71,7 +106,7 @@ class OpenAIChatClient:
             async def one(i: int, messages: Conversation) -> str:
                 nonlocal done
                 async with gate:
-                    reply = await self._with_retries(client, messages, max_tokens, temperature)
+                    reply = read(await self._with_retries(client, {"model": s.model, "messages": messages, **extra}))
                 if on_reply is not None:
                     on_reply(i, reply)
                 done += 1
@@ -87,9 +122,8 @@ class OpenAIChatClient:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 raise
 
-    async def _with_retries(self, client: httpx.AsyncClient, messages, max_tokens, temperature) -> str:
+    async def _with_retries(self, client: httpx.AsyncClient, payload: dict) -> dict:
         s = self.settings
-        payload = {"model": s.model, "messages": messages, "max_tokens": max_tokens, "temperature": temperature}
         for attempt in range(s.max_retries + 1):
             try:
                 return await self._once(client, payload)
@@ -111,7 +145,8 @@ class OpenAIChatClient:
         """Server error bodies may echo request headers; the key never leaves this object."""
         return text.replace(self._secret, "***") if self._secret else text
 
-    async def _once(self, client: httpx.AsyncClient, payload: dict) -> str:
+    async def _once(self, client: httpx.AsyncClient, payload: dict) -> dict:
+        """The parsed body of a complete chat completion (one with `choices[0].message`)."""
         self.requests += 1
         try:
             async with asyncio.timeout(self.settings.timeout_s):
@@ -136,10 +171,14 @@ class OpenAIChatClient:
         except ValueError:
             raise _Retryable(f"HTTP {status} body is not complete JSON: {_snippet(response.text)}") from None
         try:
-            content = body["choices"][0]["message"]["content"]
+            _content(body)
         except (KeyError, IndexError, TypeError):
             raise _Retryable(f"HTTP {status} JSON without choices[0].message: {_snippet(response.text)}") from None
-        return content or ""
+        return body
+
+
+def _content(body: dict) -> str:
+    return body["choices"][0]["message"]["content"] or ""
 
 
 def _backoff(attempt: int, base: float, cap: float, retry_after: float | None) -> float:

@@ -75,4 +75,4 @@ def test_llm_reward_asks_the_judge_only_about_replies_past_the_guard(model_cache
     scores = reward([prompt] * len(replies), replies)
     assert client.misses == 1  # only the genuine reply reached the model
     assert scores[:-1] == [0.0] * (len(replies) - 1)
-    assert scores[-1] == 0.0  # a random model names no score: counted as 0, never as a pass
+    assert 0.0 < scores[-1] < 1.0  # the expected score over "1".."10": a random model spreads its mass

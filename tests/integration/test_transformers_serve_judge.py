@@ -100,3 +100,21 @@ def test_unknown_model_is_a_clear_error(gemma_server):
     client = OpenAIChatClient(_settings(base_url, "no-such-model"))
     with pytest.raises(JudgeError, match="rubrics.judge"):
         client.chat([[{"role": "user", "content": "hi"}]], max_tokens=4)
+
+
+def test_real_server_expected_scores_fall_back_to_the_verdict_text(gemma_server, proxy, tmp_path):
+    """`transformers serve` (5.x) accepts `logprobs`/`top_logprobs` but ignores them, so every score comes from
+    the reply's text (or none); the scores are cached under the scoring method and a re-run sends nothing."""
+    _, model = gemma_server
+    from components.rubric_generation import judge_pointwise
+
+    prompts = ["I failed my exam and feel awful.", "How do I boil an egg?"]
+    replies = ["That sounds hard; it makes sense to feel awful after working for it.", "Boil it for eight minutes."]
+    rubric = {"hard_rules": [], "principles": ["The response addresses the request directly."]}
+    client = make_chat_client(_settings(proxy.base_url, model), tmp_path)
+    scores = judge_pointwise(client, prompts, replies, [rubric, rubric])
+    assert proxy.posts == 2 and client.inner.scored_by["logprobs"] == 0
+    assert client.inner.scored_by["text"] + client.inner.scored_by["none"] == 2
+    assert all(s is None or 0.0 <= s <= 1.0 for s in scores)
+    again = make_chat_client(_settings(proxy.base_url, model), tmp_path)
+    assert judge_pointwise(again, prompts, replies, [rubric, rubric]) == scores and proxy.posts == 2

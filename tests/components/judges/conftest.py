@@ -9,6 +9,7 @@ server tracks how many were in flight at once.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import defaultdict
@@ -29,6 +30,7 @@ class ScriptedServer(ThreadingHTTPServer):
         self.plans: dict[str, list[str]] = defaultdict(list)
         self.requests: list[tuple[str, float]] = []
         self.auth_headers: list[str | None] = []
+        self.bodies: list[dict] = []
         self.in_flight = 0
         self.max_in_flight = 0
 
@@ -38,7 +40,8 @@ class ScriptedServer(ThreadingHTTPServer):
 
     def plan(self, content: str, *behaviours: str) -> None:
         """Behaviours for the next requests with this content: ok, 500, 429:SECONDS, 401, hang, slow:SECONDS,
-        truncated (valid HTTP, cut JSON), short (Content-Length longer than the body), nonjson, nochoices."""
+        truncated (valid HTTP, cut JSON), short (Content-Length longer than the body), nonjson, nochoices,
+        verdict:N (replies "Score: N", with log-probabilities when asked: N 0.6, N+1 0.3, "x" 0.1)."""
         self.plans[content].extend(behaviours)
 
     def count(self, content: str | None = None) -> int:
@@ -77,6 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
         with server.lock:
             server.requests.append((content, time.monotonic()))
             server.auth_headers.append(self.headers.get("Authorization"))
+            server.bodies.append(body)
             behaviour = server.plans[content].pop(0) if server.plans[content] else "ok"
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -105,6 +109,10 @@ class _Handler(BaseHTTPRequestHandler):
             "model": body["model"],
             "choices": [{"index": 0, "message": {"role": "assistant", "content": f"re: {content}"}}],
         }
+        if name == "verdict":
+            reply["choices"][0]["message"]["content"] = f"Score: {arg}"
+            if body.get("logprobs"):
+                reply["choices"][0]["logprobs"] = {"content": _verdict_logprobs(int(arg))}
         raw = json.dumps(reply).encode()
         if name == "truncated":
             return self._send(200, raw[: len(raw) // 2])
@@ -126,6 +134,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         if headers["Content-Length"] != str(len(payload)):
             self.close_connection = True
+
+
+def _verdict_logprobs(score: int) -> list[dict]:
+    """Tokens of "Score: N" as OpenAI sends them; the number's alternatives are N, N+1 and a non-label."""
+    alternatives = [(str(score), 0.6), (str(score + 1), 0.3), ("x", 0.1)]
+    number = [{"token": t, "logprob": math.log(p)} for t, p in alternatives]
+    tokens = [("Score", None), (":", None), (" ", None), (str(score), number)]
+    return [{"token": t, "logprob": -0.1, "top_logprobs": alt or [{"token": t, "logprob": -0.1}]} for t, alt in tokens]
 
 
 @pytest.fixture

@@ -33,6 +33,9 @@ def test_rerun_makes_zero_requests(judge_server, tmp_path):
         "judge/cache_hit_rate": 1.0,
         "judge/requests": 0,
         "judge/retries": 0,
+        "judge/scored_by_logprobs": 0,
+        "judge/scored_by_text": 0,
+        "judge/scored_by_none": 0,
     }
 
 

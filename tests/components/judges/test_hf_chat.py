@@ -59,3 +59,61 @@ def test_gemma_batched_left_padded_equals_one_by_one(gemma_dir):
     single = HFChatClient(HFJudge(kind="hf", batch_size=1), cache_dir)
     single._model, single._tokenizer = batched._model, batched._tokenizer  # same weights, no second load
     assert single.chat(_ask(questions), max_tokens=8) == replies
+
+
+def _reference_score(client: HFChatClient, conversation: list[dict]) -> float:
+    """The expected score computed by hand on the unpadded text: p(k) after "Score: ", p("0") after "Score: 1"."""
+    import torch
+
+    tok, model = client._tokenizer, client._model
+    text = tok.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True) + "Score: 1"
+    ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        logits = model(input_ids=ids).logits[0]
+    first, after_one = torch.softmax(logits[-2], -1), torch.softmax(logits[-1], -1)
+    p = {k: float(first[tok.convert_tokens_to_ids(str(k))]) for k in range(1, 10)}
+    ten = p[1] * float(after_one[tok.convert_tokens_to_ids("0")])
+    p[1] -= ten
+    p[10] = ten
+    return (sum(k * v for k, v in p.items()) / sum(p.values()) - 1) / 9
+
+
+def test_tiny_model_expected_scores_one_forward_pass_per_batch(model_cache):
+    client = HFChatClient(HFJudge(kind="hf", model=TINY, batch_size=2), model_cache)
+    client._load()
+    calls = []
+    client._model.register_forward_hook(lambda module, args, kwargs_out: calls.append(1))
+    scores = client.expected_scores(_ask(QUESTIONS))
+    assert len(calls) == 3  # 5 conversations in batches of 2, no generation loop
+    assert all(0.0 <= s <= 1.0 for s in scores) and len(set(scores)) == len(QUESTIONS)  # no ties on a random model
+    assert scores == pytest.approx([_reference_score(client, c) for c in _ask(QUESTIONS)], abs=1e-5)  # padding-safe
+
+
+def test_tiny_model_expected_scores_are_cached_under_their_method(model_cache, tmp_path):
+    client = CachedChatClient(HFChatClient(HFJudge(kind="hf", model=TINY, batch_size=2), model_cache), tmp_path)
+    assert client.scoring.startswith("expected-score/")
+    scores = client.expected_scores(_ask(QUESTIONS))
+    again = CachedChatClient(HFChatClient(HFJudge(kind="hf", model=TINY, batch_size=2), model_cache), tmp_path)
+    assert again.expected_scores(_ask(QUESTIONS)) == scores
+    assert (again.hits, again.misses) == (len(QUESTIONS), 0) and again.inner._model is None
+
+
+@pytest.mark.slow
+def test_gemma_expected_scores_separate_replies_that_greedy_verdicts_tied(gemma_dir):
+    """Greedy `Score: N` verdicts of the 270M model tied on every benchmark pair; expected scores do not."""
+    from components.rubric_generation import judge_pointwise
+
+    cache_dir = gemma_dir.parents[1]
+    client = HFChatClient(HFJudge(kind="hf", batch_size=4, max_input_tokens=512), cache_dir)
+    prompt = [{"role": "user", "content": "I lost my job today and I feel like a failure."}]
+    replies = [
+        "I'm so sorry. Losing a job hurts, and it does not make you a failure.",
+        "Jobs are lost every day; update your CV.",
+        "The capital of France is Paris.",
+    ]
+    rubric = {"hard_rules": [], "principles": ["The response acknowledges the feelings the person expressed."]}
+    scores = judge_pointwise(client, [prompt] * 3, replies, [rubric] * 3)
+    assert len(set(scores)) == 3 and all(0.0 <= s <= 1.0 for s in scores), scores
+    single = HFChatClient(HFJudge(kind="hf", batch_size=1, max_input_tokens=512), cache_dir)
+    single._model, single._tokenizer = client._model, client._tokenizer
+    assert judge_pointwise(single, [prompt] * 3, replies, [rubric] * 3) == pytest.approx(scores, abs=1e-4)

@@ -130,3 +130,28 @@ def test_large_batch_reports_progress_on_stderr_only(judge_server, capsys):
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 10 and lines[-1] == "[judge openai scripted] 40/40 replies"
+
+
+def test_expected_scores_ask_for_logprobs_and_use_them(judge_server, tmp_path):
+    from components.judges.cache import CachedChatClient
+
+    for i, n in enumerate((3, 8)):
+        judge_server.plan(f"q{i}", f"verdict:{n}")
+    client = CachedChatClient(OpenAIChatClient(judge_server.settings()), tmp_path)
+    scores = client.expected_scores(conversations(2))
+    body = judge_server.bodies[0]
+    assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["temperature"] == 0.0
+    # mass 0.6 on N and 0.3 on N+1 (the 0.1 on a non-label is dropped): E = N + 1/3
+    assert scores == pytest.approx([(3 + 1 / 3 - 1) / 9, (8 + 1 / 3 - 1) / 9])
+    assert client.inner.scored_by == {"logprobs": 2, "text": 0, "none": 0}
+    again = CachedChatClient(OpenAIChatClient(judge_server.settings()), tmp_path)
+    assert again.expected_scores(conversations(2)) == scores and judge_server.count() == 2  # nothing re-asked
+    assert again.chat(conversations(2), max_tokens=8) == ["re: q0", "re: q1"]  # replies are a different key
+
+
+def test_expected_scores_fall_back_to_the_verdict_text(judge_server):
+    judge_server.plan("q0", "verdict:6")
+    client = OpenAIChatClient(judge_server.settings(top_logprobs=0))
+    assert client.expected_scores(conversations(2)) == [pytest.approx(5 / 9), None]  # "re: q1" names no score
+    assert "logprobs" not in judge_server.bodies[0]
+    assert client.scored_by == {"logprobs": 0, "text": 1, "none": 1}
