@@ -8,6 +8,9 @@ The base policy is scored alongside as the reference the trained policies should
 over a weight grid are computed over the trained policies. Each policy's mean scores carry bootstrap 95%
 intervals and reward-hacking indicators (length growth over the base, repetition, distinct-n, and the gap
 between each training scorer and an independent one); the trained judges face the master-key probes.
+
+The champion front in the registry, if there is one, is generated and scored here too, on the same prompts with
+the same seed, decoding and scorers (`champion.json`): promotion compares the candidates with those scores.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import json
 import shutil
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 
-from components import pareto
+from components import champion_eval, pareto
 from components.canonical import read_table
 from components.evaluation_stats import bootstrap_mean_ci, indicators
 from components.models import policy_dir
@@ -55,8 +59,11 @@ def evaluate_policies(
     candidates += [(p["name"], policies_dir / p["name"], p["weights"]) for p in manifest]
     scorers = reward_functions(params, reward_models_dir)
     independent = independent_scorers(params)
+    lookup = champion_eval.champion_front(params)
+    champions = champion_eval.fetch(params, lookup.front) if lookup.front else []
+    scored = [(name, path) for name, path, _ in candidates] + [(champion_policy(v), path) for v, path in champions]
     prompts, responses = list(heldout["prompt"]), []
-    for name, path, _ in candidates:
+    for name, path in scored:
         completions = generate(path, prompts, params)
         scores = {o: f(prompts, completions) for o, f in zip(objectives, scorers)}
         scores |= {f"{o}_independent": f(prompts, completions) for o, f in independent.items()}
@@ -69,10 +76,13 @@ def evaluate_policies(
     table = _front_table(scores_df, candidates, params)
     base_replies = list(scores_df.loc[scores_df["policy"] == BASE, "completion"])
     attack = judge_attack(params, scorers, data_dir, heldout, base_replies)
+    held = heldout_set(list(heldout["id"]))
+    champion = champion_report(scores_df, lookup, held["md5"], np.array(table.attrs["reference_point"]), params)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     scores_df.to_parquet(out_dir / "scores.parquet", index=False)
-    (out_dir / "heldout.json").write_text(json.dumps(heldout_set(list(heldout["id"])), indent=2) + "\n")
+    (out_dir / "heldout.json").write_text(json.dumps(held, indent=2) + "\n")
+    (out_dir / "champion.json").write_text(json.dumps(champion, indent=2) + "\n")
     (out_dir / "judge_attack.json").write_text(json.dumps(attack, indent=2) + "\n")
     trained = table[~table["is_base"]]
     grid = pareto.weight_grid(len(objectives), params.evaluate.weight_grid_steps)
@@ -95,6 +105,7 @@ def evaluate_policies(
         **{f"hacking/{o}/scorer_gap": float(trained[f"{o}_scorer_gap"].max()) for o in independent},
         "judge_attack/fpr": attack["fpr"],
         **{f"judge_attack/{o}/fpr": r["rate"] for o, r in attack["judges"].items()},
+        **({"champion/hypervolume": champion["hypervolume"]} if champion["versions"] else {}),
     }
     (out_dir / "front.json").write_text(table.to_json(orient="records", indent=2) + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
@@ -107,7 +118,47 @@ def evaluate_policies(
     _log(table, metrics, figure, objectives)
     tracking.log_figure(page, "pareto/front.html")
     tracking.log_dict(attack, "judge_attack.json")
-    return metrics | {"front": front_rows(table, objectives), "html": str((out_dir / "pareto_front.html").resolve())}
+    tracking.log_dict(champion, "champion.json")
+    return metrics | {
+        "front": front_rows(table, objectives),
+        "html": str((out_dir / "pareto_front.html").resolve()),
+        "champion": champion["note"],
+    }
+
+
+def champion_policy(version: str) -> str:
+    """The champion version's name among the scored policies (scores.parquet)."""
+    return f"champion-v{version}"
+
+
+def champion_report(
+    scores: pd.DataFrame, lookup: champion_eval.Lookup, heldout_md5: str, reference: np.ndarray, params: Params
+) -> dict:
+    """The champion front scored in this run (what register tags on the new versions and promotion compares):
+    per version the mean and 95% interval of every objective, and the front's hypervolume at this run's reference."""
+    active = mlflow.active_run()
+    report = {
+        "model_name": params.register.model_name,
+        "note": lookup.note,
+        "run_id": active.info.run_id if active else None,
+        "heldout_md5": heldout_md5,
+        "objectives": params.objective_names,
+        "versions": [],
+        "scores": {},
+    }
+    if lookup.front is None:
+        return report
+    versions = champion_eval.versions_of(lookup.front)
+    policies = {str(v.version): v.tags.get("policy") for v in lookup.front.versions}
+    rows = {v: _policy_stats(scores[scores["policy"] == champion_policy(v)], params) for v in versions}
+    points = np.array([[rows[v][o] for o in params.objective_names] for v in versions])
+    return report | {
+        "versions": versions,
+        "anchor_version": str(lookup.front.anchor.version),
+        "champion_run_id": champion_eval.run_id(lookup.front),
+        "scores": {v: {"policy": policies[v], **rows[v]} for v in versions},
+        "hypervolume": pareto.hypervolume(points, reference),
+    }
 
 
 def front_rows(table: pd.DataFrame, objectives: list[str]) -> list[dict]:
@@ -225,12 +276,7 @@ def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFra
     rows = []
     for name, _, weights in candidates:
         replies = scores[scores["policy"] == name]
-        row = {"policy": name, "is_base": name == BASE, "weights": weights}
-        for o in objectives:
-            row[o] = float(replies[o].mean())
-            low, high = bootstrap_mean_ci(replies[o], params.evaluate.bootstrap_samples, params.seed)
-            row |= {f"{o}_ci_low": low, f"{o}_ci_high": high}
-        row |= {c: float(replies[c].mean()) for c in replies.columns if c.endswith("_independent")}
+        row = {"policy": name, "is_base": name == BASE, "weights": weights} | _policy_stats(replies, params)
         rows.append(row | indicators(list(replies["completion"]), base_words))
     table = pd.DataFrame(rows)
     trained = ~table["is_base"]
@@ -245,6 +291,16 @@ def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFra
     table.attrs["hypervolume"] = pareto.hypervolume(points, reference)
     table.attrs["reference_point"] = reference.tolist()
     return table
+
+
+def _policy_stats(replies: pd.DataFrame, params: Params) -> dict[str, float]:
+    """Mean score with its bootstrap 95% interval per objective, and the independent scorers' means."""
+    row = {}
+    for o in params.objective_names:
+        row[o] = float(replies[o].mean())
+        low, high = bootstrap_mean_ci(replies[o], params.evaluate.bootstrap_samples, params.seed)
+        row |= {f"{o}_ci_low": low, f"{o}_ci_high": high}
+    return row | {c: float(replies[c].mean()) for c in replies.columns if c.endswith("_independent")}
 
 
 def _reference_point(table: pd.DataFrame, params: Params) -> np.ndarray:

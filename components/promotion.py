@@ -1,10 +1,13 @@
 """promotion: alias `champion` moves to the candidate only when every gate passes; `rollback` undoes it.
 
-The gates compare the candidate's front with the champion's on the held-out scores register recorded
-(tags `heldout.<objective>`), and only when both were scored on the same held-out prompts (tag
-`heldout_set.md5`): the evaluation that produced each front scored base and trained policies side by side
-on that set with the same scorers and decoding settings. The judge-attack gate reads the false-positive rate
-of the master-key probes that evaluate measured on the candidate's training judges (tag `judge_attack.fpr`).
+The gates compare the candidate's front with the champion's. When the candidate's evaluate run also scored the
+current champion front (tags `sidebyside.champion_versions` and `sidebyside.v<version>.<objective>`), both fronts
+were generated and scored in that one run on the same prompts with the same seed, decoding and scorers, and those
+scores decide. Otherwise (the champion moved since, or an older candidate) the gates fall back to each front's own
+registered scores (tags `heldout.<objective>`), comparable only when both were scored on the same held-out prompts
+(tag `heldout_set.md5`); each gate's detail says which comparison it made. The judge-attack gate reads the
+false-positive rate of the master-key probes that evaluate measured on the candidate's training judges (tag
+`judge_attack.fpr`).
 Each gate is recorded on the candidate version as a `gate.<name>` tag (`pass`/`fail`) with a
 `gate.<name>.detail` tag saying why. With `promote.require_approval`, a person decides last
 (`gate.human_approval`), through the `approve` callback the promote flow gives (a Prefect pause).
@@ -27,6 +30,9 @@ from components.fronts import CANDIDATE, CHAMPION, PREVIOUS, Front, aliased, fro
 from paretoflow import tracking
 from paretoflow.config import Params, Promote
 
+SIDE_VERSIONS = "sidebyside.champion_versions"  # set by register from evaluate's champion.json
+SIDE_RUN = "sidebyside.run_id"
+
 
 class PromotionError(RuntimeError):
     """The registry could not be changed as asked; the message says what was left as it was."""
@@ -48,8 +54,64 @@ def gates(candidate: Front, champion: Front | None, objectives: list[str], setti
     if champion is None:
         first = "no champion yet: first promotion"
         return [*(Gate(n, True, first) for n in ("heldout_set", "hypervolume", "objectives")), attack]
+    side, why = side_by_side(candidate, champion, objectives)
+    if side is not None:
+        how = f"evaluated side by side in run {candidate.anchor.tags.get(SIDE_RUN, 'unknown')}"
+        heldout = Gate("heldout_set", True, f"champion front re-scored on the candidate's held-out prompts, {how}")
+        champion_points = np.array([side[str(v.version)] for v in champion.versions])
+        champion_anchor = side[str(champion.anchor.version)]
+    else:
+        how = f"champion's own evaluation: {why}"
+        heldout = heldout_gate(candidate, champion, settings)
+        champion_points = champion.scores(objectives)
+        champion_anchor = version_scores(champion.anchor, objectives)
+    reference = np.array(settings.reference_point or [0.0] * len(objectives))
+    hv_candidate = pareto.hypervolume(candidate.scores(objectives), reference)
+    hv_champion = pareto.hypervolume(champion_points, reference)
+    hypervolume = Gate(
+        "hypervolume",
+        hv_candidate >= hv_champion,
+        f"candidate front {hv_candidate:.4f} ({len(candidate.versions)} versions) vs champion front "
+        f"{hv_champion:.4f} ({len(champion.versions)} versions), {how}",
+    )
+    ours = dict(zip(objectives, version_scores(candidate.anchor, objectives)))
+    theirs = dict(zip(objectives, champion_anchor))
+    drops = {o: theirs[o] - ours[o] for o in objectives}
+    worse = [f"{o} {ours[o]:.4f} < {theirs[o]:.4f}" for o in objectives if drops[o] > settings.tolerance]
+    kept = Gate(
+        "objectives",
+        not worse,
+        (
+            f"below the champion by more than {settings.tolerance}: {'; '.join(worse)}"
+            if worse
+            else f"no objective below the champion by more than {settings.tolerance}"
+        )
+        + f", {how}",
+    )
+    return [heldout, hypervolume, kept, attack]
+
+
+def side_by_side(candidate: Front, champion: Front, objectives: list[str]) -> tuple[dict | None, str]:
+    """The champion's scores from the candidate's own evaluate run, per champion version, when that run scored
+    exactly the current champion front; else None and why not."""
+    tags = candidate.anchor.tags
+    tagged = tags.get(SIDE_VERSIONS)
+    current = ",".join(str(v.version) for v in champion.versions)
+    if tagged is None:
+        return None, f"the candidate's evaluation scored no champion beside it (no tag {SIDE_VERSIONS})"
+    if sorted(tagged.split(","), key=int) != sorted(current.split(","), key=int):
+        return None, f"the candidate was evaluated beside champion versions {tagged}; the champion front is {current}"
+    keys = {v: [f"sidebyside.v{v}.{o}" for o in objectives] for v in current.split(",")}
+    missing = [k for ks in keys.values() for k in ks if k not in tags]
+    if missing:
+        return None, f"the candidate lacks side-by-side scores {', '.join(missing[:3])} (objectives changed since?)"
+    return {v: [float(tags[k]) for k in ks] for v, ks in keys.items()}, ""
+
+
+def heldout_gate(candidate: Front, champion: Front, settings: Promote) -> Gate:
+    """Scores from two evaluation runs compare only on the same held-out prompts (tag heldout_set.md5)."""
     same = candidate.heldout_md5 is not None and candidate.heldout_md5 == champion.heldout_md5
-    heldout = Gate(
+    return Gate(
         "heldout_set",
         same or not settings.require_same_heldout,
         "same held-out prompts"
@@ -57,27 +119,6 @@ def gates(candidate: Front, champion: Front | None, objectives: list[str], setti
         else f"candidate scored on held-out set {candidate.heldout_md5}, champion on {champion.heldout_md5}"
         + ("" if settings.require_same_heldout else " (allowed: promote.require_same_heldout is false)"),
     )
-    reference = np.array(settings.reference_point or [0.0] * len(objectives))
-    hv_candidate = pareto.hypervolume(candidate.scores(objectives), reference)
-    hv_champion = pareto.hypervolume(champion.scores(objectives), reference)
-    hypervolume = Gate(
-        "hypervolume",
-        hv_candidate >= hv_champion,
-        f"candidate front {hv_candidate:.4f} ({len(candidate.versions)} versions) vs champion front "
-        f"{hv_champion:.4f} ({len(champion.versions)} versions)",
-    )
-    ours = dict(zip(objectives, version_scores(candidate.anchor, objectives)))
-    theirs = dict(zip(objectives, version_scores(champion.anchor, objectives)))
-    drops = {o: theirs[o] - ours[o] for o in objectives}
-    worse = [f"{o} {ours[o]:.4f} < {theirs[o]:.4f}" for o in objectives if drops[o] > settings.tolerance]
-    kept = Gate(
-        "objectives",
-        not worse,
-        f"below the champion by more than {settings.tolerance}: {'; '.join(worse)}"
-        if worse
-        else f"no objective below the champion by more than {settings.tolerance}",
-    )
-    return [heldout, hypervolume, kept, attack]
 
 
 def judge_attack_gate(candidate: Front, settings: Promote) -> Gate:

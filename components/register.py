@@ -4,7 +4,9 @@ equal-weight utility. Training never moves `champion`: promotion is its own flow
 Each version is the policy's saved directory logged as it is (a transformers text-generation checkpoint with
 a signature and an input example), tagged with what a reviewer needs to trust it: weights, held-out scores
 with intervals, hypervolume contribution, reward-hacking signs, the judge-attack rate, rubric version, the
-DVC md5 of every step input (the values dvc.lock records) and the pipeline run.
+DVC md5 of every step input (the values dvc.lock records) and the pipeline run. When evaluate scored the champion
+front beside the candidates, every version also carries those champion scores (`sidebyside.*`), which promotion
+compares against instead of the champion's own older evaluation.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def register_front(
         **{f"dvc.md5.{path}": md5 for path, md5 in step_inputs_md5(params).items()},
         "rubrics.version": rubric_version(rubrics_dir),
         **judge_attack_tags(evaluation_dir / "judge_attack.json"),
+        **side_by_side_tags(evaluation_dir / "champion.json", params.objective_names),
     }
     _resolve_pipeline_class(TASK)
     signature = infer_signature(INPUT_EXAMPLE, ["I am sorry work has been weighing on you."])
@@ -143,6 +146,27 @@ def judge_attack_tags(path: Path) -> dict[str, str]:
         "judge_attack.fpr": f"{attack['fpr']:.4f}",
         "judge_attack.worst_judge": attack["worst_judge"] or "none",
         **{f"judge_attack.{o}.fpr": f"{r['rate']:.4f}" for o, r in attack["judges"].items()},
+    }
+
+
+def side_by_side_tags(path: Path, objectives: list[str]) -> dict[str, str]:
+    """The champion front as evaluate re-scored it in this run: which versions, in which MLflow run, and each
+    version's held-out mean per objective (`sidebyside.v<version>.<objective>`; intervals stay in champion.json,
+    one tag per score keeps a large front within a few dozen tags)."""
+    if not path.exists():
+        return {}
+    champion = json.loads(path.read_text())
+    if not champion["versions"]:
+        return {}
+    return {
+        "sidebyside.champion_versions": ",".join(champion["versions"]),
+        "sidebyside.run_id": champion["run_id"] or "unknown",
+        "sidebyside.heldout_set.md5": champion["heldout_md5"],
+        **{
+            f"sidebyside.v{version}.{o}": str(scores[o])
+            for version, scores in champion["scores"].items()
+            for o in objectives
+        },
     }
 
 

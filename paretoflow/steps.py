@@ -2,7 +2,9 @@
 
 Both entry points use this table: the Prefect flow (cache keys) and `python -m components.<step>`
 (which dvc.yaml calls). A step's cache key is the hash of its resolved params sections and the
-DVC md5s of its dependencies, code included, so Prefect and DVC agree on what changed.
+DVC md5s of its dependencies, code included, so Prefect and DVC agree on what changed. A step that reads
+state outside files and params names a function returning it (`external`), which joins its key: evaluate
+scores the registry's champion front, so a promotion makes the next run evaluate again.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class Step:
     sections: tuple[str, ...]
     deps: tuple[str, ...]
     outs: tuple[str, ...]
+    external: str | None = None  # "module:function": params -> JSON-able state outside files and params
 
     @property
     def module(self) -> str:
@@ -101,6 +104,9 @@ class Step:
             "params": params.section_hash(*self.sections),
             "deps": self.deps_md5(params),
         }
+        if self.external:
+            module, function = self.external.split(":")
+            payload["external"] = getattr(importlib.import_module(module), function)(params)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def outputs_present(self) -> bool:
@@ -170,8 +176,11 @@ STEPS: dict[str, Step] = {
                 "components/rm_evaluation.py",  # score.load_scorer: `rm:PATH` independent scorers
                 "components/brevity.py",
                 "components/attack_probes.py",
+                "components/champion_eval.py",
+                "components/fronts.py",
             ),
             (EVALUATION,),
+            external="components.champion_eval:identity",
         ),
         Step(
             "register",

@@ -28,13 +28,19 @@ def registry(store, tmp_path, request):
     objectives = params.objective_names
 
     def register_front(
-        run: str, points: list[list[float]], heldout: str = "set-a", candidate: int = 0, judge_fpr: str | None = "0.0"
+        run: str,
+        points: list[list[float]],
+        heldout: str = "set-a",
+        candidate: int = 0,
+        judge_fpr: str | None = "0.0",
+        extra: dict[str, str] | None = None,
     ) -> list[str]:
         versions = []
         for i, point in enumerate(points):
             tags = {f"heldout.{o}": str(s) for o, s in zip(objectives, point)}
             tags |= {"pipeline.run_id": run, "heldout_set.md5": heldout, "policy": f"policy-{i}"}
             tags |= {} if judge_fpr is None else {"judge_attack.fpr": judge_fpr, "judge_attack.worst_judge": "empathy"}
+            tags |= extra or {}
             source = tmp_path / run / f"policy-{i}"
             source.mkdir(parents=True)
             versions.append(str(client.create_model_version(name, str(source), tags=tags).version))
@@ -70,6 +76,46 @@ def test_better_front_is_promoted_and_the_old_champion_kept(registry):
     assert result["promoted"], result["gates"]
     assert _aliases(client, params)[CHAMPION] == new and _aliases(client, params)[PREVIOUS] == old
     assert client.get_model_version(params.register.model_name, new).tags["promotion.previous"] == old
+    hypervolume = next(g for g in result["gates"] if g["name"] == "hypervolume")
+    assert "champion's own evaluation: the candidate's evaluation scored no champion beside it" in hypervolume["detail"]
+
+
+def _side_by_side(params, run: str, scores: dict[str, float]) -> dict[str, str]:
+    """The tags register writes when evaluate scored champion versions (version -> one score on every objective)."""
+    tags = {"sidebyside.champion_versions": ",".join(scores), "sidebyside.run_id": run}
+    return tags | {f"sidebyside.v{v}.{o}": str(s) for v, s in scores.items() for o in params.objective_names}
+
+
+def test_champion_scores_from_the_candidates_own_run_decide_when_they_cover_the_champion_front(registry):
+    params, client, register_front = registry
+    (old,) = register_front("run-1", [[0.9, 0.9, 0.9, 0.9]])  # its own (older) evaluation scored it high
+    promote(params, client=client)
+    # re-scored beside the candidate it reaches 0.5; the candidate's held-out set differs from the champion's own
+    register_front("run-2", [[0.6, 0.6, 0.6, 0.6]], heldout="set-b", extra=_side_by_side(params, "eval-2", {old: 0.5}))
+    result = promote(params, client=client)
+    assert result["promoted"], result["gates"]
+    details = {g["name"]: g["detail"] for g in result["gates"]}
+    for gate in ("heldout_set", "hypervolume", "objectives"):
+        assert "evaluated side by side in run eval-2" in details[gate], details[gate]
+    assert "vs champion front 0.0625 (1 versions)" in details["hypervolume"]  # 0.5 ** 4, not 0.9 ** 4
+
+
+def test_stale_side_by_side_scores_fall_back_to_the_champions_own_and_say_so(registry):
+    params, client, register_front = registry
+    (first,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    promote(params, client=client)
+    (second,) = register_front("run-2", [[0.6, 0.6, 0.6, 0.6]])
+    promote(params, client=client)  # the champion moved after the next candidate's evaluation ran
+    register_front("run-3", [[0.55, 0.55, 0.55, 0.55]], extra=_side_by_side(params, "eval-3", {first: 0.4}))
+    result = promote(params, client=client)
+    assert not result["promoted"]
+    assert {g["name"] for g in result["gates"] if not g["passed"]} == {"hypervolume", "objectives"}
+    hypervolume = next(g for g in result["gates"] if g["name"] == "hypervolume")
+    assert (
+        f"champion's own evaluation: the candidate was evaluated beside champion versions {first}; "
+        in (hypervolume["detail"])
+    )
+    assert f"the champion front is {second}" in hypervolume["detail"]
 
 
 @pytest.mark.parametrize(

@@ -170,3 +170,47 @@ def test_front_contains_the_specialists(registered):
     for objective in params.objective_names:
         best = trained[trained[objective] == trained[objective].max()]
         assert best["on_front"].any(), f"no policy with the best {objective} is on the front"
+
+
+def test_champion_front_is_evaluated_side_by_side_and_its_scores_decide(registered):
+    """After a promotion, the next evaluate scores the champion's registered models beside the candidates and the
+    gates compare with those scores; the champion's identity is part of evaluate's cache key."""
+    root, params, args, _ = registered
+    from components.champion_eval import champion_front, versions_of
+    from paretoflow.steps import STEPS, execute
+
+    if _alias(params, "champion") is None:
+        assert runner.invoke(app, ["promote", *args]).exit_code == 0
+    champions = versions_of(champion_front(params).front)
+    key = STEPS["evaluate"].cache_key(params)
+    evaluated = execute("evaluate", params)
+    again = execute("register", params)["summary"]
+    assert STEPS["evaluate"].cache_key(params) == key, "new versions, same champion: evaluate stays cached"
+    evaluation = root / "artifacts/evaluation"
+    report = json.loads((evaluation / "champion.json").read_text())
+    assert report["versions"] == champions and report["run_id"] == evaluated["run_id"]
+    assert report["heldout_md5"] == json.loads((evaluation / "heldout.json").read_text())["md5"]
+    assert "scored side by side" in evaluated["summary"]["champion"]
+    # the champion front is the same policies re-registered: scored the same way, they score the same
+    front = {r["policy"]: r for r in json.loads((evaluation / "front.json").read_text())}
+    scores = pd.read_parquet(evaluation / "scores.parquet")
+    for version, row in report["scores"].items():
+        replies = scores[scores["policy"] == f"champion-v{version}"]
+        assert list(replies["prompt_id"]) == list(scores.loc[scores["policy"] == "base", "prompt_id"])
+        for o in params.objective_names:
+            assert row[o] == pytest.approx(front[row["policy"]][o], abs=1e-6), (version, o)
+            assert row[f"{o}_ci_low"] <= row[o] <= row[f"{o}_ci_high"]
+    client = mlflow.MlflowClient(params.tracking.uri)
+    for entry in again["versions"]:
+        tags = client.get_model_version(params.register.model_name, entry["version"]).tags
+        assert tags["sidebyside.champion_versions"] == ",".join(champions)
+        assert tags["sidebyside.run_id"] == evaluated["run_id"]
+        assert {float(tags[f"sidebyside.v{v}.empathy"]) for v in champions} == {
+            report["scores"][v]["empathy"] for v in champions
+        }
+    out = runner.invoke(app, ["promote", *args])
+    assert out.exit_code == 0, out.output
+    tags = client.get_model_version(params.register.model_name, again["alias_version"]).tags
+    for gate in ("heldout_set", "hypervolume", "objectives"):
+        assert f"evaluated side by side in run {evaluated['run_id']}" in tags[f"gate.{gate}.detail"], gate
+    assert STEPS["evaluate"].cache_key(params) != key, "the champion moved: evaluate must run again"

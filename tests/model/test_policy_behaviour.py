@@ -33,6 +33,7 @@ def evaluated(tmp_path_factory, model_cache):
         [
             "profile=tiny",
             f"cache_dir={model_cache}",
+            f"tracking.uri=sqlite:///{root}/mlflow.db",  # evaluate looks for a champion there (none)
             f"data.sources=[{{name: pairs, uri: {sample}/pairs.jsonl}}, {{name: prompts, uri: {sample}/prompts.jsonl}}]",  # noqa: E501
             "objectives=[{name: empathy, scorer: reward_model}, {name: concision, scorer: concision, target_words: 2}]",
             "grpo.weights=[{empathy: 0, concision: 1}, {empathy: 1, concision: 0}]",
