@@ -170,11 +170,10 @@ def promote(
         raise PromotionError(f"version {chosen.version} of {name} is already the champion")
     candidate = front_of(client, chosen, CANDIDATE)
     verdicts = gates(candidate, champion, params.objective_names, params.promote)
-    _record(client, chosen, verdicts, champion)
     if params.promote.require_approval and all(g.passed for g in verdicts) and not dry_run:
         request = {"model_name": name, "version": str(chosen.version), "gates": [asdict(g) for g in verdicts]}
         verdicts.append(approval_gate(approve, request))
-        _record(client, chosen, verdicts, champion)
+    _record(client, chosen, verdicts, champion)
     passed = all(g.passed for g in verdicts)
     promoted = passed and not dry_run
     if promoted:

@@ -166,9 +166,11 @@ def _approving(params):
     return params.model_copy(update={"promote": params.promote.model_copy(update={"require_approval": True})})
 
 
-def test_approval_is_asked_only_after_the_gates_pass_and_decides(registry):
+def test_approval_is_asked_only_after_the_gates_pass_and_decides(registry, monkeypatch):
     params, client, register_front = registry
-    asked = []
+    asked, written = [], []
+    real_tag = client.set_model_version_tag
+    monkeypatch.setattr(client, "set_model_version_tag", lambda *a: written.append(a[2]) or real_tag(*a))
 
     def reviewer(answer: bool):
         def approve(request):
@@ -184,6 +186,7 @@ def test_approval_is_asked_only_after_the_gates_pass_and_decides(registry):
     tags = client.get_model_version(params.register.model_name, v1).tags
     assert tags["gate.human_approval"] == "fail" and tags["gate.passed"] == "false"
     assert tags["gate.human_approval.detail"] == "rejected by dana: read the samples"
+    assert len(written) == len(set(written)), "each gate tag is written once"
     approved = promote(_approving(params), client=client, approve=reviewer(True))
     assert approved["promoted"] and _aliases(client, params)[CHAMPION] == v1
     assert client.get_model_version(params.register.model_name, v1).tags["gate.human_approval"] == "pass"
