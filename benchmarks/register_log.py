@@ -14,7 +14,6 @@ import platform
 import statistics
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,16 +27,13 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import mlflow
     import transformers
-    from mlflow.models import infer_signature
 
     from components.models import policy_dir
-    from components.register import INPUT_EXAMPLE, TASK, _resolve_pipeline_class
+    from components.register import INPUT_EXAMPLE, PIP_REQUIREMENTS, SIGNATURE, TASK, _resolve_pipeline_class
     from paretoflow.config import load_params
 
     tiny = load_params(REPO / "params.yaml", ["profile=tiny"]).grpo.policy
     policy = str(Path(args.policy).resolve()) if args.policy else str(policy_dir(tiny, REPO / ".cache"))
-    pins = [f"{p}=={metadata.version(p)}" for p in ("torch", "transformers", "accelerate")]
-    signature = infer_signature(INPUT_EXAMPLE, ["I am sorry work has been weighing on you."])
     seconds: dict[str, list[float]] = {"pipeline": [], "directory": []}
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)
@@ -51,7 +47,7 @@ def main() -> None:
                     name=f"pipeline-{i}",
                     registered_model_name="benchmark",
                     input_example=INPUT_EXAMPLE,
-                    pip_requirements=pins,
+                    pip_requirements=PIP_REQUIREMENTS,
                 )
                 seconds["pipeline"].append(time.perf_counter() - started)
                 started = time.perf_counter()
@@ -61,9 +57,9 @@ def main() -> None:
                     task=TASK,
                     name=f"directory-{i}",
                     registered_model_name="benchmark",
-                    signature=signature,
+                    signature=SIGNATURE,
                     input_example=INPUT_EXAMPLE,
-                    pip_requirements=pins,
+                    pip_requirements=PIP_REQUIREMENTS,
                 )
                 seconds["directory"].append(time.perf_counter() - started)
     size = sum(f.stat().st_size for f in Path(policy).rglob("*") if f.is_file())

@@ -31,6 +31,9 @@ RUBRICS_DIR = Path("artifacts/rubrics")
 OUT_DIR = Path("artifacts/registry")
 TASK = "text-generation"
 INPUT_EXAMPLE = ["I have been feeling anxious about work lately."]
+SIGNATURE = infer_signature(INPUT_EXAMPLE, ["I am sorry work has been weighing on you."])  # str in, str out
+# pinned to what trained the policy; MLflow's own guess imports torchvision, which is not installed
+PIP_REQUIREMENTS = [f"{pkg}=={metadata.version(pkg)}" for pkg in ("torch", "transformers", "accelerate")]
 HACKING_SHOWN = ("length_growth", "repetition", "distinct_2")  # front.json columns a reviewer checks first
 
 
@@ -63,8 +66,6 @@ def register_front(
         **side_by_side_tags(evaluation_dir / "champion.json", params.objective_names),
     }
     _resolve_pipeline_class(TASK)
-    signature = infer_signature(INPUT_EXAMPLE, ["I am sorry work has been weighing on you."])
-    requirements = [f"{pkg}=={metadata.version(pkg)}" for pkg in ("torch", "transformers", "accelerate")]
     registered = []
     for row in front:
         info = mlflow.transformers.log_model(
@@ -72,9 +73,9 @@ def register_front(
             task=TASK,
             name=row["policy"],
             registered_model_name=name,
-            signature=signature,
+            signature=SIGNATURE,
             input_example=INPUT_EXAMPLE,
-            pip_requirements=requirements,
+            pip_requirements=PIP_REQUIREMENTS,
         )
         version = str(info.registered_model_version)
         tags = {
