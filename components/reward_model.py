@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from components.canonical import assign_split, read_table
-from components.rm_evaluation import calibration_figure, heldout_report, load_scorer, summary_metrics
+from components.rm_evaluation import calibration_figure, heldout_report, summary_metrics
 from components.rm_logging import log_reward_model
 from components.rm_references import needs_references, save_references
 from components.rm_training import train_one
-from components.scorers import reward_model_location
+from components.scorers import head_scorer, reward_model_location
 from paretoflow import tracking
 from paretoflow.config import Params
 from paretoflow.hashing import dvc_md5
@@ -85,7 +85,7 @@ def evaluate(
     """(training info + held-out headline metrics, the full held-out report); references when used."""
     tracking.log_table_input(split["test"], pairs_file, f"pairs-{objective}-test", "evaluation")
     path = reward_model_location(objective, params, out_dir)
-    scorer = load_scorer(path, objective, loaded)
+    scorer = head_scorer(path, objective, {} if loaded is None else loaded)
     report = heldout_report(scorer, split["test"], params)
     if needs_references(params):
         save_references(scorer, split["train"], params, path, objective)

@@ -9,7 +9,6 @@ sits at 0.5 rather than 0.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -38,21 +37,6 @@ def pairwise_report(
         "calibration": calibration(margin, bins),
         "length_bias": length_bias(c, r, np.asarray(chosen_lengths), np.asarray(rejected_lengths)),
     }
-
-
-def load_scorer(path: Path, objective: str, loaded: dict | None = None):
-    """A trained model's scorer reading `objective`'s head (a shared model has one per objective). With
-    `loaded` (path -> scorer), a model already loaded there is reused: each objective's scorer is a view on it."""
-    import copy
-
-    from components.scorers import RewardModelScorer
-
-    loaded = {} if loaded is None else loaded
-    if path not in loaded:
-        loaded[path] = RewardModelScorer(path)
-    scorer = copy.copy(loaded[path])
-    scorer.head = scorer.model.config.label2id.get(objective, 0) if scorer.model.config.num_labels > 1 else 0
-    return scorer
 
 
 def heldout_report(scorer, test, params) -> dict:

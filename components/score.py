@@ -67,9 +67,9 @@ def load_scorer(spec: str, params: Params | None = None):
     path, _, objective = target.partition("#")
     if not (Path(path) / "config.json").exists():
         raise FileNotFoundError(f"no reward model at {path} (expected a directory with config.json)")
-    from components.rm_evaluation import load_scorer as load_rm
+    from components.scorers import head_scorer
 
-    return load_rm(Path(path), objective).raw
+    return head_scorer(Path(path), objective, {}).raw
 
 
 def agreement(source: str | Path, fmt: str, scorer: str, seed: int = 0) -> dict:

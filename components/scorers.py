@@ -149,14 +149,21 @@ def _scorer(objective: Objective, params: Params, reward_models_dir: Path, loade
     path = reward_model_location(objective.name, params, reward_models_dir)
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"no reward model for {objective.name!r} at {path}; run `paretoflow train-rm` first")
-    if path not in loaded:
-        loaded[path] = RewardModelScorer(path)
-    base = loaded[path]
-    head = base.model.config.label2id.get(objective.name, 0) if params.reward_model.heads == "shared" else 0
-    scorer = base if head == base.head else _with_head(base, head)
+    scorer = head_scorer(path, objective.name, loaded)
     references = path / "references.json"
     reference = json.loads(references.read_text()).get(objective.name) if references.exists() else None
     return transformed(scorer, params.reward_model.output, reference)
+
+
+def head_scorer(path: Path, objective: str, loaded: dict) -> RewardModelScorer:
+    """The model at `path` reading `objective`'s head: a shared model has one head per objective (its label),
+    any other model one. `loaded` (path -> scorer) loads each model once; other heads are views on it."""
+    if path not in loaded:
+        loaded[path] = RewardModelScorer(path)
+    base = loaded[path]
+    config = base.model.config
+    head = config.label2id.get(objective, 0) if config.num_labels > 1 else 0
+    return base if head == base.head else _with_head(base, head)
 
 
 def _novelty(params: Params, loaded: dict):

@@ -173,7 +173,7 @@ STEPS: dict[str, Step] = {
                 "components/evaluation_stats.py",
                 "components/scorer_checks.py",
                 "components/score.py",
-                "components/rm_evaluation.py",  # score.load_scorer: `rm:PATH` independent scorers
+                "components/rm_evaluation.py",  # imported by score.py (`rm:PATH` independent scorers)
                 "components/brevity.py",
                 "components/attack_probes.py",
                 "components/champion_eval.py",

@@ -10,9 +10,8 @@ from typer.testing import CliRunner
 from components.canonical import read_table, write_table
 from components.ingest import ingest
 from components.reward_model import train_reward_models
-from components.rm_evaluation import load_scorer
 from components.rm_training import encode_pairs, margins
-from components.scorers import reward_functions
+from components.scorers import head_scorer, reward_functions
 from paretoflow import tracking
 from paretoflow.cli import app
 from paretoflow.config import load_params
@@ -73,7 +72,7 @@ def test_same_seed_same_accuracy_and_the_logged_model_scores_like_the_saved_one(
         for p, r in zip(prompts, replies)
     ]
     logged_scores = [row["score"] for row in model.predict(texts)[0]]
-    saved_scores = load_scorer(tmp_path / "b/empathy", "empathy").raw(prompts, replies)
+    saved_scores = head_scorer(tmp_path / "b/empathy", "empathy", {}).raw(prompts, replies)
     assert logged_scores == pytest.approx(saved_scores, abs=1e-5)
 
 
@@ -128,7 +127,7 @@ def test_shared_heads_give_named_shaped_rewards_and_score_agrees(sample_data, mo
     assert set(metrics) == {"empathy", "helpfulness", "harmlessness"}
     assert len({m["train_seconds"] for m in metrics.values()}) == 1  # one model trained once
     loaded = {}
-    views = [load_scorer(tmp_path / "shared", o, loaded) for o in metrics]
+    views = [head_scorer(tmp_path / "shared", o, loaded) for o in metrics]
     assert len({id(v.model) for v in views}) == 1  # loaded once, read through each objective's head
     assert sorted(v.head for v in views) == [0, 1, 2]
     functions = reward_functions(params, tmp_path)
