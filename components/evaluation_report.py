@@ -44,6 +44,10 @@ def markdown(step: dict, objectives: list[str], tracking_uri: str) -> str:
         lines.append(f"Largest gap between training and independent scorer gains: {shown}.")
     if "judge_attack/fpr" in summary:
         lines.append(f"Judge-attack probes scored like a good reply in {summary['judge_attack/fpr']:.1%} of trials.")
+    if "champion/hypervolume" in summary:
+        lines.append(f"Champion front, scored in this run: hypervolume {summary['champion/hypervolume']:.4f}.")
+    if summary.get("champion"):
+        lines.append(f"Champion: {summary['champion']}.")
     lines += [
         "",
         f"[MLflow run]({run_url(tracking_uri, run_id)}) (tracking `{tracking_uri}`) · "

@@ -42,3 +42,39 @@ def test_an_unreachable_registry_is_logged_and_evaluation_goes_on(monkeypatch, c
     assert lookup.front is None
     assert "could not read the champion of paretoflow-policy from http://127.0.0.1:9" in caplog.text
     assert "Check tracking.uri and that the MLflow server is up" in lookup.note
+
+
+def test_a_registered_champion_is_fetched_once_and_generates_like_the_policy_it_was(tmp_path, model_cache, monkeypatch):
+    import mlflow
+
+    from components.evaluate import generate
+    from components.models import policy_dir
+    from components.register import PIP_REQUIREMENTS, TASK, _resolve_pipeline_class
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    params = load_params(
+        REPO / "params.yaml",
+        ["profile=tiny", f"cache_dir={model_cache}", f"tracking.uri={uri}", "evaluate.max_new_tokens=6"],
+    )
+    policy = policy_dir(params.grpo.policy, params.cache_dir)
+    monkeypatch.chdir(tmp_path)  # the local artifact store lands here
+    mlflow.set_tracking_uri(uri)
+    _resolve_pipeline_class(TASK)
+    with mlflow.start_run(tags={"pipeline.run_id": "run-a"}):
+        info = mlflow.transformers.log_model(
+            transformers_model=str(policy),
+            task=TASK,
+            name="policy-0",
+            registered_model_name=params.register.model_name,
+            pip_requirements=PIP_REQUIREMENTS,
+        )
+    client = MlflowClient(uri)
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(params.register.model_name, CHAMPION, version)
+    front = champion_eval.champion_front(params).front
+    ((fetched_version, path),) = champion_eval.fetch(params, front)
+    assert fetched_version == version and (path / "config.json").exists() and (path / "tokenizer_config.json").exists()
+    prompts = [[{"role": "user", "content": f"I feel {w} today."}] for w in ("sad", "lost")]
+    assert generate(path, prompts, params) == generate(policy, prompts, params)
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", lambda *a, **k: 1 / 0)
+    assert champion_eval.fetch(params, front) == [(version, path)], "a version is downloaded once"

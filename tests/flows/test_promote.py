@@ -191,6 +191,11 @@ def test_champion_front_is_evaluated_side_by_side_and_its_scores_decide(register
     assert report["versions"] == champions and report["run_id"] == evaluated["run_id"]
     assert report["heldout_md5"] == json.loads((evaluation / "heldout.json").read_text())["md5"]
     assert "scored side by side" in evaluated["summary"]["champion"]
+    from components.evaluation_report import markdown
+
+    shown = markdown(evaluated, params.objective_names, params.tracking.uri)
+    assert f"scored in this run: hypervolume {evaluated['summary']['champion/hypervolume']:.4f}" in shown
+    assert "Champion: champion front" in shown
     # the champion front is the same policies re-registered: scored the same way, they score the same
     front = {r["policy"]: r for r in json.loads((evaluation / "front.json").read_text())}
     scores = pd.read_parquet(evaluation / "scores.parquet")
