@@ -238,6 +238,21 @@ def ratios(pipeline: list[list[float]], raw: list[list[float]]) -> dict:
     }
 
 
+def earlier_runs() -> list[dict]:
+    """The headline figures of the runs before this one (newest first): on a shared machine one run's ratio
+    moves by several percent, so the spread across runs is part of the result."""
+    if not OUT.exists():
+        return []
+    last = json.loads(OUT.read_text())
+    keys = ("measured_at", "ratio_raw_over_pipeline", "ratio_of_medians", "ratio_per_step", "same_work")
+    return [
+        {k: last.get(k) for k in keys}
+        | {"seconds_median": [last["pipeline"]["step_seconds_median"], last["raw_trl"]["step_seconds_median"]]}
+        | {"step_seconds_by_run": {arm: last[arm]["step_seconds_by_run"] for arm in ("pipeline", "raw_trl")}},
+        *last.get("earlier_runs", []),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=6, help="optimizer steps per run (the first is warm-up)")
@@ -283,6 +298,8 @@ def main() -> None:
     report |= ratios(pipeline, raw)
     report["target"] = TARGET
     report["meets_target"] = report["ratio_raw_over_pipeline"] >= TARGET
+    report["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    report["earlier_runs"] = earlier_runs()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
