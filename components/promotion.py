@@ -32,6 +32,9 @@ from paretoflow.config import Params, Promote
 
 SIDE_VERSIONS = "sidebyside.champion_versions"  # set by register from evaluate's champion.json
 SIDE_RUN = "sidebyside.run_id"
+# Scores reach the tags through front.json (10 decimals) and champion.json (full precision): the same front scored
+# twice may differ by rounding, which must not fail the hypervolume gate.
+HV_ROUNDING = 1e-9
 
 
 class PromotionError(RuntimeError):
@@ -70,7 +73,7 @@ def gates(candidate: Front, champion: Front | None, objectives: list[str], setti
     hv_champion = pareto.hypervolume(champion_points, reference)
     hypervolume = Gate(
         "hypervolume",
-        hv_candidate >= hv_champion,
+        hv_candidate >= hv_champion - HV_ROUNDING,
         f"candidate front {hv_candidate:.4f} ({len(candidate.versions)} versions) vs champion front "
         f"{hv_champion:.4f} ({len(champion.versions)} versions), {how}",
     )

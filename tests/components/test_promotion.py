@@ -327,3 +327,12 @@ def test_unknown_version_and_missing_scores_are_explained(registry):
     bare = client.create_model_version(name, str(client.tracking_uri), tags={"pipeline.run_id": "other"}).version
     with pytest.raises(ValueError, match="has no held-out score for empathy"):
         promote(params, version=str(bare), client=client)
+
+
+def test_the_same_front_scored_twice_passes_despite_rounding_in_the_tags(registry):
+    params, client, register_front = registry
+    (old,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    promote(params, client=client)
+    side = _side_by_side(params, "eval-2", {old: 0.5000000000001})  # champion.json keeps every digit
+    register_front("run-2", [[0.5, 0.5, 0.5, 0.5]], extra=side)  # front.json rounds to 10 decimals
+    assert promote(params, client=client)["promoted"]
