@@ -1,9 +1,11 @@
-"""Preference-label-consistency filter (algorithms.md 1.4): keep a rubric only when, judging with it, the judge
-prefers the human-chosen reply.
+"""Preference-label-consistency filter (algorithms.md 1.4): keep a rubric only when, judging with it, the
+judge prefers the human-chosen reply.
 
 LLM judges compare the pair in both orders (chosen first, then rejected first), which cancels position bias:
-the preference for chosen is the mean of the two verdicts, and a rubric is kept only when it is above 1/2,
-i.e. both orders pick chosen. The offline judge scores each reply on its own, so order cannot matter.
+the preference for chosen is the mean over the two orders of the judge's probability that chosen is better
+(read from the verdict tokens' probabilities, or 1/0 from a parsed verdict), and a rubric is kept only when
+it is above 1/2 (with parsed verdicts: both orders pick chosen). The offline judge scores each reply on its
+own, so order cannot matter.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from components.rubric_generation import judge_pairwise
 
 
 def pairwise_preference(client, prompts: list, chosen: list[str], rejected: list[str], rubrics: list[dict]):
-    """(preference for chosen in {0, 0.5, 1} per pair, verdicts the judge left unparsable)."""
+    """(preference for chosen in [0, 1] per pair, verdicts the judge left empty). Each order gives the
+    probability that chosen is better (P(first) with chosen first, 1 - P(first) with it second); the preference
+    is their mean. An order without a verdict gives chosen nothing, so it cannot be kept on one order alone."""
     forward = judge_pairwise(client, prompts, chosen, rejected, rubrics)
     backward = judge_pairwise(client, prompts, rejected, chosen, rubrics)
     unparsed = sum(v is None for v in forward) + sum(v is None for v in backward)
-    preference = [((f == "A") + (b == "B")) / 2 for f, b in zip(forward, backward)]
+    preference = [((f or 0.0) + (0.0 if b is None else 1.0 - b)) / 2 for f, b in zip(forward, backward)]
     return preference, unparsed
 
 

@@ -14,7 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from components.canonical import transcript
-from components.rubric_parsing import ParsedRubric, format_rubric, parse_rubric, parse_score, parse_winner
+from components.judges.expected_score import SCORE, WINNER, Verdict
+from components.rubric_parsing import ParsedRubric, format_rubric, parse_rubric
 from paretoflow.hashing import text_sha
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -25,8 +26,6 @@ OBJECTIVES = {
     "concision": "saying what is needed in few words",
 }
 GENERATION_TOKENS = 384
-JUDGE_TOKENS = 256
-SCORE_TOKENS = 8
 
 
 @dataclass(frozen=True)
@@ -83,25 +82,32 @@ def generate(client, items: list[dict], objective: str, max_items: int) -> list[
     return [parse_rubric(reply, max_items=max_items) for reply in replies]
 
 
-def judge_pairwise(client, prompts: list, first: list[str], second: list[str], rubrics: list[dict]) -> list[str | None]:
-    """'A' (first better), 'B' (second better) or None (no parsable verdict) per comparison."""
+def judge_pairwise(
+    client, prompts: list, first: list[str], second: list[str], rubrics: list[dict]
+) -> list[float | None]:
+    """The probability that the first response is the better one, per comparison (None: no verdict): P("A")
+    over "A" and "B" after "Winner: Response" for clients that read verdicts from probabilities (those naming a
+    `scoring` method), else 1 or 0 from the parsed text."""
     conversations = [
         _judge_request("rubric_judge_pairwise", p, r, response_a=a, response_b=b)
         for p, a, b, r in zip(prompts, first, second, rubrics)
     ]
-    return [parse_winner(reply) for reply in client.chat(conversations, max_tokens=JUDGE_TOKENS)]
+    return _verdicts(client, conversations, WINNER)
 
 
 def judge_pointwise(client, prompts: list, replies: list[str], rubrics: list[dict]) -> list[float | None]:
     """A score in [0, 1] per reply from the pointwise template, None when the judge gave none: the expected
-    score over the verdict's tokens for clients that compute one (those naming a `scoring` method), else the
-    parsed text."""
+    score over the verdict's tokens for clients that read verdicts from probabilities, else the parsed text."""
     conversations = [
         _judge_request("rubric_judge_pointwise", p, r, response=reply) for p, reply, r in zip(prompts, replies, rubrics)
     ]
+    return _verdicts(client, conversations, SCORE)
+
+
+def _verdicts(client, conversations: list[list[dict]], verdict: Verdict) -> list[float | None]:
     if getattr(client, "scoring", None):
-        return client.expected_scores(conversations)
-    return [parse_score(text) for text in client.chat(conversations, max_tokens=SCORE_TOKENS)]
+        return client.verdicts(conversations, verdict)
+    return [verdict.parse(text) for text in client.chat(conversations, max_tokens=verdict.max_tokens)]
 
 
 def _judge_request(template_name: str, prompt, rubric: dict, **responses: str) -> list[dict]:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from components import rubric_offline
 from components.canonical import prompt_id, read_table
+from components.judges.expected_score import WINNER
 from components.rubric_cache import ResultCache, content_key
 from components.rubric_filter import consistency, kept_fraction, pairwise_preference, score_preference
 from components.rubric_generation import dropped_total, generate, rubric_text, templates_version
@@ -178,6 +179,7 @@ def _summary(df: pd.DataFrame, judge: RubricJudge, cache: ResultCache, dropped: 
         "dropped_items": dict(dropped),
         "fallback_rubrics": int((df["source"] == "fallback").sum()),
         "unparsed_verdicts": unparsed,
+        "filter_method": _filter_method(judge),
         "cache": {
             "rubric_hit_rate": cache.hit_rate,
             "score_hit_rate": judge.cache.hit_rate,
@@ -185,6 +187,13 @@ def _summary(df: pd.DataFrame, judge: RubricJudge, cache: ResultCache, dropped: 
             **stats,
         },
     }
+
+
+def _filter_method(judge: RubricJudge) -> str:
+    """How the filter read the judge's pairwise verdicts (kept fractions differ by method)."""
+    if judge.kind == "offline":
+        return OFFLINE_VERSION
+    return WINNER.method if getattr(judge.client, "scoring", None) else "parsed-text"
 
 
 def _log(summary: dict) -> None:
@@ -199,7 +208,8 @@ def _log(summary: dict) -> None:
         **{k.replace("judge/", "rubrics/judge/"): v for k, v in summary["cache"].items() if k.startswith("judge/")},
     }
     tracking.log_metrics(metrics)
-    tracking.set_tags({"rubrics.backend": summary["backend"], "rubrics.template_version": summary["template_version"]})
+    tags = {"rubrics.backend": summary["backend"], "rubrics.template_version": summary["template_version"]}
+    tracking.set_tags({**tags, "rubrics.filter_method": summary["filter_method"]})
 
 
 if __name__ == "__main__":

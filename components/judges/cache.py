@@ -1,7 +1,7 @@
 """Content-addressed reply cache for chat clients: a re-run asks the judge nothing it has already answered.
 
-The key is the sha256 of (backend, model, max_tokens, temperature, messages), plus the scoring method for
-expected scores (stored as JSON numbers). The messages are the rendered prompt, so the template's content
+The key is the sha256 of (backend, model, max_tokens, temperature, messages), plus the verdict method for
+probability verdicts (stored as JSON numbers). The messages are the rendered prompt, so the template's content
 is part of the key: editing a template changes every key.
 Replies live in append-only JSONL shards, one per (backend, model); each record is written with one
 `write` under an exclusive `flock`, then flushed and fsync'ed, so a run killed at any moment keeps every
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from components.judges.base import ChatClient, Conversation
+from components.judges.expected_score import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +125,9 @@ class CachedChatClient:
             out[f"judge/scored_by_{way}"] = count
         return out
 
-    def expected_scores(self, conversations: list[Conversation]) -> list[float | None]:
-        """The inner client's expected scores, cached under its scoring method; each stored as it arrives."""
-        keys = [cache_key(self.backend, self.model, c, 0, 0.0, method=self.scoring) for c in conversations]
+    def verdicts(self, conversations: list[Conversation], verdict: Verdict) -> list[float | None]:
+        """The inner client's verdict values, cached under the verdict's method; each stored as it arrives."""
+        keys = [cache_key(self.backend, self.model, c, 0, 0.0, method=verdict.method) for c in conversations]
         found = [self.cache.get(k) for k in keys]
         todo: dict[str, int] = {}
         for i, (key, raw) in enumerate(zip(keys, found)):
@@ -134,16 +135,16 @@ class CachedChatClient:
                 todo.setdefault(key, i)
         self.misses += sum(raw is None for raw in found)
         self.hits += sum(raw is not None for raw in found)
-        scores = {k: json.loads(raw) for k, raw in zip(keys, found) if raw is not None}
+        values = {k: json.loads(raw) for k, raw in zip(keys, found) if raw is not None}
         if todo:
             missing = list(todo)
 
-            def store(j: int, score: float | None) -> None:
-                self.cache.put(missing[j], json.dumps(score))
+            def store(j: int, value: float | None) -> None:
+                self.cache.put(missing[j], json.dumps(value))
 
-            fresh = self.inner.expected_scores([conversations[i] for i in todo.values()], on_score=store)
-            scores.update(zip(missing, fresh))
-        return [scores[k] for k in keys]
+            fresh = self.inner.verdicts([conversations[i] for i in todo.values()], verdict, on_value=store)
+            values.update(zip(missing, fresh))
+        return [values[k] for k in keys]
 
     def chat(self, conversations: list[Conversation], *, max_tokens: int, temperature: float = 0.0) -> list[str]:
         keys = [cache_key(self.backend, self.model, c, max_tokens, temperature) for c in conversations]

@@ -5,9 +5,10 @@ timeout. 429, 5xx, timeouts, connection errors and bodies that are not a complet
 retried with exponential backoff and full jitter (AWS's "full jitter": sleep uniform(0, min(cap, base 2^k))),
 or exactly the server's Retry-After when it sends one. Other 4xx are the caller's mistake and fail at once.
 The API key is read from the environment variable named in params and never appears in logs or errors.
-Scores (`expected_scores`) ask for `logprobs`/`top_logprobs` and take the expected score over "1".."10" at
-the verdict's number; servers that send no log-probabilities (`transformers serve` ignores the fields) are
-scored by parsing the text, and `scored_by` counts which way each score went.
+Verdicts (`verdicts`: a pointwise score, a pairwise winner) ask for `logprobs`/`top_logprobs` and read the
+label probabilities at the verdict's label (components.judges.expected_score); servers that send no
+log-probabilities (`transformers serve` ignores the fields) are judged by parsing the text, and `scored_by`
+counts which way each verdict went.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import httpx
 
 from components.judges import expected_score
 from components.judges.base import Conversation, JudgeError, report_progress
-from components.rubric_parsing import parse_score
 from paretoflow.config import OpenAIJudge
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,6 @@ class _Retryable(Exception):
     def __init__(self, what: str, retry_after: float | None = None):
         super().__init__(what)
         self.retry_after = retry_after
-
-
-SCORE_TOKENS = 8  # room for "Score: 10"
 
 
 class OpenAIChatClient:
@@ -62,36 +59,42 @@ class OpenAIChatClient:
         on_reply: Callable[[int, str], None] | None = None,
     ) -> list[str]:
         """One reply per conversation, in input order; `on_reply(index, text)` fires as each one arrives."""
-        if not conversations:
-            return []
         extra = {"max_tokens": max_tokens, "temperature": temperature}
-        return _run_sync(self._ask_all(conversations, extra, _content, on_reply))
+        return self._ask_all(conversations, extra, _content, on_reply)
 
-    def expected_scores(
-        self, conversations: list[Conversation], *, on_score: Callable[[int, float | None], None] | None = None
+    def verdicts(
+        self,
+        conversations: list[Conversation],
+        verdict: expected_score.Verdict,
+        *,
+        on_value: Callable[[int, float | None], None] | None = None,
     ) -> list[float | None]:
-        """A score in [0, 1] per conversation: the expected score from the log-probabilities when the server
-        sends them, else the parsed `Score: N` of the reply, else None."""
-        if not conversations:
-            return []
-        extra = {"max_tokens": SCORE_TOKENS, "temperature": 0.0}
+        """The verdict's value in [0, 1] per conversation: from the log-probabilities of its labels when the
+        server sends them, else parsed from the reply's text, else None."""
+        extra = {"max_tokens": verdict.max_tokens, "temperature": 0.0}
         if self.settings.top_logprobs:
             extra.update(logprobs=True, top_logprobs=self.settings.top_logprobs)
-        return _run_sync(self._ask_all(conversations, extra, self._score_of, on_score))
+        return self._ask_all(conversations, extra, lambda body: self._value_of(body, verdict), on_value)
 
-    def _score_of(self, body: dict) -> float | None:
+    def _value_of(self, body: dict, verdict: expected_score.Verdict) -> float | None:
         try:
-            score = expected_score.from_openai_logprobs(body["choices"][0]["logprobs"]["content"])
+            value = expected_score.from_openai_logprobs(body["choices"][0]["logprobs"]["content"], verdict)
         except (KeyError, IndexError, TypeError, AttributeError):  # no or malformed log-probabilities
-            score = None
+            value = None
         way = "logprobs"
-        if score is None:
-            score = parse_score(_content(body))
-            way = "text" if score is not None else "none"
+        if value is None:
+            value = verdict.parse(_content(body))
+            way = "text" if value is not None else "none"
         self.scored_by[way] += 1
-        return score
+        return value
 
-    async def _ask_all(self, conversations, extra: dict, read: Callable[[dict], object], on_reply) -> list:
+    def _ask_all(self, conversations, extra: dict, read: Callable[[dict], object], on_reply) -> list:
+        """`read(body)` per conversation, in input order, the requests sent concurrently."""
+        if not conversations:
+            return []
+        return _run_sync(self._ask_concurrently(conversations, extra, read, on_reply))
+
+    async def _ask_concurrently(self, conversations, extra: dict, read: Callable[[dict], object], on_reply) -> list:
         s = self.settings
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(s.api_key_env)

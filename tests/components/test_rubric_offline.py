@@ -66,6 +66,19 @@ def test_both_orders_cancel_a_judge_that_always_picks_the_first_reply():
     assert prefs == [0.5, 0.5, 0.5] and unparsed == 0  # never "consistent": both orders must pick chosen
 
 
+def test_probability_verdicts_average_p_chosen_over_both_orders():
+    class Scripted:  # P(first is better) by which reply is shown first
+        model, scoring = "scripted", "winner-probability/test"
+
+        def verdicts(self, conversations, verdict):
+            first = [c[0]["content"].split("<response_a>\n")[1].split("\n")[0] for c in conversations]
+            return [{"c": 0.9, "r": 0.4, "x": None}[f] for f in first]
+
+    prefs, unparsed = pairwise_preference(Scripted(), ["q"] * 2, ["c", "x"], ["r", "c"], [{}] * 2)
+    assert prefs[0] == pytest.approx((0.9 + (1 - 0.4)) / 2)
+    assert prefs[1] == pytest.approx((0 + (1 - 0.9)) / 2) and unparsed == 1  # no verdict gives chosen nothing
+
+
 def test_hard_rules_come_from_the_prompt_and_gate_the_score():
     text = "I failed my exam. Please answer in under 10 words and don't tell me to relax"
     prompt = [{"role": "user", "content": text}]

@@ -1,7 +1,8 @@
 """The rubrics step through an LLM judge: the judges' real chat client running a real (tiny, random) model.
 
-A random model writes no usable rubric and names no winner, which is the point: everything it gets wrong must
-be dropped and counted (fallback rubrics, unparsed verdicts, nothing kept), never accepted. A re-run asks the
+A random model writes no usable rubric, which is the point: everything it gets wrong must be dropped and
+counted (fallback rubrics), never accepted. Its pairwise verdicts are read from P("A") vs P("B"), so every
+pair gets a preference, and a rubric is kept exactly when that preference favours chosen. A re-run asks the
 model nothing: every reply comes from the content-addressed cache.
 """
 
@@ -44,12 +45,15 @@ def test_llm_rubrics_are_parsed_strictly_filtered_in_both_orders_and_cached(proj
     judged = rubrics[rubrics["consistency"] != "no_pair"]
     assert len(judged) == 4 and set(judged["backend"]) == {"hf"}
     assert judged["model"].str.startswith("tiny-causal-lm-").all() and judged["template_version"].str.len().eq(12).all()
-    # garbage in: every generated rubric falls back (counted), every verdict is unparsable (counted), none kept
+    # garbage in: every generated rubric falls back (counted); verdicts come from probabilities, never unparsed
     assert first["fallback_rubrics"] + sum(first["dropped_items"].values()) >= 4
-    assert first["unparsed_verdicts"] == 2 * 4  # both orders judged for each pair
-    assert first["kept_fraction"] == {"empathy": 0.0}
+    assert first["unparsed_verdicts"] == 0 and first["filter_method"].startswith("winner-probability/")
+    assert judged["preference"].between(0, 1).all() and not judged["preference"].isin([0.0, 0.5, 1.0]).any()
+    assert first["kept_fraction"] == {"empathy": (judged["preference"] > 0.5).mean()}
     assert (judged["principles"].map(len) >= 1).all()  # the prompt-only principles stand in
-    assert first["cache"]["judge/cache_misses"] == 4 + 2 * 4 and first["cache"]["judge/cache_hits"] == 0
+    assert (
+        first["cache"]["judge/cache_misses"] == 4 + 2 * 4
+    )  # both orders judged for each pair and first["cache"]["judge/cache_hits"] == 0
     again = synthesize_rubrics(params)
     assert again["cache"]["judge/cache_misses"] == 0 and again["cache"]["judge/cache_hits"] == 12
     assert again["kept_fraction"] == first["kept_fraction"]

@@ -41,7 +41,8 @@ class ScriptedServer(ThreadingHTTPServer):
     def plan(self, content: str, *behaviours: str) -> None:
         """Behaviours for the next requests with this content: ok, 500, 429:SECONDS, 401, hang, slow:SECONDS,
         truncated (valid HTTP, cut JSON), short (Content-Length longer than the body), nonjson, nochoices,
-        verdict:N (replies "Score: N", with log-probabilities when asked: N 0.6, N+1 0.3, "x" 0.1)."""
+        verdict:N (replies "Score: N", with log-probabilities when asked: N 0.6, N+1 0.3, "x" 0.1),
+        winner:X (replies "Winner: Response X", with log-probabilities when asked: X 0.6, the other 0.3, "x" 0.1)."""
         self.plans[content].extend(behaviours)
 
     def count(self, content: str | None = None) -> int:
@@ -113,6 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
             reply["choices"][0]["message"]["content"] = f"Score: {arg}"
             if body.get("logprobs"):
                 reply["choices"][0]["logprobs"] = {"content": _verdict_logprobs(int(arg))}
+        if name == "winner":
+            reply["choices"][0]["message"]["content"] = f"Both are polite.\nWinner: Response {arg}"
+            if body.get("logprobs"):
+                reply["choices"][0]["logprobs"] = {"content": _winner_logprobs(arg)}
         raw = json.dumps(reply).encode()
         if name == "truncated":
             return self._send(200, raw[: len(raw) // 2])
@@ -142,6 +147,18 @@ def _verdict_logprobs(score: int) -> list[dict]:
     number = [{"token": t, "logprob": math.log(p)} for t, p in alternatives]
     tokens = [("Score", None), (":", None), (" ", None), (str(score), number)]
     return [{"token": t, "logprob": -0.1, "top_logprobs": alt or [{"token": t, "logprob": -0.1}]} for t, alt in tokens]
+
+
+def _winner_logprobs(label: str) -> list[dict]:
+    """Tokens of "Both are polite. Winner: Response X" (an "A" in the reasoning must not count); the label's
+    alternatives are X, the other label and a non-label."""
+    other = "B" if label == "A" else "A"
+    alternatives = [
+        {"token": t, "logprob": math.log(p)} for t, p in ((f" {label}", 0.6), (f" {other}", 0.3), ("x", 0.1))
+    ]
+    tokens = ["Both", " are", " polite", ".\n", "Winner", ":", " Response"]
+    plain = [{"token": t, "logprob": -0.1, "top_logprobs": [{"token": t, "logprob": -0.1}]} for t in tokens]
+    return [*plain, {"token": f" {label}", "logprob": math.log(0.6), "top_logprobs": alternatives}]
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from components.judges.expected_score import from_openai_logprobs, normalised, split_ten
+from components.judges.expected_score import WINNER, first_better, from_openai_logprobs, normalised, split_ten
 
 
 def _entry(token: str, alternatives: dict[str, float] | None = None) -> dict:
@@ -44,6 +44,15 @@ def test_numbers_outside_a_verdict_and_missing_alternatives():
     assert from_openai_logprobs(None) is None and from_openai_logprobs([]) is None
     bare = [{"token": "Score:", "logprob": 0.0}, {"token": " 4", "logprob": -0.2}]  # no top_logprobs: the token
     assert from_openai_logprobs(bare) == pytest.approx(3 / 9)
+
+
+def test_winner_is_the_first_labels_share_of_the_two_labels():
+    assert first_better({"A": 0.3, "B": 0.1, "x": 0.6}) == pytest.approx(0.75)
+    assert first_better({"x": 1.0}) is None
+    content = [_entry("A"), _entry(" good"), _entry("Winner"), _entry(":"), _entry(" Response")]
+    content.append(_entry(" B", {" B": 0.2, " A": 0.6, "x": 0.2}))
+    assert from_openai_logprobs(content, WINNER) == pytest.approx(0.75)  # the "A" before the verdict is not read
+    assert from_openai_logprobs([_entry("Winner: Response"), _entry(" C")], WINNER) is None
 
 
 def test_the_scoring_method_is_part_of_the_rubric_judge_version(tmp_path):

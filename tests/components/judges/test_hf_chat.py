@@ -6,6 +6,7 @@ import pytest
 
 from components.judges import ChatClient, make_chat_client
 from components.judges.cache import CachedChatClient
+from components.judges.expected_score import SCORE
 from components.judges.hf_chat import HFChatClient
 from paretoflow.config import GgufModel, HFJudge, OfflineJudge, TinyModel
 
@@ -83,7 +84,7 @@ def test_tiny_model_expected_scores_one_forward_pass_per_batch(model_cache):
     client._load()
     calls = []
     client._model.register_forward_hook(lambda module, args, kwargs_out: calls.append(1))
-    scores = client.expected_scores(_ask(QUESTIONS))
+    scores = client.verdicts(_ask(QUESTIONS), SCORE)
     assert len(calls) == 3  # 5 conversations in batches of 2, no generation loop
     assert all(0.0 <= s <= 1.0 for s in scores) and len(set(scores)) == len(QUESTIONS)  # no ties on a random model
     assert scores == pytest.approx([_reference_score(client, c) for c in _ask(QUESTIONS)], abs=1e-5)  # padding-safe
@@ -92,10 +93,56 @@ def test_tiny_model_expected_scores_one_forward_pass_per_batch(model_cache):
 def test_tiny_model_expected_scores_are_cached_under_their_method(model_cache, tmp_path):
     client = CachedChatClient(HFChatClient(HFJudge(kind="hf", model=TINY, batch_size=2), model_cache), tmp_path)
     assert client.scoring.startswith("expected-score/")
-    scores = client.expected_scores(_ask(QUESTIONS))
+    scores = client.verdicts(_ask(QUESTIONS), SCORE)
     again = CachedChatClient(HFChatClient(HFJudge(kind="hf", model=TINY, batch_size=2), model_cache), tmp_path)
-    assert again.expected_scores(_ask(QUESTIONS)) == scores
+    assert again.verdicts(_ask(QUESTIONS), SCORE) == scores
     assert (again.hits, again.misses) == (len(QUESTIONS), 0) and again.inner._model is None
+
+
+def _reference_first_better(client: HFChatClient, conversation: list[dict]) -> float:
+    """P("A") / (P("A") + P("B")) by hand: the unpadded text written up to "Winner: Response A", less its last
+    token ("A"), predicts the next token."""
+    import torch
+
+    tok, model = client._tokenizer, client._model
+    text = tok.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True) + "Winner: Response A"
+    ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    a, b = tok.convert_tokens_to_ids("A"), tok.convert_tokens_to_ids("B")
+    assert ids[0, -1] == a
+    with torch.inference_mode():
+        p = torch.softmax(model(input_ids=ids[:, :-1]).logits[0, -1], -1)
+    return float(p[a] / (p[a] + p[b]))
+
+
+def test_tiny_model_pairwise_preference_is_the_mean_over_both_orders_of_p_chosen(model_cache, tmp_path):
+    from components.rubric_filter import pairwise_preference
+    from components.rubric_generation import _judge_request
+
+    inner = HFChatClient(HFJudge(kind="hf", model=TINY, batch_size=2), model_cache)
+    inner._load()
+    calls, asked = [], []
+    inner._model.register_forward_hook(lambda module, args, kwargs_out: calls.append(1))
+    judge = inner.verdicts
+    inner.verdicts = lambda conversations, verdict, **kw: (
+        asked.extend(conversations) or judge(conversations, verdict, **kw)
+    )
+    client = CachedChatClient(inner, tmp_path)
+    prompts, chosen, rejected = QUESTIONS[:3], ["Paris.", "A cat.", "The sea is calm."], ["No.", "Rock.", "Hi."]
+    rubric = {"hard_rules": [], "principles": ["The response answers the question."]}
+    prefs, unparsed = pairwise_preference(client, prompts, chosen, rejected, [rubric] * 3)
+    assert len(calls) == 4 and unparsed == 0  # 3 pairs x 2 orders in batches of 2, forward passes only
+    for i, pref in enumerate(prefs):
+        forward = _judge_request(
+            "rubric_judge_pairwise", prompts[i], rubric, response_a=chosen[i], response_b=rejected[i]
+        )
+        backward = _judge_request(
+            "rubric_judge_pairwise", prompts[i], rubric, response_a=rejected[i], response_b=chosen[i]
+        )
+        assert forward in asked and backward in asked
+        by_hand = (_reference_first_better(inner, forward) + 1 - _reference_first_better(inner, backward)) / 2
+        assert pref == pytest.approx(by_hand, abs=1e-6)
+    assert len(asked) == 6 and len(client.cache) == 6  # stored under the winner's method
+    assert pairwise_preference(client, prompts, chosen, rejected, [rubric] * 3) == (prefs, 0) and len(asked) == 6
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from components.judges import JudgeError
+from components.judges.expected_score import SCORE, WINNER
 from components.judges.openai_chat import OpenAIChatClient, _backoff, _retry_after
 from tests.components.judges.conftest import conversations
 
@@ -138,20 +139,45 @@ def test_expected_scores_ask_for_logprobs_and_use_them(judge_server, tmp_path):
     for i, n in enumerate((3, 8)):
         judge_server.plan(f"q{i}", f"verdict:{n}")
     client = CachedChatClient(OpenAIChatClient(judge_server.settings()), tmp_path)
-    scores = client.expected_scores(conversations(2))
+    scores = client.verdicts(conversations(2), SCORE)
     body = judge_server.bodies[0]
     assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["temperature"] == 0.0
     # mass 0.6 on N and 0.3 on N+1 (the 0.1 on a non-label is dropped): E = N + 1/3
     assert scores == pytest.approx([(3 + 1 / 3 - 1) / 9, (8 + 1 / 3 - 1) / 9])
     assert client.inner.scored_by == {"logprobs": 2, "text": 0, "none": 0}
     again = CachedChatClient(OpenAIChatClient(judge_server.settings()), tmp_path)
-    assert again.expected_scores(conversations(2)) == scores and judge_server.count() == 2  # nothing re-asked
+    assert again.verdicts(conversations(2), SCORE) == scores and judge_server.count() == 2  # nothing re-asked
     assert again.chat(conversations(2), max_tokens=8) == ["re: q0", "re: q1"]  # replies are a different key
 
 
 def test_expected_scores_fall_back_to_the_verdict_text(judge_server):
     judge_server.plan("q0", "verdict:6")
     client = OpenAIChatClient(judge_server.settings(top_logprobs=0))
-    assert client.expected_scores(conversations(2)) == [pytest.approx(5 / 9), None]  # "re: q1" names no score
+    assert client.verdicts(conversations(2), SCORE) == [pytest.approx(5 / 9), None]  # "re: q1" names no score
     assert "logprobs" not in judge_server.bodies[0]
     assert client.scored_by == {"logprobs": 0, "text": 1, "none": 1}
+
+
+def test_pairwise_winner_reads_the_labels_probabilities(judge_server, tmp_path):
+    from components.judges.cache import CachedChatClient
+
+    judge_server.plan("q0", "winner:A")
+    judge_server.plan("q1", "winner:B")
+    client = CachedChatClient(OpenAIChatClient(judge_server.settings()), tmp_path)
+    assert client.verdicts(conversations(2), WINNER) == pytest.approx([0.6 / 0.9, 0.3 / 0.9])
+    assert judge_server.bodies[0]["logprobs"] is True and judge_server.bodies[0]["max_tokens"] == WINNER.max_tokens
+    assert client.inner.scored_by == {"logprobs": 2, "text": 0, "none": 0}
+    # cached under the winner's method: a score request on the same conversations is a different question
+    assert client.verdicts(conversations(2), WINNER) == pytest.approx([0.6 / 0.9, 0.3 / 0.9])
+    assert judge_server.count() == 2
+    client.verdicts(conversations(2), SCORE)
+    assert judge_server.count() == 4
+
+
+def test_pairwise_winner_falls_back_to_the_verdict_text(judge_server):
+    judge_server.plan("q0", "winner:B")
+    judge_server.plan("q2", "winner:A")
+    client = OpenAIChatClient(judge_server.settings(top_logprobs=0))
+    assert client.verdicts(conversations(3), WINNER) == [0.0, None, 1.0]  # "re: q1" names no winner
+    assert "logprobs" not in judge_server.bodies[0]
+    assert client.scored_by == {"logprobs": 0, "text": 2, "none": 1}
