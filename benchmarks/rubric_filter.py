@@ -42,12 +42,13 @@ class TextVerdicts:
         return self.inner.chat(conversations, max_tokens=max_tokens, temperature=temperature)
 
 
-def run(method: str, n_pairs: int, seed: int) -> dict:
+def run(method: str, n_pairs: int, seed: int, out: dict, save) -> None:
+    """Fills `out` set by set, saving after each (a run cut short keeps the sets it finished)."""
     sets = load_sets(seed)
     gemma = PretrainedModel(kind="pretrained", name_or_path=str(gemma_dir()))
     client = HFChatClient(HFJudge(kind="hf", model=gemma, batch_size=8, max_input_tokens=512), REPO / ".cache")
     judge = TextVerdicts(client) if method == "text" else client
-    out = {"_method": method if method == "text" else WINNER.method, "_model": client.model}
+    out.update(_method=method if method == "text" else WINNER.method, _model=client.model, _pairs_per_set=n_pairs)
     for name in SETS:
         objective, _, test = sets[name]
         sample = test.head(n_pairs)
@@ -71,7 +72,7 @@ def run(method: str, n_pairs: int, seed: int) -> dict:
             "seconds": round(time.perf_counter() - t0, 1),
         }
         print(f"{method} {name}: {json.dumps(out[name])}", flush=True)
-    return out
+        save()
 
 
 def main() -> None:
@@ -83,10 +84,14 @@ def main() -> None:
     out = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     out["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     out["how"] = __doc__.split("\n\n")[1].replace("\n", " ")
-    for method in args.methods.split(","):
-        out[method] = run(method, args.pairs, args.seed)
+
+    def save() -> None:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+
+    for method in args.methods.split(","):
+        out[method] = {}
+        run(method, args.pairs, args.seed, out[method], save)
 
 
 if __name__ == "__main__":
