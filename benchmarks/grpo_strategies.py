@@ -11,7 +11,8 @@ Dynamic runs record their weight trajectories. Run it under the shared lock:
 
     flock /tmp/pf-heavy.lock .venv/bin/python -m benchmarks.grpo_strategies
 
-Writes benchmarks/results/grpo_strategies.json.
+Writes benchmarks/results/grpo_strategies.json, or the file given by --output (e.g. a longer run with fewer
+weight vectors, `-o 'grpo.weights=[...]'`, kept beside the default comparison).
 """
 
 from __future__ import annotations
@@ -35,17 +36,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4, help="S: optimizer steps per sweep/dynamic run")
     parser.add_argument("--work", type=Path, default=None, help="keep data and reward models here between runs")
     parser.add_argument("-o", "--override", action="append", default=[], help="extra params overrides")
-    parser.add_argument("--only", choices=list(STRATEGIES), help="re-run one strategy into the existing results")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(STRATEGIES), help="run only these (merged into an existing results file)"
+    )
+    parser.add_argument("--output", type=Path, default=RESULT, help="results file (with --only: merged into it)")
     args = parser.parse_args()
+    output = args.output.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
-        result = run(args.profile, args.steps, work, args.override, [args.only] if args.only else list(STRATEGIES))
-    if args.only:
-        previous = json.loads(RESULT.read_text())
+        result = run(args.profile, args.steps, work, args.override, args.only or list(STRATEGIES))
+    if args.only and output.exists():
+        previous = json.loads(output.read_text())
         result["strategies"] = previous["strategies"] | result["strategies"]
     result["noise"] = noise(result["strategies"], result["objectives"])
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
     for name, r in result["strategies"].items():
         print(
             f"{name:8s} hypervolume {r['hypervolume']:.5f}  EUM {r['eum']:.4f}  front {r['front_size']}/"
@@ -54,7 +59,7 @@ def main() -> None:
     for name, n in result["noise"].get("hypervolume_ci95", {}).items():
         diff = result["noise"]["difference_from_sweep_ci95"].get(name)
         print(f"{name:8s} 95% interval {n}" + (f", minus sweep {diff}" if diff else ""))
-    print(f"written {RESULT}")
+    print(f"written {output}")
 
 
 def noise(strategies: dict, objectives: list[str]) -> dict:
@@ -96,7 +101,7 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
 
     os.chdir(REPO)  # data sources in params.yaml are relative to the project
     from components.evaluate import evaluate_policies
-    from components.grpo import train_candidates
+    from components.grpo import train_candidates, weight_vectors
     from components.ingest import ingest
     from components.reward_model import train_reward_models
     from paretoflow.config import load_params
@@ -111,7 +116,7 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
         *extra,
     ]
     params = load_params("params.yaml", base)
-    objectives, runs = len(params.objectives), len(params.grpo.weights)
+    objectives, runs = len(params.objectives), len(weight_vectors(params))
     specialist_steps = max(1, round(runs * steps / objectives))
     data, models = work / "data", work / "reward_models"
     timings = {}
@@ -171,6 +176,7 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
         "objectives": params.objective_names,
         "runs_per_strategy": runs,
         "steps_per_run": steps,
+        "weights": weight_vectors(params),
         "specialist_steps": specialist_steps,
         "heldout_prompts": heldout_prompts,
         "grpo": params.grpo.model_dump(
