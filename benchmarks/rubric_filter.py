@@ -6,7 +6,8 @@ prompt-only one a prompt without a generated rubric gets (hard rules from the pr
 principles), so no rubric generation is timed here. Each pair is judged in both orders with the pairwise
 template and kept when the preference for chosen is above 1/2 (`components.rubric_filter`), by either method:
   text         greedy verdict, parsed "Winner: Response A/B" (the method before the probability verdict);
-  probability  P("A") vs P("B") after the answer prefix, one forward pass per item (`pairwise_probabilities`).
+  probability  P("A") vs P("B") after the answer prefix, one forward pass per item
+               (`HFChatClient.verdicts` with `WINNER`).
 Results merge into benchmarks/results/rubric_filter.json, one key per method.
 Run under the shared lock: `flock /tmp/pf-heavy.lock .venv/bin/python -m benchmarks.rubric_filter`.
 """
