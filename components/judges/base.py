@@ -1,8 +1,9 @@
 """One chat interface for every judge backend, chosen by `params.rubrics.judge.kind`.
 
 A `ChatClient` answers a batch of conversations (lists of `{role, content}` messages) with one text
-each, in input order. The factory wraps every LLM backend in the content-addressed cache, so callers
-never pay twice for the same question; `offline` means no LLM, hence no client.
+each, in input order, and reads a verdict (a 1-10 score, an A/B winner) from its token probabilities.
+The factory wraps every LLM backend in the content-addressed cache, so callers never pay twice for the
+same question; `offline` means no LLM, hence no client.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from components.judges.expected_score import Verdict
 from paretoflow.config import HFJudge, OfflineJudge, OpenAIJudge
 
 Conversation = list[dict]
@@ -34,6 +36,10 @@ class ChatClient(Protocol):
 
     def chat(self, conversations: list[Conversation], *, max_tokens: int, temperature: float = 0.0) -> list[str]:
         """One reply per conversation, in input order."""
+        ...
+
+    def verdicts(self, conversations: list[Conversation], verdict: Verdict) -> list[float | None]:
+        """The verdict's value in [0, 1] per conversation, None where the judge put no mass on its labels."""
         ...
 
 
