@@ -35,6 +35,7 @@ SIDE_RUN = "sidebyside.run_id"
 # Scores reach the tags through front.json (10 decimals) and champion.json (full precision): the same front scored
 # twice may differ by rounding, which must not fail the hypervolume gate.
 HV_ROUNDING = 1e-9
+PENDING = "pending approval"  # gate.passed while the automatic gates passed and a reviewer has not answered yet
 
 
 class PromotionError(RuntimeError):
@@ -173,10 +174,17 @@ def promote(
         raise PromotionError(f"version {chosen.version} of {name} is already the champion")
     candidate = front_of(client, chosen, CANDIDATE)
     verdicts = gates(candidate, champion, params.objective_names, params.promote)
+    compared = {"gate.champion_version": _version(champion) or "none"}
     if params.promote.require_approval and all(g.passed for g in verdicts) and not dry_run:
+        # the reviewer reads the automatic gates on the version while deciding; gate.passed waits for the answer
+        _record(client, chosen, _gate_tags(verdicts) | compared | {"gate.passed": PENDING})
         request = {"model_name": name, "version": str(chosen.version), "gates": [asdict(g) for g in verdicts]}
-        verdicts.append(approval_gate(approve, request))
-    _record(client, chosen, verdicts, champion)
+        decision = approval_gate(approve, request)
+        verdicts.append(decision)
+        _record(client, chosen, _gate_tags([decision]) | {"gate.passed": str(decision.passed).lower()})
+    else:
+        outcome = str(all(g.passed for g in verdicts)).lower()
+        _record(client, chosen, _gate_tags(verdicts) | compared | {"gate.passed": outcome})
     passed = all(g.passed for g in verdicts)
     promoted = passed and not dry_run
     if promoted:
@@ -229,11 +237,12 @@ def move_aliases(client: MlflowClient, name: str, targets: dict[str, str | None]
         raise PromotionError(f"moving aliases of {name} failed ({exc}); every alias was restored: {before}") from exc
 
 
-def _record(client: MlflowClient, version, verdicts: list[Gate], champion: Front | None) -> None:
+def _gate_tags(verdicts: list[Gate]) -> dict[str, str]:
     tags = {f"gate.{g.name}": "pass" if g.passed else "fail" for g in verdicts}
-    tags |= {f"gate.{g.name}.detail": g.detail for g in verdicts}
-    tags |= {"gate.passed": str(all(g.passed for g in verdicts)).lower()}
-    tags |= {"gate.champion_version": _version(champion) or "none"}
+    return tags | {f"gate.{g.name}.detail": g.detail for g in verdicts}
+
+
+def _record(client: MlflowClient, version, tags: dict[str, str]) -> None:
     for key, value in tags.items():
         client.set_model_version_tag(version.name, str(version.version), key, value)
 

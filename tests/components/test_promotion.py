@@ -6,7 +6,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from components.fronts import CANDIDATE, CHAMPION, PREVIOUS, aliased
-from components.promotion import PromotionError, promote, rollback
+from components.promotion import PENDING, PromotionError, promote, rollback
 from components.selection import parse_weights, select
 from paretoflow.config import load_params
 from tests.conftest import REPO
@@ -175,6 +175,8 @@ def test_approval_is_asked_only_after_the_gates_pass_and_decides(registry, monke
     def reviewer(answer: bool):
         def approve(request):
             asked.append(request)
+            seen = client.get_model_version(params.register.model_name, request["version"]).tags
+            assert seen["gate.passed"] == PENDING and seen["gate.hypervolume"] == "pass", "the gates, awaiting review"
             return {"approve": answer, "reviewer": "dana", "note": "read the samples"}
 
         return approve
@@ -186,7 +188,9 @@ def test_approval_is_asked_only_after_the_gates_pass_and_decides(registry, monke
     tags = client.get_model_version(params.register.model_name, v1).tags
     assert tags["gate.human_approval"] == "fail" and tags["gate.passed"] == "false"
     assert tags["gate.human_approval.detail"] == "rejected by dana: read the samples"
-    assert len(written) == len(set(written)), "each gate tag is written once"
+    assert written.count("gate.passed") == 2, "pending while the reviewer decides, then the outcome"
+    others = [t for t in written if t != "gate.passed"]
+    assert len(others) == len(set(others)), "each gate tag is written once"
     approved = promote(_approving(params), client=client, approve=reviewer(True))
     assert approved["promoted"] and _aliases(client, params)[CHAMPION] == v1
     assert client.get_model_version(params.register.model_name, v1).tags["gate.human_approval"] == "pass"

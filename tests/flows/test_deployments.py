@@ -10,6 +10,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from components.promotion import PENDING
 from flows.deployments import build
 from paretoflow.cli import app
 from paretoflow.config import load_params
@@ -152,7 +153,8 @@ def test_promotion_pauses_for_approval_and_resumes_with_the_typed_input(tmp_path
         while not (runs := asyncio.run(paused_run())) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert len(runs) == 1, "the flow run paused for approval"
-        assert str(registry.get_model_version(name, version).tags["gate.passed"]) == "true"
+        tags = registry.get_model_version(name, version).tags
+        assert tags["gate.passed"] == PENDING and tags["gate.hypervolume"] == "pass", "the reviewer sees the gates"
         assert not _champion(registry, name), "nothing moves while the run waits"
         asyncio.run(answer(runs[0].id, run_input))
         worker.join(timeout=60)
