@@ -29,7 +29,7 @@ def independent_scorers(params: Params) -> dict[str, Scorer]:
     training scorers' default does, so gains on both are on the same scale."""
     scorers = {}
     for objective, spec in params.evaluate.independent.items():
-        raw = load_scorer(spec)
+        raw = load_scorer(spec, params)  # rubric judges take the run's settings, overrides included
         scorers[objective] = _squashed(raw) if spec.startswith("rm:") else raw
     return scorers
 
