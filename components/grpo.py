@@ -25,7 +25,7 @@ from components.grpo_rewards import audit_objectives, completion_samples_callbac
 from components.models import policy_dir
 from paretoflow import tracking
 from paretoflow.config import Params
-from paretoflow.hashing import dvc_md5
+from paretoflow.hashing import dvc_md5, text_sha
 
 DATA_DIR = Path("artifacts/data")
 REWARD_MODELS_DIR = Path("artifacts/reward_models")
@@ -193,8 +193,6 @@ def _remove_strays(out_dir: Path, keep: set[str]) -> None:
 
 def fingerprint(params: Params, run: Run, inputs: dict) -> str:
     """What shapes a run's result; bookkeeping settings (checkpoint interval, logging, compute) are left out."""
-    from paretoflow.hashing import text_sha
-
     fields = set(_TRAINING_FIELDS) - ({"dynamic"} if not run.dynamic else set())
     grpo = params.grpo.model_dump(mode="json", include=fields)
     payload = {
