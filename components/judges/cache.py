@@ -21,6 +21,7 @@ from pathlib import Path
 
 from components.judges.base import ChatClient, Conversation
 from components.judges.expected_score import Verdict
+from paretoflow.hashing import text_sha
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class JsonlCache:
 
 
 def shard_name(backend: str, model: str) -> str:
-    return f"{backend}-{hashlib.sha256(model.encode()).hexdigest()[:12]}.jsonl"
+    return f"{backend}-{text_sha(model, length=12)}.jsonl"
 
 
 class CachedChatClient:
