@@ -110,7 +110,7 @@ class RubricReward:
             if not parsed.empty:
                 return {"hard_rules": parsed.hard_rules, "principles": parsed.principles}
         if isinstance(given, dict) and ("principles" in given or "hard_rules" in given):
-            return {"hard_rules": list(given.get("hard_rules", [])), "principles": list(given.get("principles", []))}
+            return _plain(given)
         messages = as_messages(prompt)
         found = self.stored.get(prompt_id(messages))
         if found is not None:
