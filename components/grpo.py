@@ -74,8 +74,13 @@ def train_candidates(params: Params, data_dir: Path, reward_models_dir: Path, ou
     (out_dir / MANIFEST).unlink(missing_ok=True)  # written last: an interrupted step never looks complete
     _remove_strays(out_dir, {r.name for r in runs} | {n for n, _ in soup_plan(params)})
     inputs = {"prompts": dvc_md5(data_dir / "prompts.parquet")}
-    if any(o.scorer == "reward_model" for o in [*params.objectives, *audit_objectives(params)]):
+    scored_by = {o.scorer for o in [*params.objectives, *audit_objectives(params)]}
+    if "reward_model" in scored_by:
         inputs["reward_models"] = dvc_md5(reward_models_dir)
+    if "rubric" in scored_by:  # the rubric rewards read the rubrics step's table (when there) with params' judge
+        rubrics = reward_models_dir.parent / "rubrics"
+        inputs["rubrics"] = dvc_md5(rubrics) if rubrics.exists() else None
+        inputs["rubric_judge"] = params.rubrics.judge.model_dump(mode="json")
     manifest, skipped = [], 0
     for run in runs:
         with tracking.child_run(f"grpo/{run.name}"):
