@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.grpo_step_time import REPO, bench_project, pipeline_arm
-from paretoflow.config import Vllm
+from paretoflow.schema import Vllm
 
 OUT = REPO / "benchmarks" / "results" / "gpu_check.json"
 

@@ -100,7 +100,7 @@ class Spent:
 def pipeline_arm(params, data: Path, reward_models: Path, out: Path) -> dict:
     """The component with its callbacks, in a step run. The trainer it builds gets a timer, and a copy of its
     GRPOConfig is taken before GRPOTrainer sees it (for the raw arm)."""
-    from components import grpo
+    from components.grpo import train as grpo
     from paretoflow import tracking
 
     captured, spent = {}, Spent()
@@ -133,13 +133,13 @@ def pipeline_arm(params, data: Path, reward_models: Path, out: Path) -> dict:
 
 def raw_arm(params, data: Path, config, out: Path) -> dict:
     """A raw TRL script: the policy directory, the train prompts, plain reward functions (the concision formula
-    of `components.scorers`, written out), the GRPOConfig copy; nothing from the grpo component."""
+    of `components.scorers.objectives`, written out), the GRPOConfig copy; nothing from the grpo component."""
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import GRPOTrainer
 
-    from components.canonical import read_table
-    from components.models import policy_dir
+    from components.common.model_store import policy_dir
+    from components.data.canonical import read_table
 
     def words_reward(name: str, target: int):
         def reward(completions, **kwargs):
@@ -192,7 +192,7 @@ def bench_project(root: Path, overrides: list[str]):
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, root / name)
     os.chdir(root)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from components.ingest import ingest
+    from components.data.ingest import ingest
     from paretoflow.config import load_params
 
     params = load_params(

@@ -3,7 +3,7 @@
 Each strategy gets the same number of optimizer steps in total (sweep and dynamic: one run of S steps per
 weight vector in params, K of them; soup: one specialist per objective, K*S/objectives steps each, then a soup
 at each of the K weight vectors for free). Reward models are trained
-first with the pipeline's own step on the configured data; candidates are scored by `components.evaluate`
+first with the pipeline's own step on the configured data; candidates are scored by `components.evaluation.evaluate`
 (same generation, scorers, hypervolume as the pipeline). Noise: every strategy is scored on the same held-out
 prompts, so resampling those prompts (one resample shared by all strategies) gives each hypervolume a 95%
 interval and each difference from sweep a paired one; a difference whose interval spans 0 is within noise.
@@ -67,7 +67,7 @@ def noise(strategies: dict, objectives: list[str]) -> dict:
     hypervolume and of its difference from sweep's. Strategies without per-prompt scores are left out."""
     import numpy as np
 
-    from components.pareto import hypervolume
+    from components.common.pareto import hypervolume
 
     scored = {k: v["prompt_scores"] for k, v in strategies.items() if "prompt_scores" in v}
     if not scored:
@@ -100,10 +100,10 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
     import pandas as pd
 
     os.chdir(REPO)  # data sources in params.yaml are relative to the project
-    from components.evaluate import evaluate_policies
-    from components.grpo import train_candidates, weight_vectors
-    from components.ingest import ingest
-    from components.reward_model import train_reward_models
+    from components.data.ingest import ingest
+    from components.evaluation.evaluate import evaluate_policies
+    from components.grpo.train import train_candidates, weight_vectors
+    from components.reward_models.train import train_reward_models
     from paretoflow.config import load_params
 
     base = [

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from components.canonical import PAIR_COLUMNS, assign_split, pair_id
+from components.data.canonical import PAIR_COLUMNS, assign_split, pair_id
 
 TURN = re.compile(r"\n\n(Human|Assistant): ")
 

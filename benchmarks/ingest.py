@@ -61,7 +61,7 @@ def main() -> None:
 
 
 def run_scale(scale: int) -> dict:
-    from components.ingest import ingest
+    from components.data.ingest import ingest
     from paretoflow.config import load_params
 
     with tempfile.TemporaryDirectory(prefix="paretoflow-bench-") as tmp:

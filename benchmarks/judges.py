@@ -22,12 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from benchmarks.hh_rlhf import hh_rlhf_pairs
+from components.common.model_store import policy_dir
 from components.judges.cache import CachedChatClient
 from components.judges.hf_chat import HFChatClient
 from components.judges.local_server import transformers_serve
 from components.judges.openai_chat import OpenAIChatClient
-from components.models import policy_dir
-from paretoflow.config import GgufModel, HFJudge, OpenAIJudge
+from paretoflow.schema import GgufModel, HFJudge, OpenAIJudge
 
 REPO = Path(__file__).resolve().parents[1]
 HELPFUL = REPO.parent / "shared" / "data" / "hh-rlhf" / "helpful-base.dev.jsonl.gz"

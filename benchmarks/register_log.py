@@ -28,8 +28,8 @@ def main() -> None:
     import mlflow
     import transformers
 
-    from components.models import policy_dir
-    from components.register import INPUT_EXAMPLE, PIP_REQUIREMENTS, SIGNATURE, TASK, _resolve_pipeline_class
+    from components.common.model_store import policy_dir
+    from components.registry.register import INPUT_EXAMPLE, PIP_REQUIREMENTS, SIGNATURE, TASK, _resolve_pipeline_class
     from paretoflow.config import load_params
 
     tiny = load_params(REPO / "params.yaml", ["profile=tiny"]).grpo.policy

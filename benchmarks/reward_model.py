@@ -68,8 +68,8 @@ def main() -> None:
 
 def run(args) -> dict:
     """One configuration: ingest the real pairs, train, evaluate; the figures of this process alone."""
-    from components.ingest import ingest
-    from components.reward_model import train_reward_models
+    from components.data.ingest import ingest
+    from components.reward_models.train import train_reward_models
     from paretoflow.config import load_params
 
     load_before = os.getloadavg()

@@ -4,7 +4,7 @@ Pairs: the held-out halves of HH-RLHF helpful (helpfulness), HH-RLHF harmless (h
 (empathy), split and shuffled as in `benchmarks.rubric_judges`; the first `--pairs` of each. Rubric: the
 prompt-only one a prompt without a generated rubric gets (hard rules from the prompt + the objective's default
 principles), so no rubric generation is timed here. Each pair is judged in both orders with the pairwise
-template and kept when the preference for chosen is above 1/2 (`components.rubric_filter`), by either method:
+template and kept when the preference for chosen is above 1/2 (`components.rubrics.label_filter`), by either method:
   text         greedy verdict, parsed "Winner: Response A/B" (the method before the probability verdict);
   probability  P("A") vs P("B") after the answer prefix, one forward pass per item
                (`HFChatClient.verdicts` with `WINNER`).
@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 from benchmarks.rubric_judges import gemma_dir, load_sets
-from components import rubric_offline
 from components.judges.expected_score import WINNER
 from components.judges.hf_chat import HFChatClient
-from components.rubric_filter import consistency, kept_fraction, pairwise_preference
-from paretoflow.config import HFJudge, PretrainedModel
+from components.rubrics import offline as rubric_offline
+from components.rubrics.label_filter import consistency, kept_fraction, pairwise_preference
+from paretoflow.schema import HFJudge, PretrainedModel
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "rubric_filter.json"

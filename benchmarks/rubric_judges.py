@@ -1,7 +1,7 @@
 """Rubric judges against human labels: agreement on held-out pairs, judge requests/s, cache hit rate on a re-run,
 and the guard's false-positive rate on master-key probes, per backend.
 
-Sets (from ../shared/data, read through `components.score.read_pairs`): HH-RLHF helpful (helpfulness) and
+Sets (from ../shared/data, read through `components.evaluation.agreement.read_pairs`): HH-RLHF helpful (helpfulness) and
 harmless (harmlessness), ESConv and CounselChat (empathy). Each set is split in halves by a hash of the prompt;
 the train half mines the objective's principles (offline miner), and held-out pairs are scored with the
 prompt-only rubric (hard rules from the prompt + mined principles): the rubric a held-out prompt gets at
@@ -32,13 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from components import rubric_offline
-from components.attack_probes import false_positive_rate
-from components.canonical import assign_split
-from components.rm_evaluation import bootstrap_ci
-from components.rubric_reward import RubricReward, new_judge
-from components.score import read_pairs
-from paretoflow.config import GgufModel, HFJudge, OfflineJudge, OpenAIJudge, PretrainedModel
+from components.data.canonical import assign_split
+from components.evaluation.agreement import read_pairs
+from components.evaluation.attack_probes import false_positive_rate
+from components.reward_models.evaluation import bootstrap_ci
+from components.rubrics import offline as rubric_offline
+from components.scorers.rubric import RubricReward, new_judge
+from paretoflow.schema import GgufModel, HFJudge, OfflineJudge, OpenAIJudge, PretrainedModel
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -66,7 +66,7 @@ def load_sets(seed: int) -> dict[str, tuple[str, pd.DataFrame, pd.DataFrame]]:
 
 def gemma_dir() -> Path:
     """The packaged Gemma 3 270M converted once into the repo's `.cache/` (shared with the tests)."""
-    from components.models import policy_dir
+    from components.common.model_store import policy_dir
 
     return policy_dir(GgufModel(kind="gguf"), REPO / ".cache")
 

@@ -11,7 +11,7 @@ from prefect.schedules import Cron
 
 from flows.pipeline import training_pipeline
 from flows.promote import promote
-from paretoflow.config import Params
+from paretoflow.schema import Params
 
 
 def build(params: Params, params_file: str, overrides: list[str] = ()) -> list:

@@ -6,9 +6,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from components import evaluation_report
+from components.evaluation import report as evaluation_report
 from paretoflow import tracking
-from paretoflow.config import DEFAULT_PARAMS, Params, load_params
+from paretoflow.config import DEFAULT_PARAMS, load_params
+from paretoflow.schema import Params
 from paretoflow.steps import STEPS, execute, steps_until
 
 

@@ -11,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 
-from components.promotion import promote as promote_candidate
+from components.registry.promotion import promote as promote_candidate
 from paretoflow.config import DEFAULT_PARAMS, load_params
 
 POLL_SECONDS = 5  # how often a paused run checks whether it was answered

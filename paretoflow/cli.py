@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from paretoflow.config import DEFAULT_PARAMS, ConfigError, load_params
+from paretoflow.steps import STEPS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(width=max(shutil.get_terminal_size().columns, 120))
@@ -103,7 +104,7 @@ def ingest_command(
         return _run_step("ingest", params, override)
     embedded_defaults()
     resolved = _load(params, override)
-    from components.ingest import ingest
+    from components.data.ingest import ingest
 
     try:
         summary = ingest(resolved, out_dir=out)
@@ -113,15 +114,16 @@ def ingest_command(
     console.print_json(json.dumps(summary, default=str))
 
 
-for _name, _step, _help in [
-    ("validate", "validate", "Great Expectations suites on the canonical tables."),
-    ("rubrics", "rubrics", "A rubric per prompt and objective."),
-    ("train-rm", "reward_model", "One reward model per objective (TRL RewardTrainer)."),
-    ("grpo", "grpo", "One policy per weight vector (TRL GRPOTrainer)."),
-    ("evaluate", "evaluate", "Held-out scores, Pareto front, hypervolume, plots."),
-    ("register", "register", "Front policies -> MLflow model versions; alias candidate."),
-]:
-    app.command(name=_name)(_step_command(_step, _help))
+STEP_HELP = {
+    "validate": "Great Expectations suites on the canonical tables.",
+    "rubrics": "A rubric per prompt and objective.",
+    "reward_model": "One reward model per objective (TRL RewardTrainer).",
+    "grpo": "One policy per weight vector (TRL GRPOTrainer).",
+    "evaluate": "Held-out scores, Pareto front, hypervolume, plots.",
+    "register": "Front policies -> MLflow model versions; alias candidate.",
+}
+for _step, _help in STEP_HELP.items():
+    app.command(name=STEPS[_step].command)(_step_command(_step, _help))
 
 
 @app.command()
@@ -140,7 +142,7 @@ def score(
 ):
     """Agreement of a scorer with a pairs file's preferences: one JSON line {agreement, ci95, n, ties}."""
     embedded_defaults()
-    from components.score import agreement
+    from components.evaluation.agreement import agreement
 
     try:
         result = agreement(source, format, scorer)
@@ -163,7 +165,7 @@ def promote(
     """Gate the candidate against the champion (flow `promote`); alias champion moves only if every gate passes."""
     embedded_defaults()
     _load(params, override)
-    from components.promotion import PromotionError
+    from components.registry.promotion import PromotionError
     from flows.promote import promote as promote_flow
 
     try:
@@ -183,7 +185,7 @@ def promote(
 @app.command()
 def rollback(params: ParamsOpt = Path(DEFAULT_PARAMS), override: OverrideOpt = None):
     """Put alias champion back on previous-champion (directly on the registry: no Prefect needed)."""
-    from components import promotion
+    from components.registry import promotion
 
     try:
         result = promotion.rollback(_load(params, override))
@@ -203,7 +205,7 @@ def select(
     override: OverrideOpt = None,
 ):
     """The registered version on the champion front (else the candidate's) that maximises the weighted utility."""
-    from components import selection
+    from components.registry import selection
 
     resolved = _load(params, override)
     try:
@@ -226,7 +228,7 @@ def fronts(
     """Overlay the Pareto fronts of several pipeline runs: one PNG, one HTML page, a table of every policy."""
     from rich.table import Table
 
-    from components.front_overlay import overlay_fronts
+    from components.registry.front_overlay import overlay_fronts
 
     resolved = _load(params, override)
     try:
@@ -282,11 +284,6 @@ def show_params(
         console.print(f"[green]ok[/green]: {params} is valid (profile {resolved.profile})")
         return
     sys.stdout.write(resolved.to_yaml())
-
-
-def step_main(step: str) -> None:
-    """`python -m components.<step> [--params FILE] [-o k=v]`: the entry point dvc.yaml calls."""
-    typer.run(_step_command(step, f"Run the {step} step."))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The pipeline's steps: what each reads, writes and depends on, and how one is executed.
 
-Both entry points use this table: the Prefect flow (cache keys) and `python -m components.<step>`
-(which dvc.yaml calls). A step's cache key is the hash of its resolved params sections and the
+Both entry points use this table: the Prefect flow (cache keys) and `paretoflow <command>` (which dvc.yaml
+calls). A step's cache key is the hash of its resolved params sections and the
 DVC md5s of its dependencies, code included, so Prefect and DVC agree on what changed. A step that reads
 state outside files and params names a function returning it (`external`), which joins its key: evaluate
 scores the registry's champion front, so a promotion makes the next run evaluate again.
@@ -18,8 +18,8 @@ from pathlib import Path
 import mlflow
 
 from paretoflow import resources, tracking
-from paretoflow.config import Params
 from paretoflow.hashing import dvc_md5
+from paretoflow.schema import Params
 
 DATA = "artifacts/data"
 VALIDATION = "artifacts/validation"
@@ -30,31 +30,35 @@ EVALUATION = "artifacts/evaluation"
 REGISTRY = "artifacts/registry"
 METRICS = "artifacts/metrics"
 
-SHARED_CODE = ("components/canonical.py", "components/models.py")
+SHARED_CODE = ("components/data/canonical.py", "components/common/model_store.py")
 COMPUTE_CODE = (
-    "components/compute.py",
-    "components/compute_local.py",
-    "components/compute_sagemaker.py",
-    "components/grpo_job.py",
+    "components/grpo/compute/dispatch.py",
+    "components/grpo/compute/accelerate.py",
+    "components/grpo/compute/sagemaker.py",
+    "components/grpo/job.py",
 )
 GRPO_CODE = (
-    "components/grpo_rewards.py",
-    "components/grpo_checkpoints.py",
-    "components/dynamic_weights.py",
-    "components/soups.py",
-    "components/novelty.py",
-    "components/pareto.py",
+    "components/grpo/rewards.py",
+    "components/grpo/checkpoints.py",
+    "components/grpo/dynamic_weights.py",
+    "components/grpo/soups.py",
+    "components/scorers/novelty.py",
+    "components/common/pareto.py",
 )
-INGEST_CODE = ("components/adapters.py", "components/esconv.py", "components/sources.py")
+INGEST_CODE = (
+    "components/data/adapters/formats.py",
+    "components/data/adapters/esconv.py",
+    "components/data/sources.py",
+)
 # What `scorer: rubric` objectives run (rubrics step, GRPO and evaluation alike).
 RUBRIC_CODE = (
-    "components/rubric_reward.py",
-    "components/rubric_offline.py",
-    "components/rubric_guard.py",
-    "components/rubric_generation.py",
-    "components/rubric_parsing.py",
-    "components/rubric_cache.py",
-    "components/templates",
+    "components/scorers/rubric.py",
+    "components/rubrics/offline.py",
+    "components/rubrics/guard.py",
+    "components/rubrics/generation.py",
+    "components/rubrics/parsing.py",
+    "components/rubrics/result_cache.py",
+    "components/rubrics/templates",
     "components/judges/__init__.py",
     "components/judges/base.py",
     "components/judges/cache.py",
@@ -74,6 +78,7 @@ class StepFailed(RuntimeError):
 @dataclass(frozen=True)
 class Step:
     name: str
+    command: str  # `paretoflow <command>` runs the step alone (what dvc.yaml calls)
     entry: str  # "module:function"
     sections: tuple[str, ...]
     deps: tuple[str, ...]
@@ -116,41 +121,46 @@ class Step:
 STEPS: dict[str, Step] = {
     s.name: s
     for s in [
-        Step("ingest", "components.ingest:ingest", ("data", "objectives"), INGEST_CODE, (DATA,)),
-        Step("validate", "components.validate:validate", ("data", "objectives"), (DATA,), (VALIDATION,)),
+        Step("ingest", "ingest", "components.data.ingest:ingest", ("data", "objectives"), INGEST_CODE, (DATA,)),
+        Step(
+            "validate", "validate", "components.data.validate:validate", ("data", "objectives"), (DATA,), (VALIDATION,)
+        ),
         Step(
             "rubrics",
-            "components.rubrics:synthesize_rubrics",
+            "rubrics",
+            "components.rubrics.synthesize:synthesize_rubrics",
             ("rubrics", "objectives"),
-            (DATA, VALIDATION, "components/rubric_filter.py", "components/scorers.py", *RUBRIC_CODE),
+            (DATA, VALIDATION, "components/rubrics/label_filter.py", "components/scorers/objectives.py", *RUBRIC_CODE),
             (RUBRICS,),
         ),
         Step(
             "reward_model",
-            "components.reward_model:train_reward_models",
+            "train-rm",
+            "components.reward_models.train:train_reward_models",
             ("reward_model", "objectives", "seed"),
             (
                 DATA,
                 VALIDATION,
-                "components/scorers.py",
-                "components/rm_training.py",
-                "components/rm_evaluation.py",
-                "components/rm_references.py",
-                "components/rm_logging.py",
-                "components/multihead_rm.py",
+                "components/scorers/objectives.py",
+                "components/reward_models/training.py",
+                "components/reward_models/evaluation.py",
+                "components/reward_models/references.py",
+                "components/reward_models/mlflow_model.py",
+                "components/reward_models/multihead.py",
             ),
             (REWARD_MODELS,),
         ),
         Step(
             "grpo",
-            "components.grpo:train_policies",
+            "grpo",
+            "components.grpo.train:train_policies",
             ("grpo", "objectives", "seed", "reward_model", "novelty", "rubrics"),
             (
                 DATA,
                 VALIDATION,
                 REWARD_MODELS,
                 RUBRICS,
-                "components/scorers.py",
+                "components/scorers/objectives.py",
                 *COMPUTE_CODE,
                 *GRPO_CODE,
                 *RUBRIC_CODE,
@@ -159,7 +169,8 @@ STEPS: dict[str, Step] = {
         ),
         Step(
             "evaluate",
-            "components.evaluate:evaluate_policies",
+            "evaluate",
+            "components.evaluation.evaluate:evaluate_policies",
             ("evaluate", "objectives", "seed", "grpo", "reward_model", "novelty", "rubrics"),
             (
                 DATA,
@@ -167,24 +178,25 @@ STEPS: dict[str, Step] = {
                 RUBRICS,
                 POLICIES,
                 *RUBRIC_CODE,
-                "components/scorers.py",
-                "components/novelty.py",
-                "components/pareto.py",
-                "components/evaluation_stats.py",
-                "components/scorer_checks.py",
-                "components/score.py",
-                "components/rm_evaluation.py",  # imported by score.py (`rm:PATH` independent scorers)
-                "components/brevity.py",
-                "components/attack_probes.py",
-                "components/champion_eval.py",
-                "components/fronts.py",
+                "components/scorers/objectives.py",
+                "components/scorers/novelty.py",
+                "components/common/pareto.py",
+                "components/evaluation/stats.py",
+                "components/evaluation/scorer_checks.py",
+                "components/evaluation/agreement.py",
+                "components/reward_models/evaluation.py",  # imported by score.py (`rm:PATH` independent scorers)
+                "components/scorers/brevity.py",
+                "components/evaluation/attack_probes.py",
+                "components/evaluation/champion.py",
+                "components/registry/fronts.py",
             ),
             (EVALUATION,),
-            external="components.champion_eval:identity",
+            external="components.evaluation.champion:identity",
         ),
         Step(
             "register",
-            "components.register:register_front",
+            "register",
+            "components.registry.register:register_front",
             ("register", "tracking"),
             (DATA, RUBRICS, POLICIES, EVALUATION),
             (REGISTRY,),

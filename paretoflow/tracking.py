@@ -12,8 +12,8 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from paretoflow.config import Params
 from paretoflow.hashing import dvc_md5
+from paretoflow.schema import Params
 
 _METRIC_BAD = re.compile(r"[^A-Za-z0-9_\-./ ]")
 

@@ -51,8 +51,8 @@ def gemma_dir() -> Path:
     machine, then reused across sessions); a file lock keeps parallel sessions from converting twice."""
     import fcntl
 
-    from components.models import policy_dir
-    from paretoflow.config import GgufModel
+    from components.common.model_store import policy_dir
+    from paretoflow.schema import GgufModel
 
     cache = REPO / ".cache"
     cache.mkdir(exist_ok=True)

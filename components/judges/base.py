@@ -9,11 +9,9 @@ same question; `offline` means no LLM, hence no client.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from components.judges.expected_score import Verdict
-from paretoflow.config import HFJudge, OfflineJudge, OpenAIJudge
 
 Conversation = list[dict]
 
@@ -41,25 +39,3 @@ class ChatClient(Protocol):
     def verdicts(self, conversations: list[Conversation], verdict: Verdict) -> list[float | None]:
         """The verdict's value in [0, 1] per conversation, None where the judge put no mass on its labels."""
         ...
-
-
-def make_chat_client(settings: OpenAIJudge | HFJudge | OfflineJudge, cache_dir: str | Path) -> ChatClient | None:
-    """The cached client for the judge settings; None for `offline` (no LLM).
-
-    Replies are cached under `<cache_dir>/judge-cache/`; HF models are converted into `<cache_dir>/models/`.
-    """
-    from components.judges.cache import CachedChatClient
-
-    if isinstance(settings, OfflineJudge):
-        return None
-    if isinstance(settings, OpenAIJudge):
-        from components.judges.openai_chat import OpenAIChatClient
-
-        inner: ChatClient = OpenAIChatClient(settings)
-    elif isinstance(settings, HFJudge):
-        from components.judges.hf_chat import HFChatClient
-
-        inner = HFChatClient(settings, cache_dir)
-    else:
-        raise TypeError(f"unknown judge settings {type(settings).__name__}")
-    return CachedChatClient(inner, Path(cache_dir) / "judge-cache")

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from components.rubric_parsing import parse_score, parse_winner
+from components.rubrics.parsing import parse_score, parse_winner
 from paretoflow.hashing import text_sha
 
 _SOURCE = text_sha(inspect.getsource(sys.modules[__name__]), length=12)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from components.judges import expected_score
+import components.judges.expected_score as expected_score
+from components.common.model_store import policy_dir
 from components.judges.base import Conversation, JudgeError, report_progress
-from components.models import policy_dir
-from paretoflow.config import HFJudge, PretrainedModel, TinyModel
 from paretoflow.hashing import text_sha
+from paretoflow.schema import HFJudge, PretrainedModel, TinyModel
 
 
 class HFChatClient:

@@ -24,9 +24,9 @@ from collections.abc import Callable
 
 import httpx
 
-from components.judges import expected_score
+import components.judges.expected_score as expected_score
 from components.judges.base import Conversation, JudgeError, report_progress
-from paretoflow.config import OpenAIJudge
+from paretoflow.schema import OpenAIJudge
 
 log = logging.getLogger(__name__)
 

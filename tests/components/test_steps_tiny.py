@@ -5,8 +5,8 @@ import json
 import mlflow
 import pandas as pd
 
-from components.canonical import prompt_id
-from components.scorers import reward_functions
+from components.data.canonical import prompt_id
+from components.scorers.objectives import reward_functions
 
 
 def test_ingest_and_validate(tiny_run):

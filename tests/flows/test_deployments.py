@@ -10,7 +10,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from components.promotion import PENDING
+from components.registry.promotion import PENDING
 from flows.deployments import build
 from paretoflow.cli import app
 from paretoflow.config import load_params

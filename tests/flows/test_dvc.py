@@ -29,7 +29,7 @@ def test_dvc_yaml_mirrors_the_step_table():
     assert list(DVC_YAML["stages"]) == ORDER
     for name, stage in DVC_YAML["stages"].items():
         step = STEPS[name]
-        assert stage["cmd"] == f"python -m {step.module}"
+        assert stage["cmd"] == f"paretoflow {step.command}"
         assert sorted(stage["deps"]) == step.dependencies(params), name
         assert _entries(stage["outs"]) == list(step.outs), name
         assert set(step.sections) <= set(stage["params"]), name

@@ -29,7 +29,7 @@ def registered(tmp_path_factory, model_cache):
     old = os.getcwd()
     os.chdir(root)
     # random tiny judges are fooled by the master-key probes (about a third of trials): the judge-attack gate
-    # is tested on its own (tests/components/test_promotion.py); here it must not block the registry commands
+    # is tested on its own (tests/components/registry/test_promotion.py); here it must not block the registry commands
     overrides = tiny(root, model_cache, "promote.max_judge_false_positive_rate=1")
     params = load_params("params.yaml", overrides)
     try:
@@ -176,7 +176,7 @@ def test_champion_front_is_evaluated_side_by_side_and_its_scores_decide(register
     """After a promotion, the next evaluate scores the champion's registered models beside the candidates and the
     gates compare with those scores; the champion's identity is part of evaluate's cache key."""
     root, params, args, _ = registered
-    from components.champion_eval import champion_front, versions_of
+    from components.evaluation.champion import champion_front, versions_of
     from paretoflow.steps import STEPS, execute
 
     if _alias(params, "champion") is None:
@@ -191,7 +191,7 @@ def test_champion_front_is_evaluated_side_by_side_and_its_scores_decide(register
     assert report["versions"] == champions and report["run_id"] == evaluated["run_id"]
     assert report["heldout_md5"] == json.loads((evaluation / "heldout.json").read_text())["md5"]
     assert "scored side by side" in evaluated["summary"]["champion"]
-    from components.evaluation_report import markdown
+    from components.evaluation.report import markdown
 
     shown = markdown(evaluated, params.objective_names, params.tracking.uri)
     assert f"scored in this run: hypervolume {evaluated['summary']['champion/hypervolume']:.4f}" in shown

@@ -125,5 +125,5 @@ def test_stack_creates_in_moto_cloudformation(s3_endpoint, ecs_gpu):  # noqa: F8
         ecs = boto3.client("ecs", endpoint_url=s3_endpoint)
         (definition,) = ecs.list_task_definitions(familyPrefix=f"{project}-gpu-job")["taskDefinitionArns"]
         container = ecs.describe_task_definition(taskDefinition=definition)["taskDefinition"]["containerDefinitions"][0]
-        assert container["command"] == ["python", "-m", "components.grpo_job"]
+        assert container["command"] == ["python", "-m", "components.grpo.job"]
         assert container["resourceRequirements"] == [{"type": "GPU", "value": "1"}]

@@ -54,7 +54,7 @@ def test_gpu_image_has_cuda_torch_vllm_the_project_and_runs_the_grpo_job():
     assert pins["vllm"] == "0.32.0" and pins["torch"] == "2.13.0" and pins["trl"] == "1.16.0"
     assert re.search(r"^torch==2\.13\.0$", (REPO / "constraints.txt").read_text(), re.M)
     assert _instructions(parser, "USER") == []  # SageMaker writes /opt/ml as the image's default user
-    assert parser.cmd == '["python", "-m", "components.grpo_job"]'
+    assert parser.cmd == '["python", "-m", "components.grpo.job"]'
 
 
 @pytest.mark.parametrize("name", ["Dockerfile.cpu", "Dockerfile.gpu"])

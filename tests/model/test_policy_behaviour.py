@@ -13,10 +13,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from components.evaluate import BASE, evaluate_policies
-from components.grpo import train_policies
-from components.ingest import ingest
-from components.reward_model import train_reward_models
+from components.data.ingest import ingest
+from components.evaluation.evaluate import BASE, evaluate_policies
+from components.grpo.train import train_policies
+from components.reward_models.train import train_reward_models
 from paretoflow.config import load_params
 from tests.conftest import REPO
 

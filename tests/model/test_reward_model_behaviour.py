@@ -2,9 +2,9 @@
 
 import pytest
 
-from components.ingest import ingest
-from components.reward_model import train_reward_models
-from components.scorers import RewardModelScorer
+from components.data.ingest import ingest
+from components.reward_models.train import train_reward_models
+from components.scorers.objectives import RewardModelScorer
 from paretoflow.config import load_params
 
 pytestmark = pytest.mark.slow

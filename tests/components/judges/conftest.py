@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from paretoflow.config import OpenAIJudge
+from paretoflow.schema import OpenAIJudge
 
 
 class ScriptedServer(ThreadingHTTPServer):

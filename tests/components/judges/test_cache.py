@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from components.judges import make_chat_client
+from components.judges.backends import make_chat_client
 from components.judges.cache import CachedChatClient, JsonlCache, cache_key
 from components.judges.openai_chat import OpenAIChatClient
 from tests.components.judges.conftest import conversations
@@ -84,8 +84,8 @@ def test_torn_last_line_is_skipped_and_appends_continue(tmp_path):
 
 KILLED_RUN = """
 import sys
-from components.judges import make_chat_client
-from paretoflow.config import OpenAIJudge
+from components.judges.backends import make_chat_client
+from paretoflow.schema import OpenAIJudge
 settings = OpenAIJudge(kind="openai", base_url=sys.argv[1], model="scripted", max_concurrency=1, timeout_s=60)
 client = make_chat_client(settings, sys.argv[2])
 client.chat([[{"role": "user", "content": f"q{i}"}] for i in range(12)], max_tokens=8)

@@ -58,7 +58,7 @@ def test_winner_is_the_first_labels_share_of_the_two_labels():
 def test_the_scoring_method_is_part_of_the_rubric_judge_version(tmp_path):
     from types import SimpleNamespace
 
-    from components.rubric_reward import RubricJudge
+    from components.scorers.rubric import RubricJudge
 
     def version(scoring):
         return RubricJudge("hf", tmp_path, client=SimpleNamespace(model="m", scoring=scoring), encoder=object()).version

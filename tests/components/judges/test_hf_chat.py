@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from components.judges import ChatClient, make_chat_client
+from components.judges.backends import make_chat_client
+from components.judges.base import ChatClient
 from components.judges.cache import CachedChatClient
 from components.judges.expected_score import SCORE
 from components.judges.hf_chat import HFChatClient
-from paretoflow.config import GgufModel, HFJudge, OfflineJudge, TinyModel
+from paretoflow.schema import GgufModel, HFJudge, OfflineJudge, TinyModel
 
 TINY = TinyModel(kind="tiny", hidden_size=32, num_layers=1, num_heads=2)
 QUESTIONS = [
@@ -115,8 +116,8 @@ def _reference_first_better(client: HFChatClient, conversation: list[dict]) -> f
 
 
 def test_tiny_model_pairwise_preference_is_the_mean_over_both_orders_of_p_chosen(model_cache, tmp_path):
-    from components.rubric_filter import pairwise_preference
-    from components.rubric_generation import _judge_request
+    from components.rubrics.generation import _judge_request
+    from components.rubrics.label_filter import pairwise_preference
 
     inner = HFChatClient(HFJudge(kind="hf", model=TINY, batch_size=2), model_cache)
     inner._load()
@@ -148,7 +149,7 @@ def test_tiny_model_pairwise_preference_is_the_mean_over_both_orders_of_p_chosen
 @pytest.mark.slow
 def test_gemma_expected_scores_separate_replies_that_greedy_verdicts_tied(gemma_dir):
     """Greedy `Score: N` verdicts of the 270M model tied on every benchmark pair; expected scores do not."""
-    from components.rubric_generation import judge_pointwise
+    from components.rubrics.generation import judge_pointwise
 
     cache_dir = gemma_dir.parents[1]
     client = HFChatClient(HFJudge(kind="hf", batch_size=4, max_input_tokens=512), cache_dir)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from components.judges import JudgeError
+from components.judges.base import JudgeError
 from components.judges.expected_score import SCORE, WINNER
 from components.judges.openai_chat import OpenAIChatClient, _backoff, _retry_after
 from tests.components.judges.conftest import conversations

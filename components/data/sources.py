@@ -1,0 +1,247 @@
+"""Where rows come from: local files and folders, `s3://` objects, `hf://` datasets -> raw rows with their origin.
+
+File-level problems (missing path, not gzip, truncated, not UTF-8, NUL bytes, a JSON array in a
+JSON-lines file, a giant line, missing columns) raise `SourceError` naming the file and the fix: they
+mean the file is not what it claims, so no row of it can be trusted. Row-level problems (an
+unparseable line) come through as a `RecordError` in place of the record, to be quarantined.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from components.data.canonical import RecordError
+
+MAX_LINE_BYTES = 16 * 2**20
+TEXT_TYPES = (".jsonl", ".ndjson", ".json", ".csv")
+TYPES = (*TEXT_TYPES, ".parquet")
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class SourceError(ValueError):
+    """A source that cannot be read as configured; the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class Row:
+    file: str
+    unit: str  # "line" for JSON lines, "row" for records of JSON arrays, tables and datasets
+    number: int  # 1-based
+    record: Any  # a parsed record, or a RecordError when the line could not be parsed
+
+    @property
+    def where(self) -> dict:
+        return {"file": self.file, self.unit: self.number}
+
+
+def read_rows(uri: str, columns: tuple[str, ...] = (), ignore: tuple[str, ...] = (), endpoint_url=None):
+    """Rows of every file behind `uri`; `columns` are required in tabular files, `ignore` lists file names."""
+    if uri.startswith("s3://"):
+        yield from _s3_rows(uri, columns, ignore, endpoint_url)
+    elif uri.startswith("hf://"):
+        yield from _hf_rows(uri)
+    else:
+        for path in local_files(uri, ignore):
+            yield from file_rows(path, columns)
+
+
+def local_files(uri: str, ignore: tuple[str, ...] = ()) -> list[Path]:
+    path = Path(uri)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise SourceError(f"{uri} does not exist; fix data.sources[].uri in params (paths are relative to the project)")
+    return sorted(p for p in path.rglob("*") if p.is_file() and _kind(p) in TYPES and p.name not in ignore)
+
+
+def _kind(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def file_rows(path: Path, columns: tuple[str, ...] = (), label: str | None = None) -> Iterator[Row]:
+    """Rows of one local file; `label` is the name to report (an s3:// URI for downloaded objects)."""
+    label = label or str(path)
+    kind = _kind(path)
+    if kind not in TYPES:
+        raise SourceError(f"{label}: unknown file type; name it .jsonl, .json, .csv or .parquet (optionally .gz)")
+    if path.stat().st_size == 0:
+        return
+    try:
+        if kind == ".parquet":
+            yield from _parquet_rows(path, label, columns)
+            return
+        with _open(path, label) as fh:
+            if kind in (".jsonl", ".ndjson"):
+                yield from _jsonl_rows(fh, label)
+            elif kind == ".json":
+                yield from _json_rows(fh, label)
+            else:
+                yield from _csv_rows(fh, label, columns)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise SourceError(f"{label}: the gzip stream is truncated or corrupt ({exc}); copy the file again") from None
+
+
+def is_empty(uri: str, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Local files behind `uri` with no bytes, for a warning in the report (an empty file reads as no rows)."""
+    if uri.startswith(("s3://", "hf://")):
+        return []
+    return [str(p) for p in local_files(uri, ignore) if p.stat().st_size == 0]
+
+
+def _open(path: Path, label: str):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == GZIP_MAGIC:
+        return gzip.open(path, "rb")
+    if path.suffix.lower() == ".gz":
+        raise SourceError(f"{label}: named .gz but not gzip-compressed; rename it without .gz or compress it")
+    return open(path, "rb")
+
+
+def _decode(raw: bytes, label: str, line: int) -> str:
+    if b"\x00" in raw:
+        raise SourceError(f"{label}: NUL bytes at line {line}; this looks like a binary or corrupted file, not text")
+    try:
+        return raw.decode("utf-8-sig" if line == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{label}: not UTF-8 at line {line} ({exc.reason} at byte {exc.start}); "
+            "re-encode it, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+
+
+def _jsonl_rows(fh, label: str) -> Iterator[Row]:
+    first = True
+    for number in range(1, 2**62):
+        raw = fh.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES:
+            raise SourceError(
+                f"{label}: line {number} is longer than {MAX_LINE_BYTES // 2**20} MiB; "
+                "split the record or check that the file really is JSON lines"
+            )
+        text = _decode(raw, label, number)
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            record = RecordError(f"not valid JSON: {exc}")
+        if first and text.lstrip().startswith("[") and not isinstance(record, dict):
+            raise SourceError(
+                f"{label}: holds a JSON array, not JSON lines (one object per line); "
+                "name it .json, or convert it with jq -c '.[]'"
+            )
+        first = False
+        yield Row(label, "line", number, record)
+
+
+def _json_rows(fh, label: str) -> Iterator[Row]:
+    text = _decode(fh.read(), label, 1)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = "; if it holds one object per line, name it .jsonl" if "Extra data" in exc.msg else ""
+        raise SourceError(f"{label}: not valid JSON ({exc.msg} at line {exc.lineno}){hint}") from None
+    records = data if isinstance(data, list) else [data]
+    for number, record in enumerate(records, start=1):
+        yield Row(label, "row", number, record)
+
+
+def _check_columns(found, columns: tuple[str, ...], label: str) -> None:
+    missing = [c for c in columns if c not in found]
+    if missing:
+        raise SourceError(
+            f"{label}: missing column(s) {', '.join(missing)} (found {', '.join(map(str, found))}); "
+            "rename the columns or pick the right format in data.sources"
+        )
+
+
+def _csv_rows(fh, label: str, columns: tuple[str, ...]) -> Iterator[Row]:
+    text = _decode(fh.read(), label, 1)
+    try:
+        chunks = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], chunksize=20_000)
+        number = 0
+        for chunk in chunks:
+            _check_columns(list(chunk.columns), columns, label)
+            for record in chunk.astype(object).where(chunk.notna(), None).to_dict("records"):
+                number += 1
+                yield Row(label, "row", number, record)
+    except pd.errors.ParserError as exc:
+        raise SourceError(f"{label}: not valid CSV ({exc}); check quoting and the number of fields") from None
+
+
+def _parquet_rows(path: Path, label: str, columns: tuple[str, ...]) -> Iterator[Row]:
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid/OSError variants for non-Parquet bytes
+        raise SourceError(
+            f"{label}: not a readable Parquet file ({exc}); write it again with pandas or pyarrow"
+        ) from None
+    _check_columns(table.schema_arrow.names, columns, label)
+    number = 0
+    for batch in table.iter_batches(batch_size=10_000):
+        for record in batch.to_pylist():
+            number += 1
+            yield Row(label, "row", number, record)
+
+
+def _s3_rows(uri: str, columns, ignore, endpoint_url) -> Iterator[Row]:
+    """Objects under an s3:// key or prefix, downloaded one at a time to a temporary folder and read locally."""
+    import boto3
+    import botocore.exceptions
+
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    client = boto3.client("s3", endpoint_url=endpoint_url)
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+        keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+    except botocore.exceptions.BotoCoreError as exc:
+        raise SourceError(f"{uri}: cannot list objects ({exc}); check the endpoint and AWS_* credentials") from None
+    except botocore.exceptions.ClientError as exc:
+        raise SourceError(f"{uri}: cannot list objects ({exc}); check the bucket name and permissions") from None
+    keys = [k for k in keys if (k == key or k.startswith(key.rstrip("/") + "/") or not key) and not k.endswith("/")]
+    keys = [k for k in keys if _kind(Path(k)) in TYPES and Path(k).name not in ignore]
+    if not keys:
+        raise SourceError(f"{uri}: no .jsonl/.json/.csv/.parquet object at this key or prefix; check the URI")
+    with tempfile.TemporaryDirectory(prefix="paretoflow-s3-") as tmp:
+        for k in keys:
+            local = Path(tmp) / Path(k).name
+            client.download_file(bucket, k, str(local))
+            yield from file_rows(local, columns, label=f"s3://{bucket}/{k}")
+            local.unlink()
+
+
+def _hf_rows(uri: str) -> Iterator[Row]:
+    """`hf://dataset-id[:config]@split`: a Hub id, a folder of data files, or a `save_to_disk` folder."""
+    spec, at, split = uri[len("hf://") :].partition("@")
+    if not at or not split:
+        raise SourceError(f"{uri}: name the split, as in hf://dataset-id[:config]@split (e.g. @train)")
+    name, _, config = spec.partition(":")
+    import datasets
+
+    try:
+        if (Path(name) / "dataset_dict.json").is_file() or (Path(name) / "state.json").is_file():
+            loaded = datasets.load_from_disk(name)
+            dataset = loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
+        else:
+            dataset = datasets.load_dataset(name, config or None, split=split)
+    except (KeyError, ValueError, FileNotFoundError, ConnectionError) as exc:
+        raise SourceError(f"{uri}: cannot load this dataset split ({exc}); check the id, config and split") from None
+    for number, record in enumerate(dataset, start=1):
+        yield Row(uri, "row", number, record)

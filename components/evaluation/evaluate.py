@@ -1,0 +1,332 @@
+"""evaluate: generate on held-out prompts, score every objective with the GRPO scorers, find the Pareto front.
+
+Generation runs through transformers or, with `evaluate.engine: vllm` (the gpu profile), vLLM's engine, with
+the same seed and decoding settings.
+
+The base policy is scored alongside as the reference the trained policies should improve on (and, with
+`evaluate.reference_point: base`, as the hypervolume reference); the front, hypervolume and expected utility
+over a weight grid are computed over the trained policies. Each policy's mean scores carry bootstrap 95%
+intervals and reward-hacking indicators (length growth over the base, repetition, distinct-n, and the gap
+between each training scorer and an independent one); the trained judges face the master-key probes.
+
+The champion front in the registry, if there is one, is generated and scored here too, on the same prompts with
+the same seed, decoding and scorers (`champion.json`): promotion compares the candidates with those scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from components.common import pareto
+from components.common.messages import as_messages
+from components.common.model_store import policy_dir
+from components.data.canonical import read_table
+from components.evaluation import champion as champion_eval
+from components.evaluation.scorer_checks import independent_scorers, judge_attack, scorer_gaps
+from components.evaluation.stats import bootstrap_mean_ci, indicators
+from components.scorers.objectives import reward_functions
+from paretoflow import tracking
+from paretoflow.schema import Evaluate, Params
+
+DATA_DIR = Path("artifacts/data")
+REWARD_MODELS_DIR = Path("artifacts/reward_models")
+POLICIES_DIR = Path("artifacts/policies")
+OUT_DIR = Path("artifacts/evaluation")
+BASE = "base"
+HACKING = ("length_words", "length_growth", "repetition", "distinct_1", "distinct_2")
+
+
+def evaluate_policies(
+    params: Params,
+    data_dir: Path = DATA_DIR,
+    reward_models_dir: Path = REWARD_MODELS_DIR,
+    policies_dir: Path = POLICIES_DIR,
+    out_dir: Path = OUT_DIR,
+) -> dict:
+    objectives = params.objective_names
+    prompts = read_table(data_dir / "prompts.parquet")
+    heldout = prompts[prompts["split"] == "test"].sort_values("id").head(params.evaluate.max_prompts)
+    if heldout.empty:
+        raise ValueError("no held-out (test) prompts to evaluate on; add prompts or raise data.splits.test_fraction")
+    tracking.log_table_input(heldout, data_dir / "prompts.parquet", "prompts-heldout", "evaluation")
+    manifest = json.loads((policies_dir / "manifest.json").read_text())
+    candidates = [(BASE, policy_dir(params.grpo.policy, params.cache_dir), None)]
+    candidates += [(p["name"], policies_dir / p["name"], p["weights"]) for p in manifest]
+    scorers = reward_functions(params, reward_models_dir)
+    independent = independent_scorers(params)
+    lookup = champion_eval.champion_front(params)
+    champions = champion_eval.fetch(params, lookup.front) if lookup.front else []
+    scored = [(name, path) for name, path, _ in candidates] + [(champion_policy(v), path) for v, path in champions]
+    prompts, responses = list(heldout["prompt"]), []
+    for name, path in scored:
+        completions = generate(path, prompts, params)
+        scores = {o: f(prompts, completions) for o, f in zip(objectives, scorers)}
+        scores |= {f"{o}_independent": f(prompts, completions) for o, f in independent.items()}
+        for j, prompt_id in enumerate(heldout["id"]):
+            responses.append(
+                {"policy": name, "prompt_id": prompt_id, "completion": completions[j]}
+                | {column: values[j] for column, values in scores.items()}
+            )
+    scores_df = pd.DataFrame(responses)
+    table = _front_table(scores_df, candidates, params)
+    base_replies = list(scores_df.loc[scores_df["policy"] == BASE, "completion"])
+    attack = judge_attack(params, scorers, data_dir, heldout, base_replies)
+    held = heldout_set(list(heldout["id"]))
+    champion = champion_report(scores_df, lookup, held["md5"], np.array(table.attrs["reference_point"]), params)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    scores_df.to_parquet(out_dir / "scores.parquet", index=False)
+    (out_dir / "heldout.json").write_text(json.dumps(held, indent=2) + "\n")
+    (out_dir / "champion.json").write_text(json.dumps(champion, indent=2) + "\n")
+    (out_dir / "judge_attack.json").write_text(json.dumps(attack, indent=2) + "\n")
+    trained = table[~table["is_base"]]
+    grid = pareto.weight_grid(len(objectives), params.evaluate.weight_grid_steps)
+    metrics = {
+        "pareto/hypervolume": float(table.attrs["hypervolume"]),
+        "pareto/eum": pareto.expected_utility(trained.loc[trained["on_front"], objectives].to_numpy(), grid),
+        "pareto/front_size": int(trained["on_front"].sum()),
+        "pareto/candidates": len(trained),
+        **{f"pareto/reference/{o}": r for o, r in zip(objectives, table.attrs["reference_point"])},
+        **{f"eval/{o}/mean": float(trained[o].mean()) for o in objectives},
+        **{f"eval/base/{o}/mean": float(table.loc[table["is_base"], o].iloc[0]) for o in objectives},
+        "hacking/length_growth/max": float(trained["length_growth"].max()),
+        "hacking/repetition/max": float(trained["repetition"].max()),
+        "hacking/distinct_2/min": float(trained["distinct_2"].min()),
+        **{f"independent/{o}/mean": float(trained[f"{o}_independent"].mean()) for o in independent},
+        **{
+            f"independent/base/{o}/mean": float(table.loc[table["is_base"], f"{o}_independent"].iloc[0])
+            for o in independent
+        },
+        **{f"hacking/{o}/scorer_gap": float(trained[f"{o}_scorer_gap"].max()) for o in independent},
+        "judge_attack/fpr": attack["fpr"],
+        **{f"judge_attack/{o}/fpr": r["rate"] for o, r in attack["judges"].items()},
+        **({"champion/hypervolume": champion["hypervolume"]} if champion["versions"] else {}),
+    }
+    (out_dir / "front.json").write_text(table.to_json(orient="records", indent=2) + "\n")
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    title = f"held-out scores, hypervolume {metrics['pareto/hypervolume']:.4f}, EUM {metrics['pareto/eum']:.4f}"
+    figure = pareto.plot_front(table, objectives, title)
+    figure.savefig(out_dir / "pareto_front.png", dpi=120)
+    samples = scores_df.groupby("policy")["completion"].apply(lambda c: list(c)[: params.evaluate.samples_shown])
+    page = pareto.plot_front_html(table, objectives, samples.to_dict(), title)
+    page.write_html(out_dir / "pareto_front.html", include_plotlyjs=True)
+    _log(table, metrics, figure, objectives)
+    tracking.log_figure(page, "pareto/front.html")
+    tracking.log_dict(attack, "judge_attack.json")
+    tracking.log_dict(champion, "champion.json")
+    return metrics | {
+        "front": front_rows(table, objectives),
+        "html": str((out_dir / "pareto_front.html").resolve()),
+        "champion": champion["note"],
+    }
+
+
+def champion_policy(version: str) -> str:
+    """The champion version's name among the scored policies (scores.parquet)."""
+    return f"champion-v{version}"
+
+
+def champion_report(
+    scores: pd.DataFrame, lookup: champion_eval.Lookup, heldout_md5: str, reference: np.ndarray, params: Params
+) -> dict:
+    """The champion front scored in this run (what register tags on the new versions and promotion compares):
+    per version the mean and 95% interval of every objective, and the front's hypervolume at this run's reference."""
+    active = mlflow.active_run()
+    report = {
+        "model_name": params.register.model_name,
+        "note": lookup.note,
+        "run_id": active.info.run_id if active else None,
+        "heldout_md5": heldout_md5,
+        "objectives": params.objective_names,
+        "versions": [],
+        "scores": {},
+    }
+    if lookup.front is None:
+        return report
+    versions = champion_eval.versions_of(lookup.front)
+    policies = {str(v.version): v.tags.get("policy") for v in lookup.front.versions}
+    rows = {v: _policy_stats(scores[scores["policy"] == champion_policy(v)], params) for v in versions}
+    points = np.array([[rows[v][o] for o in params.objective_names] for v in versions])
+    return report | {
+        "versions": versions,
+        "anchor_version": str(lookup.front.anchor.version),
+        "champion_run_id": champion_eval.run_id(lookup.front),
+        "scores": {v: {"policy": policies[v], **rows[v]} for v in versions},
+        "hypervolume": pareto.hypervolume(points, reference),
+    }
+
+
+def front_rows(table: pd.DataFrame, objectives: list[str]) -> list[dict]:
+    """The front table in the step's summary (what the flow's Prefect artifact shows): per policy its weights,
+    mean and 95% interval per objective, front membership and hypervolume contribution."""
+    return [
+        {
+            "policy": row["policy"],
+            "weights": row["weights"],
+            "on_front": bool(row["on_front"]),
+            "hv_contribution": float(row["hv_contribution"]),
+            "utility": float(row["utility"]),
+            "scores": {o: [float(row[o]), float(row[f"{o}_ci_low"]), float(row[f"{o}_ci_high"])] for o in objectives},
+        }
+        for _, row in table.iterrows()
+    ]
+
+
+def heldout_set(prompt_ids: list[str]) -> dict:
+    """Which prompts the scores come from: promotion compares two fronts only on the same set."""
+    digest = hashlib.md5("\n".join(sorted(prompt_ids)).encode()).hexdigest()
+    return {"md5": digest, "prompts": len(prompt_ids), "prompt_ids": sorted(prompt_ids)}
+
+
+def generate(path, prompts: list[list[dict]], params: Params) -> list[str]:
+    """Batched decoding with the settings from params and a fixed seed, so a re-run gives the same replies."""
+    if params.evaluate.engine == "vllm":
+        return generate_vllm(path, prompts, params)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(params.seed)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    out: list[str] = []
+    size = params.evaluate.batch_size
+    for i in range(0, len(prompts), size):
+        batch = tokenizer.apply_chat_template(
+            prompts[i : i + size],
+            add_generation_prompt=True,
+            padding=True,
+            return_tensors="pt",
+            return_dict=True,
+        )
+        with torch.inference_mode():
+            ids = model.generate(
+                **batch,
+                max_new_tokens=params.evaluate.max_new_tokens,
+                do_sample=params.evaluate.do_sample,
+                temperature=params.evaluate.temperature if params.evaluate.do_sample else None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        out += tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    return [text.strip() for text in out]
+
+
+def vllm_sampling(settings: Evaluate, seed: int) -> dict:
+    """`vllm.SamplingParams` keyword arguments for the evaluate decoding settings: temperature 0 is vLLM's
+    greedy decoding, and the seed makes sampled replies repeat."""
+    return {
+        "max_tokens": settings.max_new_tokens,
+        "temperature": settings.temperature if settings.do_sample else 0.0,
+        "seed": seed,
+    }
+
+
+def generate_vllm(path, prompts: list[list[dict]], params: Params) -> list[str]:
+    """The same decoding through vLLM's engine (the gpu profile): the model's chat template, one batched call."""
+    vllm = _require_vllm()
+    llm = vllm.LLM(model=str(path), seed=params.seed)
+    try:
+        sampling = vllm.SamplingParams(**vllm_sampling(params.evaluate, params.seed))
+        outputs = llm.chat([as_messages(p) for p in prompts], sampling, use_tqdm=True)
+    finally:
+        del llm  # every policy gets its own engine: free the GPU memory before the next one loads
+        _free_cuda()
+    return [out.outputs[0].text.strip() for out in outputs]
+
+
+def _require_vllm():
+    """vllm, or an error saying what to change: it is not a dependency (it needs a CUDA machine)."""
+    try:
+        import vllm
+    except ImportError:
+        raise RuntimeError(
+            "evaluate.engine is vllm but vllm is not installed in this environment; install it on a CUDA "
+            "machine (`pip install vllm`) or set evaluate.engine: transformers (-o evaluate.engine=transformers)"
+        ) from None
+    import torch
+
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            "evaluate.engine is vllm but no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES); "
+            "on a CPU machine set evaluate.engine: transformers (-o evaluate.engine=transformers)"
+        )
+    return vllm
+
+
+def _free_cuda() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    torch.cuda.empty_cache()
+
+
+def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFrame:
+    """One row per policy: mean scores with 95% intervals, reward-hacking indicators, front membership."""
+    objectives = params.objective_names
+    base_words = scores.loc[scores["policy"] == BASE, "completion"].map(lambda t: len(t.split())).mean()
+    rows = []
+    for name, _, weights in candidates:
+        replies = scores[scores["policy"] == name]
+        row = {"policy": name, "is_base": name == BASE, "weights": weights} | _policy_stats(replies, params)
+        rows.append(row | indicators(list(replies["completion"]), base_words))
+    table = pd.DataFrame(rows)
+    trained = ~table["is_base"]
+    points = table.loc[trained, objectives].to_numpy()
+    reference = _reference_point(table, params)
+    table["on_front"] = False
+    table.loc[trained, "on_front"] = pareto.front_mask(points)
+    table["hv_contribution"] = 0.0
+    table.loc[trained, "hv_contribution"] = pareto.contributions(points, reference)
+    table["utility"] = table[objectives].mean(axis=1)
+    table = scorer_gaps(table, objectives)
+    table.attrs["hypervolume"] = pareto.hypervolume(points, reference)
+    table.attrs["reference_point"] = reference.tolist()
+    return table
+
+
+def _policy_stats(replies: pd.DataFrame, params: Params) -> dict[str, float]:
+    """Mean score with its bootstrap 95% interval per objective, and the independent scorers' means."""
+    row = {}
+    for o in params.objective_names:
+        row[o] = float(replies[o].mean())
+        low, high = bootstrap_mean_ci(replies[o], params.evaluate.bootstrap_samples, params.seed)
+        row |= {f"{o}_ci_low": low, f"{o}_ci_high": high}
+    return row | {c: float(replies[c].mean()) for c in replies.columns if c.endswith("_independent")}
+
+
+def _reference_point(table: pd.DataFrame, params: Params) -> np.ndarray:
+    """Zeros, the configured point, or the base policy's scores: then only improvements over it count."""
+    setting, objectives = params.evaluate.reference_point, params.objective_names
+    if setting == "base":
+        return table.loc[table["is_base"], objectives].to_numpy()[0]
+    return np.array(setting or [0.0] * len(objectives), dtype=float)
+
+
+def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> None:
+    tracking.log_metrics(metrics)
+    for _, row in table.iterrows():
+        with tracking.child_run(f"evaluate/{row['policy']}"):
+            tracking.log_metrics(
+                {f"eval/{o}/mean": row[o] for o in objectives}
+                | {f"eval/{o}/ci95_low": row[f"{o}_ci_low"] for o in objectives}
+                | {f"eval/{o}/ci95_high": row[f"{o}_ci_high"] for o in objectives}
+                | {f"hacking/{k}": row[k] for k in HACKING}
+                | {f"independent/{o}/mean": row[f"{o}_independent"] for o in objectives if f"{o}_independent" in row}
+                | {f"hacking/{o}/scorer_gap": row[f"{o}_scorer_gap"] for o in objectives if f"{o}_scorer_gap" in row}
+                | {"eval/utility": row["utility"]}
+            )
+            tracking.set_tags({"policy": row["policy"], "on_front": str(bool(row["on_front"]))})
+    logged = table.assign(weights=table["weights"].map(json.dumps))
+    tracking.log_table(logged, "pareto/front.json")
+    tracking.log_figure(figure, "pareto/front.png")

@@ -1,0 +1,80 @@
+"""Checks on the training scorers, run by evaluate on the held-out set.
+
+Independent scorers: for each objective, a scorer GRPO never optimised (`evaluate.independent`). A policy
+that games its training reward gains on it but not on the independent one; the difference of the two
+gains over the base policy is the scorer gap.
+
+Judge attack: the master-key probes (components.evaluation.attack_probes) scored by every trained judge (the reward
+models), against the chosen replies of held-out pairs; promotion gates on the false-positive rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from components.data.canonical import read_table
+from components.evaluation.agreement import load_scorer
+from components.evaluation.attack_probes import false_positive_rate
+from paretoflow.schema import Params
+
+Scorer = Callable[..., list[float]]
+
+
+def independent_scorers(params: Params) -> dict[str, Scorer]:
+    """objective -> scorer in [0, 1] from its spec; a reward model's raw score goes through a sigmoid, as the
+    training scorers' default does, so gains on both are on the same scale."""
+    scorers = {}
+    for objective, spec in params.evaluate.independent.items():
+        raw = load_scorer(spec, params)  # rubric judges take the run's settings, overrides included
+        scorers[objective] = _squashed(raw) if spec.startswith("rm:") else raw
+    return scorers
+
+
+def _squashed(raw: Scorer) -> Scorer:
+    def score(prompts, replies, **kwargs) -> list[float]:
+        return (1 / (1 + np.exp(-np.asarray(raw(prompts, replies), dtype=float)))).tolist()
+
+    return score
+
+
+def scorer_gaps(table: pd.DataFrame, objectives: list[str]) -> pd.DataFrame:
+    """`<o>_scorer_gap`: the training scorer's gain over the base minus the independent scorer's gain (0 for
+    the base; large and positive: the policy pleases its reward more than it achieves the objective)."""
+    base = table[table["is_base"]].iloc[0]
+    for o in objectives:
+        column = f"{o}_independent"
+        if column in table:
+            table[f"{o}_scorer_gap"] = (table[o] - base[o]) - (table[column] - base[column])
+    return table
+
+
+def judge_attack(
+    params: Params,
+    scorers: list[Scorer],
+    data_dir: Path,
+    heldout: pd.DataFrame,
+    base_replies: list[str],
+) -> dict:
+    """False-positive rate of the master-key probes per trained judge; `fpr` is the worst judge's rate.
+
+    The bar a probe must not reach is the judge's score for a genuine good reply to the same prompt: the
+    chosen reply of a held-out pair of that objective, or (without such pairs) the base policy's reply.
+    """
+    pairs = read_table(data_dir / "pairs.parquet")
+    test = pairs[pairs["split"] == "test"].sort_values("id")
+    judged = {}
+    for objective, scorer in zip(params.objectives, scorers):
+        if objective.scorer != "reward_model":
+            continue  # a rule (word count) is no judge: it has no opinion a probe could fool
+        rows = test[test["objective"] == objective.name].head(params.evaluate.judge_attack_pairs)
+        if rows.empty:
+            prompts, references, bar = list(heldout["prompt"]), base_replies, "base policy's replies"
+        else:
+            prompts, references, bar = list(rows["prompt"]), list(rows["chosen"]), "chosen replies of held-out pairs"
+        judged[objective.name] = false_positive_rate(scorer, prompts, references) | {"reference": bar}
+    worst = max(judged, key=lambda o: judged[o]["rate"]) if judged else None
+    return {"fpr": judged[worst]["rate"] if worst else 0.0, "worst_judge": worst, "judges": judged}

@@ -1,0 +1,275 @@
+"""promotion: alias `champion` moves to the candidate only when every gate passes; `rollback` undoes it.
+
+The gates compare the candidate's front with the champion's. When the candidate's evaluate run also scored the
+current champion front (tags `sidebyside.champion_versions` and `sidebyside.v<version>.<objective>`), both fronts
+were generated and scored in that one run on the same prompts with the same seed, decoding and scorers, and those
+scores decide. Otherwise (the champion moved since, or an older candidate) the gates fall back to each front's own
+registered scores (tags `heldout.<objective>`), comparable only when both were scored on the same held-out prompts
+(tag `heldout_set.md5`); each gate's detail says which comparison it made. The judge-attack gate reads the
+false-positive rate of the master-key probes that evaluate measured on the candidate's training judges (tag
+`judge_attack.fpr`).
+Each gate is recorded on the candidate version as a `gate.<name>` tag (`pass`/`fail`) with a
+`gate.<name>.detail` tag saying why. With `promote.require_approval`, a person decides last
+(`gate.human_approval`), through the `approve` callback the promote flow gives (a Prefect pause).
+
+MLflow has no transactions, so alias moves are applied one at a time and, if one fails, every alias is
+put back where it was before the error is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from components.common import pareto
+from components.registry.fronts import (
+    CANDIDATE,
+    CHAMPION,
+    PREVIOUS,
+    Front,
+    aliased,
+    front_by_alias,
+    front_of,
+    version_scores,
+)
+from paretoflow import tracking
+from paretoflow.schema import Params, Promote
+
+SIDE_VERSIONS = "sidebyside.champion_versions"  # set by register from evaluate's champion.json
+SIDE_RUN = "sidebyside.run_id"
+# Scores reach the tags through front.json (10 decimals) and champion.json (full precision): the same front scored
+# twice may differ by rounding, which must not fail the hypervolume gate.
+HV_ROUNDING = 1e-9
+PENDING = "pending approval"  # gate.passed while the automatic gates passed and a reviewer has not answered yet
+
+
+class PromotionError(RuntimeError):
+    """The registry could not be changed as asked; the message says what was left as it was."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    passed: bool
+    detail: str
+
+
+Approver = Callable[[dict], dict]  # the request (model, version, gates) -> {approve, reviewer, note}
+
+
+def gates(candidate: Front, champion: Front | None, objectives: list[str], settings: Promote) -> list[Gate]:
+    """Every gate's verdict; with no champion yet the comparison gates pass (there is nothing to lose)."""
+    attack = judge_attack_gate(candidate, settings)
+    if champion is None:
+        first = "no champion yet: first promotion"
+        return [*(Gate(n, True, first) for n in ("heldout_set", "hypervolume", "objectives")), attack]
+    side, why = side_by_side(candidate, champion, objectives)
+    if side is not None:
+        how = f"evaluated side by side in run {candidate.anchor.tags.get(SIDE_RUN, 'unknown')}"
+        heldout = Gate("heldout_set", True, f"champion front re-scored on the candidate's held-out prompts, {how}")
+        champion_points = np.array([side[str(v.version)] for v in champion.versions])
+        champion_anchor = side[str(champion.anchor.version)]
+    else:
+        how = f"champion's own evaluation: {why}"
+        heldout = heldout_gate(candidate, champion, settings)
+        champion_points = champion.scores(objectives)
+        champion_anchor = version_scores(champion.anchor, objectives)
+    reference = np.array(settings.reference_point or [0.0] * len(objectives))
+    hv_candidate = pareto.hypervolume(candidate.scores(objectives), reference)
+    hv_champion = pareto.hypervolume(champion_points, reference)
+    hypervolume = Gate(
+        "hypervolume",
+        hv_candidate >= hv_champion - HV_ROUNDING,
+        f"candidate front {hv_candidate:.4f} ({len(candidate.versions)} versions) vs champion front "
+        f"{hv_champion:.4f} ({len(champion.versions)} versions), {how}",
+    )
+    ours = dict(zip(objectives, version_scores(candidate.anchor, objectives)))
+    theirs = dict(zip(objectives, champion_anchor))
+    drops = {o: theirs[o] - ours[o] for o in objectives}
+    worse = [f"{o} {ours[o]:.4f} < {theirs[o]:.4f}" for o in objectives if drops[o] > settings.tolerance]
+    kept = Gate(
+        "objectives",
+        not worse,
+        (
+            f"below the champion by more than {settings.tolerance}: {'; '.join(worse)}"
+            if worse
+            else f"no objective below the champion by more than {settings.tolerance}"
+        )
+        + f", {how}",
+    )
+    return [heldout, hypervolume, kept, attack]
+
+
+def side_by_side(candidate: Front, champion: Front, objectives: list[str]) -> tuple[dict | None, str]:
+    """The champion's scores from the candidate's own evaluate run, per champion version, when that run scored
+    exactly the current champion front; else None and why not."""
+    tags = candidate.anchor.tags
+    tagged = tags.get(SIDE_VERSIONS)
+    current = ",".join(str(v.version) for v in champion.versions)
+    if tagged is None:
+        return None, f"the candidate's evaluation scored no champion beside it (no tag {SIDE_VERSIONS})"
+    if sorted(tagged.split(","), key=int) != sorted(current.split(","), key=int):
+        return None, f"the candidate was evaluated beside champion versions {tagged}; the champion front is {current}"
+    keys = {v: [f"sidebyside.v{v}.{o}" for o in objectives] for v in current.split(",")}
+    missing = [k for ks in keys.values() for k in ks if k not in tags]
+    if missing:
+        return None, f"the candidate lacks side-by-side scores {', '.join(missing[:3])} (objectives changed since?)"
+    return {v: [float(tags[k]) for k in ks] for v, ks in keys.items()}, ""
+
+
+def heldout_gate(candidate: Front, champion: Front, settings: Promote) -> Gate:
+    """Scores from two evaluation runs compare only on the same held-out prompts (tag heldout_set.md5)."""
+    same = candidate.heldout_md5 is not None and candidate.heldout_md5 == champion.heldout_md5
+    return Gate(
+        "heldout_set",
+        same or not settings.require_same_heldout,
+        "same held-out prompts"
+        if same
+        else f"candidate scored on held-out set {candidate.heldout_md5}, champion on {champion.heldout_md5}"
+        + ("" if settings.require_same_heldout else " (allowed: promote.require_same_heldout is false)"),
+    )
+
+
+def judge_attack_gate(candidate: Front, settings: Promote) -> Gate:
+    """Passes when the probes fooled the candidate's training judges less often than the limit."""
+    limit, measured = settings.max_judge_false_positive_rate, candidate.anchor.tags.get("judge_attack.fpr")
+    if measured is None:
+        return Gate("judge_attack", False, "no judge-attack rate recorded (tag judge_attack.fpr): re-run evaluate")
+    rate = float(measured)
+    worst = candidate.anchor.tags.get("judge_attack.worst_judge")
+    return Gate(
+        "judge_attack",
+        rate < limit,
+        f"master-key probes scored as well as a good reply in {rate:.1%} of trials"
+        + (f" (worst judge: {worst})" if worst else "")
+        + f"; limit {limit:.1%}",
+    )
+
+
+def approval_gate(approve: Approver | None, request: dict) -> Gate:
+    """A person's decision; without an approver (outside the promote flow) the gate fails and says where to go."""
+    if approve is None:
+        return Gate("human_approval", False, "promote.require_approval is set: run the promote flow to be asked")
+    answer = approve(request)
+    who, note = answer.get("reviewer") or "unnamed reviewer", answer.get("note") or ""
+    verdict = "approved" if answer["approve"] else "rejected"
+    return Gate("human_approval", bool(answer["approve"]), f"{verdict} by {who}" + (f": {note}" if note else ""))
+
+
+def promote(
+    params: Params,
+    version: str | None = None,
+    dry_run: bool = False,
+    client: MlflowClient | None = None,
+    approve: Approver | None = None,
+) -> dict:
+    """Gate the candidate (alias `candidate`, or `version`) against the champion; move `champion` if all pass.
+
+    With `promote.require_approval`, `approve` is asked once the automatic gates pass (not on a dry run)."""
+    client = client or _client(params)
+    name = params.register.model_name
+    try:
+        chosen = client.get_model_version(name, version) if version else aliased(client, name, CANDIDATE)
+    except MlflowException:
+        raise PromotionError(f"model {name} has no version {version} in {params.tracking.uri}") from None
+    if chosen is None:
+        raise PromotionError(f"model {name} has no alias {CANDIDATE}; run the pipeline (register) or pass --version")
+    champion = front_by_alias(client, name, CHAMPION)
+    if champion is not None and str(champion.anchor.version) == str(chosen.version):
+        raise PromotionError(f"version {chosen.version} of {name} is already the champion")
+    candidate = front_of(client, chosen, CANDIDATE)
+    verdicts = gates(candidate, champion, params.objective_names, params.promote)
+    compared = {"gate.champion_version": _version(champion) or "none"}
+    if params.promote.require_approval and all(g.passed for g in verdicts) and not dry_run:
+        # the reviewer reads the automatic gates on the version while deciding; gate.passed waits for the answer
+        _record(client, chosen, _gate_tags(verdicts) | compared | {"gate.passed": PENDING})
+        request = {"model_name": name, "version": str(chosen.version), "gates": [asdict(g) for g in verdicts]}
+        decision = approval_gate(approve, request)
+        verdicts.append(decision)
+        _record(client, chosen, _gate_tags([decision]) | {"gate.passed": str(decision.passed).lower()})
+    else:
+        outcome = str(all(g.passed for g in verdicts)).lower()
+        _record(client, chosen, _gate_tags(verdicts) | compared | {"gate.passed": outcome})
+    passed = all(g.passed for g in verdicts)
+    promoted = passed and not dry_run
+    if promoted:
+        if champion is not None:
+            client.set_model_version_tag(name, str(chosen.version), "promotion.previous", _version(champion))
+        move_aliases(client, name, {PREVIOUS: _version(champion), CHAMPION: str(chosen.version)})
+    result = {
+        "model_name": name,
+        "version": str(chosen.version),
+        "model_uri": f"models:/{name}/{chosen.version}",
+        "promoted": promoted,
+        "dry_run": dry_run,
+        "previous_champion": _version(champion),
+        "gates": [asdict(g) for g in verdicts],
+    }
+    tracking.log_dict(result, "promotion/result.json")
+    return result
+
+
+def rollback(params: Params, client: MlflowClient | None = None) -> dict:
+    """Put `champion` back on `previous-champion`; the one before that (if recorded) becomes the new previous."""
+    client = client or _client(params)
+    name = params.register.model_name
+    previous = aliased(client, name, PREVIOUS)
+    if previous is None:
+        raise PromotionError(f"model {name} has no alias {PREVIOUS}; there is no earlier champion to roll back to")
+    current = aliased(client, name, CHAMPION)
+    earlier = previous.tags.get("promotion.previous")
+    move_aliases(client, name, {CHAMPION: str(previous.version), PREVIOUS: earlier})
+    if current is not None:
+        client.set_model_version_tag(name, str(current.version), "promotion.rolled_back", "true")
+    return {
+        "model_name": name,
+        "champion": str(previous.version),
+        "rolled_back": None if current is None else str(current.version),
+        "previous_champion": earlier,
+        "model_uri": f"models:/{name}/{previous.version}",
+    }
+
+
+def move_aliases(client: MlflowClient, name: str, targets: dict[str, str | None]) -> None:
+    """Point each alias at its version (None: remove it), all or none: on a failure the old ones are restored."""
+    before = {alias: _version(aliased(client, name, alias)) for alias in targets}
+    try:
+        for alias, version in targets.items():
+            _point(client, name, alias, version)
+    except Exception as exc:
+        for alias, version in before.items():
+            _point(client, name, alias, version)
+        raise PromotionError(f"moving aliases of {name} failed ({exc}); every alias was restored: {before}") from exc
+
+
+def _gate_tags(verdicts: list[Gate]) -> dict[str, str]:
+    tags = {f"gate.{g.name}": "pass" if g.passed else "fail" for g in verdicts}
+    return tags | {f"gate.{g.name}.detail": g.detail for g in verdicts}
+
+
+def _record(client: MlflowClient, version, tags: dict[str, str]) -> None:
+    for key, value in tags.items():
+        client.set_model_version_tag(version.name, str(version.version), key, value)
+
+
+def _point(client: MlflowClient, name: str, alias: str, version: str | None) -> None:
+    if version is not None:
+        client.set_registered_model_alias(name, alias, version)
+    elif aliased(client, name, alias) is not None:
+        client.delete_registered_model_alias(name, alias)
+
+
+def _version(item) -> str | None:
+    if item is None:
+        return None
+    anchor = getattr(item, "anchor", item)
+    return str(anchor.version)
+
+
+def _client(params: Params) -> MlflowClient:
+    tracking.setup(params)
+    return MlflowClient(params.tracking.uri)

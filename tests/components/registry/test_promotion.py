@@ -1,0 +1,342 @@
+"""Gate logic, atomic alias moves and rollback against a real (SQLite) MLflow registry with tagged versions."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from components.registry.fronts import CANDIDATE, CHAMPION, PREVIOUS, aliased
+from components.registry.promotion import PENDING, PromotionError, promote, rollback
+from components.registry.selection import parse_weights, select
+from paretoflow.config import load_params
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """One SQLite registry per module (creating one takes seconds); each test gets its own model name."""
+    return f"sqlite:///{tmp_path_factory.mktemp('registry')}/mlflow.db"
+
+
+@pytest.fixture
+def registry(store, tmp_path, request):
+    """Params on a model of its own, and a function registering a front (one version per score vector)."""
+    name = f"policy-{request.node.name}".replace("[", "-").replace("]", "")
+    params = load_params(REPO / "params.yaml", [f"tracking.uri={store}", f"register.model_name={name}"])
+    client = MlflowClient(params.tracking.uri)
+    client.create_registered_model(name)
+    objectives = params.objective_names
+
+    def register_front(
+        run: str,
+        points: list[list[float]],
+        heldout: str = "set-a",
+        candidate: int = 0,
+        judge_fpr: str | None = "0.0",
+        extra: dict[str, str] | None = None,
+    ) -> list[str]:
+        versions = []
+        for i, point in enumerate(points):
+            tags = {f"heldout.{o}": str(s) for o, s in zip(objectives, point)}
+            tags |= {"pipeline.run_id": run, "heldout_set.md5": heldout, "policy": f"policy-{i}"}
+            tags |= {} if judge_fpr is None else {"judge_attack.fpr": judge_fpr, "judge_attack.worst_judge": "empathy"}
+            tags |= extra or {}
+            source = tmp_path / run / f"policy-{i}"
+            source.mkdir(parents=True)
+            versions.append(str(client.create_model_version(name, str(source), tags=tags).version))
+        client.set_registered_model_alias(name, CANDIDATE, versions[candidate])
+        return versions
+
+    return params, client, register_front
+
+
+def _aliases(client, params) -> dict[str, str | None]:
+    name = params.register.model_name
+    return {a: (str(v.version) if (v := aliased(client, name, a)) else None) for a in (CHAMPION, PREVIOUS, CANDIDATE)}
+
+
+def test_first_promotion_passes_the_comparison_gates_and_records_them(registry):
+    params, client, register_front = registry
+    (v1, _) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5], [0.9, 0.1, 0.4, 0.3]])
+    result = promote(params, client=client)
+    assert result["promoted"] and result["version"] == v1 and result["previous_champion"] is None
+    assert _aliases(client, params) == {CHAMPION: v1, PREVIOUS: None, CANDIDATE: v1}
+    tags = client.get_model_version(params.register.model_name, v1).tags
+    assert tags["gate.hypervolume"] == tags["gate.objectives"] == tags["gate.heldout_set"] == "pass"
+    assert tags["gate.judge_attack"] == "pass" and "human_approval" not in {g["name"] for g in result["gates"]}
+    assert tags["gate.passed"] == "true" and "first promotion" in tags["gate.hypervolume.detail"]
+
+
+def test_better_front_is_promoted_and_the_old_champion_kept(registry):
+    params, client, register_front = registry
+    (old,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    promote(params, client=client)
+    new, _ = register_front("run-2", [[0.52, 0.5, 0.5, 0.49], [0.9, 0.2, 0.3, 0.4]])
+    result = promote(params, client=client)
+    assert result["promoted"], result["gates"]
+    assert _aliases(client, params)[CHAMPION] == new and _aliases(client, params)[PREVIOUS] == old
+    assert client.get_model_version(params.register.model_name, new).tags["promotion.previous"] == old
+    hypervolume = next(g for g in result["gates"] if g["name"] == "hypervolume")
+    assert "champion's own evaluation: the candidate's evaluation scored no champion beside it" in hypervolume["detail"]
+
+
+def _side_by_side(params, run: str, scores: dict[str, float]) -> dict[str, str]:
+    """The tags register writes when evaluate scored champion versions (version -> one score on every objective)."""
+    tags = {"sidebyside.champion_versions": ",".join(scores), "sidebyside.run_id": run}
+    return tags | {f"sidebyside.v{v}.{o}": str(s) for v, s in scores.items() for o in params.objective_names}
+
+
+def test_champion_scores_from_the_candidates_own_run_decide_when_they_cover_the_champion_front(registry):
+    params, client, register_front = registry
+    (old,) = register_front("run-1", [[0.9, 0.9, 0.9, 0.9]])  # its own (older) evaluation scored it high
+    promote(params, client=client)
+    # re-scored beside the candidate it reaches 0.5; the candidate's held-out set differs from the champion's own
+    register_front("run-2", [[0.6, 0.6, 0.6, 0.6]], heldout="set-b", extra=_side_by_side(params, "eval-2", {old: 0.5}))
+    result = promote(params, client=client)
+    assert result["promoted"], result["gates"]
+    details = {g["name"]: g["detail"] for g in result["gates"]}
+    for gate in ("heldout_set", "hypervolume", "objectives"):
+        assert "evaluated side by side in run eval-2" in details[gate], details[gate]
+    assert "vs champion front 0.0625 (1 versions)" in details["hypervolume"]  # 0.5 ** 4, not 0.9 ** 4
+
+
+def test_stale_side_by_side_scores_fall_back_to_the_champions_own_and_say_so(registry):
+    params, client, register_front = registry
+    (first,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    promote(params, client=client)
+    (second,) = register_front("run-2", [[0.6, 0.6, 0.6, 0.6]])
+    promote(params, client=client)  # the champion moved after the next candidate's evaluation ran
+    register_front("run-3", [[0.55, 0.55, 0.55, 0.55]], extra=_side_by_side(params, "eval-3", {first: 0.4}))
+    result = promote(params, client=client)
+    assert not result["promoted"]
+    assert {g["name"] for g in result["gates"] if not g["passed"]} == {"hypervolume", "objectives"}
+    hypervolume = next(g for g in result["gates"] if g["name"] == "hypervolume")
+    assert (
+        f"champion's own evaluation: the candidate was evaluated beside champion versions {first}; "
+        in (hypervolume["detail"])
+    )
+    assert f"the champion front is {second}" in hypervolume["detail"]
+
+
+@pytest.mark.parametrize(
+    ("points", "heldout", "failing"),
+    [
+        ([[0.4, 0.4, 0.4, 0.4]], "set-a", {"hypervolume", "objectives"}),  # worse everywhere
+        ([[0.7, 0.7, 0.7, 0.45]], "set-a", {"objectives"}),  # larger front, but concision drops by 0.05
+        ([[0.6, 0.6, 0.6, 0.6]], "set-b", {"heldout_set"}),  # scored on other prompts: not comparable
+    ],
+)
+def test_a_failing_gate_leaves_the_champion_where_it_was(registry, points, heldout, failing):
+    params, client, register_front = registry
+    (old,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    promote(params, client=client)
+    (new,) = register_front("run-2", points, heldout=heldout)
+    result = promote(params, client=client)
+    assert not result["promoted"]
+    assert {g["name"] for g in result["gates"] if not g["passed"]} == failing
+    assert _aliases(client, params) == {CHAMPION: old, PREVIOUS: None, CANDIDATE: new}
+    tags = client.get_model_version(params.register.model_name, new).tags
+    assert tags["gate.passed"] == "false" and all(tags[f"gate.{g}"] == "fail" for g in failing)
+
+
+@pytest.mark.parametrize(
+    ("fpr", "limit", "passed", "detail"),
+    [
+        ("0.01", 0.02, True, "1.0% of trials (worst judge: empathy); limit 2.0%"),
+        ("0.02", 0.02, False, "2.0% of trials"),  # the rate must be under the limit
+        ("0.35", 0.02, False, "35.0%"),
+        ("0.35", 0.5, True, "limit 50.0%"),
+        (None, 0.02, False, "no judge-attack rate recorded"),
+    ],
+    ids=["under", "at-limit", "over", "lenient-limit", "not-measured"],
+)
+def test_judge_attack_gate_reads_the_rate_evaluate_recorded(registry, fpr, limit, passed, detail):
+    params, client, register_front = registry
+    (version,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]], judge_fpr=fpr)
+    settings = params.promote.model_copy(update={"max_judge_false_positive_rate": limit})
+    result = promote(params.model_copy(update={"promote": settings}), client=client)
+    gate = next(g for g in result["gates"] if g["name"] == "judge_attack")
+    assert gate["passed"] is passed and detail in gate["detail"] and result["promoted"] is passed
+    tags = client.get_model_version(params.register.model_name, version).tags
+    assert tags["gate.judge_attack"] == ("pass" if passed else "fail") and detail in tags["gate.judge_attack.detail"]
+    assert _aliases(client, params)[CHAMPION] == (version if passed else None)
+
+
+def _approving(params):
+    return params.model_copy(update={"promote": params.promote.model_copy(update={"require_approval": True})})
+
+
+def test_approval_is_asked_only_after_the_gates_pass_and_decides(registry, monkeypatch):
+    params, client, register_front = registry
+    asked, written = [], []
+    real_tag = client.set_model_version_tag
+    monkeypatch.setattr(client, "set_model_version_tag", lambda *a: written.append(a[2]) or real_tag(*a))
+
+    def reviewer(answer: bool):
+        def approve(request):
+            asked.append(request)
+            seen = client.get_model_version(params.register.model_name, request["version"]).tags
+            assert seen["gate.passed"] == PENDING and seen["gate.hypervolume"] == "pass", "the gates, awaiting review"
+            return {"approve": answer, "reviewer": "dana", "note": "read the samples"}
+
+        return approve
+
+    (v1,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    rejected = promote(_approving(params), client=client, approve=reviewer(False))
+    assert not rejected["promoted"] and _aliases(client, params)[CHAMPION] is None
+    assert asked[-1]["version"] == v1 and {g["name"] for g in asked[-1]["gates"]} >= {"hypervolume", "judge_attack"}
+    tags = client.get_model_version(params.register.model_name, v1).tags
+    assert tags["gate.human_approval"] == "fail" and tags["gate.passed"] == "false"
+    assert tags["gate.human_approval.detail"] == "rejected by dana: read the samples"
+    assert written.count("gate.passed") == 2, "pending while the reviewer decides, then the outcome"
+    others = [t for t in written if t != "gate.passed"]
+    assert len(others) == len(set(others)), "each gate tag is written once"
+    approved = promote(_approving(params), client=client, approve=reviewer(True))
+    assert approved["promoted"] and _aliases(client, params)[CHAMPION] == v1
+    assert client.get_model_version(params.register.model_name, v1).tags["gate.human_approval"] == "pass"
+    register_front("run-2", [[0.4, 0.4, 0.4, 0.4]])  # fails the automatic gates: nobody is asked
+    before = len(asked)
+    assert not promote(_approving(params), client=client, approve=reviewer(True))["promoted"]
+    assert len(asked) == before
+
+
+def test_approval_without_an_approver_fails_and_dry_run_asks_nobody(registry):
+    params, client, register_front = registry
+    (v1,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    result = promote(_approving(params), client=client)
+    assert not result["promoted"] and "run the promote flow" in result["gates"][-1]["detail"]
+    dry = promote(_approving(params), client=client, dry_run=True, approve=lambda request: 1 / 0)
+    assert "human_approval" not in {g["name"] for g in dry["gates"]} and all(g["passed"] for g in dry["gates"])
+
+
+def test_tolerance_from_params_allows_a_small_drop(registry):
+    params, client, register_front = registry
+    register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    promote(params, client=client)
+    register_front("run-2", [[0.7, 0.7, 0.7, 0.45]])
+    lenient = params.model_copy(update={"promote": params.promote.model_copy(update={"tolerance": 0.06})})
+    assert promote(lenient, client=client)["promoted"]
+
+
+def test_dry_run_records_gates_and_moves_nothing(registry):
+    params, client, register_front = registry
+    (v1,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    result = promote(params, dry_run=True, client=client)
+    assert not result["promoted"] and all(g["passed"] for g in result["gates"])
+    assert _aliases(client, params)[CHAMPION] is None
+    assert client.get_model_version(params.register.model_name, v1).tags["gate.passed"] == "true"
+
+
+def test_promotion_failing_part_way_leaves_every_alias_as_it_was(registry, monkeypatch):
+    params, client, register_front = registry
+    (old,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    promote(params, client=client)
+    (mid,) = register_front("run-2", [[0.6, 0.6, 0.6, 0.6]])
+    promote(params, client=client)
+    (new,) = register_front("run-3", [[0.7, 0.7, 0.7, 0.7]])
+    before = _aliases(client, params)
+    assert before == {CHAMPION: mid, PREVIOUS: old, CANDIDATE: new}
+    real, calls = client.set_registered_model_alias, []
+
+    def flaky(name, alias, version):
+        calls.append((alias, version))
+        if alias == CHAMPION and version == new:  # previous-champion has already moved by now
+            raise ConnectionError("registry went away")
+        return real(name, alias, version)
+
+    monkeypatch.setattr(client, "set_registered_model_alias", flaky)
+    with pytest.raises(PromotionError, match="every alias was restored"):
+        promote(params, client=client)
+    assert calls[0] == (PREVIOUS, mid), "the first move happened before the failure"
+    assert _aliases(client, params) == before
+
+
+def test_rollback_restores_the_previous_champion_step_by_step(registry):
+    params, client, register_front = registry
+    versions = []
+    for i in range(3):
+        versions += register_front(f"run-{i}", [[0.5 + i / 10] * 4])
+        assert promote(params, client=client)["promoted"]
+    v0, v1, v2 = versions
+    assert _aliases(client, params)[CHAMPION] == v2
+    result = rollback(params, client=client)
+    assert result["champion"] == v1 and result["rolled_back"] == v2
+    assert _aliases(client, params)[CHAMPION] == v1 and _aliases(client, params)[PREVIOUS] == v0
+    assert client.get_model_version(params.register.model_name, v2).tags["promotion.rolled_back"] == "true"
+    rollback(params, client=client)
+    assert _aliases(client, params)[CHAMPION] == v0 and _aliases(client, params)[PREVIOUS] is None
+    with pytest.raises(PromotionError, match="no earlier champion"):
+        rollback(params, client=client)
+
+
+def test_rollback_failing_part_way_leaves_every_alias_as_it_was(registry, monkeypatch):
+    params, client, register_front = registry
+    for i in range(3):
+        register_front(f"run-{i}", [[0.5 + i / 10] * 4])
+        promote(params, client=client)
+    before = _aliases(client, params)
+    real = client.set_registered_model_alias
+    moved = []
+
+    def flaky(name, alias, version):
+        moved.append(alias)
+        if len(moved) == 2:
+            raise ConnectionError("registry went away")
+        return real(name, alias, version)
+
+    monkeypatch.setattr(client, "set_registered_model_alias", flaky)
+    with pytest.raises(PromotionError):
+        rollback(params, client=client)
+    assert _aliases(client, params) == before
+
+
+def test_select_picks_the_best_utility_on_the_champion_front(registry):
+    params, client, register_front = registry
+    candidate_only = register_front("run-1", [[0.9, 0.1, 0.5, 0.5], [0.1, 0.9, 0.5, 0.5]])
+    empathic = select(params, parse_weights("empathy=1", params.objective_names), client=client)
+    assert empathic["front"] == CANDIDATE and empathic["version"] == candidate_only[0]
+    promote(params, client=client)
+    register_front("run-2", [[0.95, 0.95, 0.95, 0.95]])  # a better candidate, not promoted: not selectable
+    helpful = select(params, parse_weights("helpfulness=0.7,empathy=0.3", params.objective_names), client=client)
+    assert helpful["front"] == CHAMPION and helpful["version"] == candidate_only[1]
+    assert helpful["model_uri"] == f"models:/{params.register.model_name}/{candidate_only[1]}"
+    assert helpful["utility"] == pytest.approx(0.7 * 0.9 + 0.3 * 0.1)
+
+
+def test_weights_are_checked_and_normalised():
+    objectives = ["empathy", "helpfulness", "harmlessness"]
+    assert parse_weights("empathy=0.7, harmlessness=0.3", objectives) == pytest.approx(
+        {"empathy": 0.7, "helpfulness": 0.0, "harmlessness": 0.3}
+    )
+    assert parse_weights("empathy=2,helpfulness=2", objectives)["empathy"] == 0.5
+    for bad, message in [
+        ("empathy=0.7,kindness=0.3", "objective one of"),
+        ("empathy", "objective=number"),
+        ("empathy=lots", "not a number"),
+        ("empathy=0", "positive sum"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_weights(bad, objectives)
+
+
+def test_unknown_version_and_missing_scores_are_explained(registry):
+    params, client, register_front = registry
+    with pytest.raises(PromotionError, match="has no alias candidate"):
+        promote(params, client=client)
+    with pytest.raises(PromotionError, match="has no version 99"):
+        promote(params, version="99", client=client)
+    register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    promote(params, client=client)
+    name = params.register.model_name
+    bare = client.create_model_version(name, str(client.tracking_uri), tags={"pipeline.run_id": "other"}).version
+    with pytest.raises(ValueError, match="has no held-out score for empathy"):
+        promote(params, version=str(bare), client=client)
+
+
+def test_the_same_front_scored_twice_passes_despite_rounding_in_the_tags(registry):
+    params, client, register_front = registry
+    (old,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])
+    promote(params, client=client)
+    side = _side_by_side(params, "eval-2", {old: 0.5000000000001})  # champion.json keeps every digit
+    register_front("run-2", [[0.5, 0.5, 0.5, 0.5]], extra=side)  # front.json rounds to 10 decimals
+    assert promote(params, client=client)["promoted"]
