@@ -32,10 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from components.common.encoder import minilm
+from components.common.stats import bootstrap_ci
 from components.data.canonical import assign_split
 from components.evaluation.agreement import read_pairs
 from components.evaluation.attack_probes import false_positive_rate
-from components.reward_models.evaluation import bootstrap_ci
 from components.rubrics import offline as rubric_offline
 from components.scorers.rubric import RubricReward, new_judge
 from paretoflow.schema import GgufModel, HFJudge, OfflineJudge, OpenAIJudge, PretrainedModel
@@ -82,7 +83,7 @@ def settings_for(backend: str, base_url: str | None, model: str | None):
 
 def run_backend(backend: str, sets, n_pairs: int, n_probes: int, cache: Path, base_url=None, model=None) -> dict:
     settings = settings_for(backend, base_url, model)
-    encoder = rubric_offline.minilm()
+    encoder = minilm()
     results, mined = {}, {}
     for name, (_, train, _) in sets.items():
         mined[name] = rubric_offline.mine_principles(train.head(300), encoder, 4)

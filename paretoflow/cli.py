@@ -12,7 +12,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from paretoflow import paths
 from paretoflow.config import DEFAULT_PARAMS, ConfigError, load_params
+from paretoflow.factories import SCORER_SPEC_FORMS
 from paretoflow.steps import STEPS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -105,9 +107,10 @@ def ingest_command(
     embedded_defaults()
     resolved = _load(params, override)
     from components.data.ingest import ingest
+    from paretoflow.step_params import StepParams
 
     try:
-        summary = ingest(resolved, out_dir=out)
+        summary = ingest(StepParams(resolved, "ingest"), out_dir=out)
     except (ValueError, FileNotFoundError) as exc:
         errors.print(f"[red]ingest failed:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -129,27 +132,31 @@ for _step, _help in STEP_HELP.items():
 @app.command()
 def score(
     source: Annotated[str, typer.Argument(help="pairs in any ingest source: file, folder, s3://, hf://")],
+    params: ParamsOpt = Path(DEFAULT_PARAMS),
+    override: OverrideOpt = None,
     format: Annotated[
         str, typer.Option("--format", help="canonical, hh-rlhf, esconv or counselchat (as in data.sources)")
     ] = "canonical",
     scorer: Annotated[
         str,
         typer.Option(
-            help="rm:PATH, a trained reward model (rm:PATH#objective for a shared one); "
-            "rubric:offline|hf|openai[#objective], a rubric judge"
+            help=f"{SCORER_SPEC_FORMS}: a trained reward model (#objective: a shared model's head), a rubric judge "
+            "(rubrics.judge of the params when of that kind, else the kind's defaults), a length budget"
         ),
     ] = "",
 ):
     """Agreement of a scorer with a pairs file's preferences: one JSON line {agreement, ci95, n, ties}."""
     embedded_defaults()
-    from components.evaluation.agreement import agreement
+    resolved = _load(params, override)
+    from components.evaluation.agreement import agreement, read_pairs
+    from components.scorers.specs import scorer_from_spec
 
     try:
-        result = agreement(source, format, scorer)
+        pairs, skipped = read_pairs(source, format)
+        result = agreement(pairs, scorer_from_spec(scorer, resolved).raw)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # RuntimeError: a judge endpoint gave up
         errors.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    skipped = result.pop("skipped")
     if skipped:
         errors.print(f"{skipped} unusable rows skipped (the ingest quarantine would name them)")
     sys.stdout.write(json.dumps(result) + "\n")
@@ -223,7 +230,7 @@ def fronts(
     run_ids: Annotated[list[str], typer.Argument(help="pipeline (or evaluate) MLflow run ids")],
     params: ParamsOpt = Path(DEFAULT_PARAMS),
     override: OverrideOpt = None,
-    out: Annotated[Path, typer.Option(help="folder for fronts.png and fronts.html")] = Path("artifacts/fronts"),
+    out: Annotated[Path, typer.Option(help="folder for fronts.png and fronts.html")] = paths.FRONTS,
 ):
     """Overlay the Pareto fronts of several pipeline runs: one PNG, one HTML page, a table of every policy."""
     from rich.table import Table

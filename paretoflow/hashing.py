@@ -45,17 +45,23 @@ def _state():
 
 
 def dvc_md5(path: str | Path) -> str:
-    """The md5 DVC records in dvc.lock for this path (a folder hashes its sorted file listing)."""
+    """The md5 DVC records in dvc.lock for this path (a folder hashes its sorted file listing, less what
+    .dvcignore ignores: Python's bytecode caches, which importing the code writes into its package folders)."""
     path = Path(path)
     if path.is_file():
         return file_md5(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path} does not exist; run the step that produces it first")
+    files = (f for f in path.rglob("*") if f.is_file() and not _bytecode(f.relative_to(path)))
     listing = sorted(
-        ({"md5": file_md5(f), "relpath": f.relative_to(path).as_posix()} for f in path.rglob("*") if f.is_file()),
+        ({"md5": file_md5(f), "relpath": f.relative_to(path).as_posix()} for f in files),
         key=lambda entry: entry["relpath"],
     )
     return hashlib.md5(json.dumps(listing, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def _bytecode(relpath: Path) -> bool:
+    return relpath.suffix == ".pyc" or "__pycache__" in relpath.parts
 
 
 def text_sha(*parts: str, length: int = 16) -> str:

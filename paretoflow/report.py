@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from paretoflow.steps import EVALUATION, REGISTRY
+from paretoflow.paths import EVALUATION, REGISTRY
 
 
 def print_summary(result: dict, console: Console) -> None:
@@ -18,7 +17,7 @@ def print_summary(result: dict, console: Console) -> None:
     for name, r in result["steps"].items():
         steps.add_row(name, "cached" if r["cached"] else "ran", f"{r['seconds']:.1f}", r["run_id"])
     console.print(steps)
-    front = Path(EVALUATION) / "front.json"
+    front = EVALUATION / "front.json"
     if front.exists() and "evaluate" in result["steps"]:
         rows = json.loads(front.read_text())
         objectives = result["objectives"]
@@ -39,7 +38,7 @@ def print_summary(result: dict, console: Console) -> None:
                 "yes" if r["on_front"] else "",
             )
         console.print(table)
-    registry = Path(REGISTRY) / "registered.json"
+    registry = REGISTRY / "registered.json"
     if registry.exists() and "register" in result["steps"]:
         reg = json.loads(registry.read_text())
         table = Table(title=f"registered model {reg['model_name']} (alias {reg['alias']} -> v{reg['alias_version']})")
@@ -53,5 +52,5 @@ def print_summary(result: dict, console: Console) -> None:
         "\nLook at it:\n"
         f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri {uri}   (then http://127.0.0.1:5000)\n"
         "  Prefect UI: PREFECT_HOME=.prefect .venv/bin/prefect server start   (then http://127.0.0.1:4200)\n"
-        f"  Pareto plot: {EVALUATION}/pareto_front.png"
+        f"  Pareto plot: {EVALUATION / 'pareto_front.png'}"
     )

@@ -6,6 +6,7 @@ device for vLLM) belong to the step that uses it, so validating params never pro
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import warnings
@@ -13,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from paretoflow.factories import SCORER_SPEC_FORMS, SCORER_SPECS, SCORERS
 
 
 class Strict(BaseModel):
@@ -66,7 +69,7 @@ class Tracking(Strict):
 
 class Objective(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    scorer: Literal["reward_model", "concision", "novelty", "rubric"]
+    scorer: Literal[tuple(SCORERS)]
     target_words: int = Field(40, ge=1, description="concision: replies at or under this many words score 1")
 
 
@@ -150,6 +153,7 @@ class OfflineJudge(Strict):
     kind: Literal["offline"]
 
 
+# One member per judge backend of paretoflow.factories.JUDGE_BACKENDS (the kinds are its keys).
 JudgeSpec = Annotated[OpenAIJudge | HFJudge | OfflineJudge, Field(discriminator="kind")]
 
 
@@ -277,6 +281,7 @@ class SagemakerCompute(Strict):
         return self
 
 
+# One member per compute target of paretoflow.factories.COMPUTE_TARGETS (the targets are its keys).
 ComputeSpec = Annotated[LocalCompute | AccelerateCompute | SagemakerCompute, Field(discriminator="target")]
 
 
@@ -393,6 +398,17 @@ class Evaluate(Strict):
     judge_attack_pairs: int = Field(
         12, ge=1, description="held-out pairs per judged objective on which the master-key probes are scored"
     )
+
+    @field_validator("independent")
+    @classmethod
+    def _known_scorer_kinds(cls, independent: dict[str, str]) -> dict[str, str]:
+        for objective, spec in independent.items():
+            kind = spec.partition(":")[0]
+            if kind not in SCORER_SPECS:
+                hint = difflib.get_close_matches(kind, SCORER_SPECS, n=1)
+                tip = f"; did you mean {hint[0]}:?" if hint else ""
+                raise ValueError(f"scorer {spec!r} for {objective} must look like {SCORER_SPEC_FORMS}{tip}")
+        return independent
 
 
 class Register(Strict):

@@ -1,52 +1,29 @@
 """The import graph of the project's own code: no cycles, and nothing runs back up the layers.
 
-Layers, bottom to top: `paretoflow` configuration (schema, config, hashing) < `components` (the steps, plain
-Python) < the step table, `flows` and the CLI. Imports inside functions count too: a lazy import still
-makes one module depend on another, and a lazy cycle is still a cycle.
+Layers, bottom to top: `paretoflow` configuration (schema, config, hashing, paths, the params each step reads,
+code versions) < `components` (the steps, plain Python) < the step table, `flows` and the CLI. Imports inside
+functions count too: a lazy import still makes one module depend on another, and a lazy cycle is still a cycle.
 """
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
+from paretoflow.import_graph import import_graph
+
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("components", "flows", "paretoflow")
-CONFIGURATION = ("paretoflow.schema", "paretoflow.config", "paretoflow.hashing")
+CONFIGURATION = (
+    "paretoflow.schema",
+    "paretoflow.config",
+    "paretoflow.hashing",
+    "paretoflow.paths",
+    "paretoflow.step_params",
+    "paretoflow.import_graph",
+    "paretoflow.code_deps",
+)
 ABOVE_COMPONENTS = ("flows", "paretoflow.cli", "paretoflow.steps", "paretoflow.report")
-
-
-def modules(root: Path = REPO) -> dict[str, Path]:
-    found = {}
-    for package in PACKAGES:
-        for path in (root / package).rglob("*.py"):
-            parts = path.relative_to(root).with_suffix("").parts
-            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return found
-
-
-def import_graph(root: Path = REPO) -> dict[str, set[str]]:
-    """module -> the project modules it imports (a `from package import name` edge goes to package.name when
-    that is a module, else to the package)."""
-    known = modules(root)
-    graph: dict[str, set[str]] = {name: set() for name in known}
-    for name, path in known.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*anchor, base] if base else anchor)
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
-            else:
-                continue
-            graph[name] |= {t for t in targets if t in known and t != name}
-    return graph
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -93,11 +70,11 @@ def upward(graph: dict[str, set[str]]) -> list[str]:
 
 
 def test_the_project_has_no_import_cycles():
-    assert cycles(import_graph()) == []
+    assert cycles(import_graph(REPO)) == []
 
 
 def test_nothing_imports_back_up_the_layers():
-    assert upward(import_graph()) == []
+    assert upward(import_graph(REPO)) == []
 
 
 @pytest.mark.parametrize(

@@ -26,17 +26,15 @@ from components.data.canonical import (
     write_encoded_table,
 )
 from components.data.sources import is_empty, read_rows
-from paretoflow import tracking
+from paretoflow import paths, tracking
 from paretoflow.schema import Params, Source
-
-OUT_DIR = Path("artifacts/data")
 
 
 class QuarantineLimitExceeded(ValueError):
     """Too much of a source was rejected to trust the rest; the report and quarantine are written first."""
 
 
-def ingest(params: Params, out_dir: Path = OUT_DIR) -> dict:
+def ingest(params: Params, out_dir: Path = paths.DATA) -> dict:
     """Read every source, write the canonical tables; return the report (counts reconcile per source).
 
     Duplicates are exact: the same content hash (prompt, and for pairs chosen, rejected, objective) seen

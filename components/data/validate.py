@@ -10,19 +10,20 @@ from pathlib import Path
 import pandas as pd
 
 from components.data.canonical import read_table
-from paretoflow import tracking
+from paretoflow import paths, tracking
 from paretoflow.schema import Params
-
-DATA_DIR = Path("artifacts/data")
-OUT_DIR = Path("artifacts/validation")
-DOCS_DIR = Path("artifacts/reports/validation")  # outside OUT_DIR: GX results carry run timestamps
 
 
 class DataValidationError(RuntimeError):
     """The data broke expectations; training would learn from it, so the pipeline stops here."""
 
 
-def validate(params: Params, data_dir: Path = DATA_DIR, out_dir: Path = OUT_DIR, docs_dir: Path = DOCS_DIR) -> dict:
+def validate(
+    params: Params,
+    data_dir: Path = paths.DATA,
+    out_dir: Path = paths.VALIDATION,
+    docs_dir: Path = paths.VALIDATION_DOCS,
+) -> dict:
     """Run the suites; `out_dir` gets a byte-stable summary (downstream cache keys hash it), `docs_dir` the
     timestamped GX results and Data Docs HTML, which are also logged to the active MLflow run."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

@@ -1,4 +1,4 @@
-"""`paretoflow score`: how often a scorer agrees with the preference labels of a pairs file.
+"""How often a scorer agrees with the preference labels of a pairs file (`paretoflow score`).
 
 The pairs are read with ingest's own source readers and format adapters, so every format ingest reads
 (canonical, hh-rlhf, esconv, counselchat; files, folders, s3://, hf://) can be scored the same way.
@@ -8,18 +8,15 @@ is read as it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from components.common.stats import bootstrap_ci
 from components.data.adapters import adapters
 from components.data.canonical import RecordError, check_messages, check_reply, read_table
 from components.data.sources import read_rows
-from components.reward_models.evaluation import bootstrap_ci
-
-if TYPE_CHECKING:
-    from paretoflow.schema import Params
 
 
 def read_pairs(source: str | Path, fmt: str) -> tuple[pd.DataFrame, int]:
@@ -49,40 +46,15 @@ def read_pairs(source: str | Path, fmt: str) -> tuple[pd.DataFrame, int]:
     return pd.DataFrame(pairs), skipped
 
 
-def load_scorer(spec: str, params: Params | None = None):
-    """`rm:PATH` -> a raw reward function of (prompts, replies); `rm:PATH#objective` picks a shared model's head;
-    `rubric:offline|hf|openai[#objective]` judges each reply against a rubric for the objective, with the judge
-    settings of `params` (the resolved run's, overrides included; else params.yaml in the working directory)."""
-    kind, _, target = spec.partition(":")
-    if kind == "brevity":  # brevity:sentences=N | brevity:chars=N (no model: an independent length check)
-        from components.scorers.brevity import brevity
-
-        return brevity(target)
-    if kind == "rubric":  # rubric:offline|hf|openai[#objective]: prompt-only rubrics, judged (see rubric_reward)
-        from components.scorers.rubric import scorer_from_spec
-
-        return scorer_from_spec(target, params).raw
-    if kind != "rm" or not target:
-        raise ValueError(f"scorer {spec!r} must look like rm:PATH (a trained reward-model directory)")
-    path, _, objective = target.partition("#")
-    if not (Path(path) / "config.json").exists():
-        raise FileNotFoundError(f"no reward model at {path} (expected a directory with config.json)")
-    from components.scorers.objectives import head_scorer
-
-    return head_scorer(Path(path), objective, {}).raw
-
-
-def agreement(source: str | Path, fmt: str, scorer: str, seed: int = 0) -> dict:
-    """{"agreement", "ci95", "n", "ties"}: share of pairs where chosen outscores rejected (ties count half)."""
-    pairs, skipped = read_pairs(source, fmt)
-    raw = load_scorer(scorer)
+def agreement(pairs: pd.DataFrame, rank: Callable[[list, list[str]], list[float]], seed: int = 0) -> dict:
+    """{"agreement", "ci95", "n", "ties"}: share of `pairs` (as `read_pairs` gives them) where `rank` scores
+    chosen above rejected, ties counting half."""
     prompts = list(pairs["prompt"])
-    margin = pd.Series(raw(prompts, list(pairs["chosen"]))) - pd.Series(raw(prompts, list(pairs["rejected"])))
+    margin = pd.Series(rank(prompts, list(pairs["chosen"]))) - pd.Series(rank(prompts, list(pairs["rejected"])))
     credit = ((margin > 0) + 0.5 * (margin == 0)).to_numpy(dtype=float)
     return {
         "agreement": float(credit.mean()),
         "ci95": bootstrap_ci(credit, seed=seed),
         "n": len(credit),
         "ties": int((margin == 0).sum()),
-        "skipped": skipped,
     }

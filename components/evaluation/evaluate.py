@@ -27,28 +27,25 @@ import pandas as pd
 from components.common import pareto
 from components.common.messages import as_messages
 from components.common.model_store import policy_dir
+from components.common.stats import bootstrap_ci
 from components.data.canonical import read_table
 from components.evaluation import champion as champion_eval
 from components.evaluation.scorer_checks import independent_scorers, judge_attack, scorer_gaps
-from components.evaluation.stats import bootstrap_mean_ci, indicators
+from components.evaluation.stats import indicators
 from components.scorers.objectives import reward_functions
-from paretoflow import tracking
+from paretoflow import paths, tracking
 from paretoflow.schema import Evaluate, Params
 
-DATA_DIR = Path("artifacts/data")
-REWARD_MODELS_DIR = Path("artifacts/reward_models")
-POLICIES_DIR = Path("artifacts/policies")
-OUT_DIR = Path("artifacts/evaluation")
 BASE = "base"
 HACKING = ("length_words", "length_growth", "repetition", "distinct_1", "distinct_2")
 
 
 def evaluate_policies(
     params: Params,
-    data_dir: Path = DATA_DIR,
-    reward_models_dir: Path = REWARD_MODELS_DIR,
-    policies_dir: Path = POLICIES_DIR,
-    out_dir: Path = OUT_DIR,
+    data_dir: Path = paths.DATA,
+    reward_models_dir: Path = paths.REWARD_MODELS,
+    policies_dir: Path = paths.POLICIES,
+    out_dir: Path = paths.EVALUATION,
 ) -> dict:
     objectives = params.objective_names
     prompts = read_table(data_dir / "prompts.parquet")
@@ -300,7 +297,7 @@ def _policy_stats(replies: pd.DataFrame, params: Params) -> dict[str, float]:
     row = {}
     for o in params.objective_names:
         row[o] = float(replies[o].mean())
-        low, high = bootstrap_mean_ci(replies[o], params.evaluate.bootstrap_samples, params.seed)
+        low, high = bootstrap_ci(replies[o], params.evaluate.bootstrap_samples, params.seed)
         row |= {f"{o}_ci_low": low, f"{o}_ci_high": high}
     return row | {c: float(replies[c].mean()) for c in replies.columns if c.endswith("_independent")}
 

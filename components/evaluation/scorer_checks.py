@@ -13,32 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from components.data.canonical import read_table
-from components.evaluation.agreement import load_scorer
 from components.evaluation.attack_probes import false_positive_rate
+from components.scorers.specs import scorer_from_spec
 from paretoflow.schema import Params
 
 Scorer = Callable[..., list[float]]
 
 
 def independent_scorers(params: Params) -> dict[str, Scorer]:
-    """objective -> scorer in [0, 1] from its spec; a reward model's raw score goes through a sigmoid, as the
-    training scorers' default does, so gains on both are on the same scale."""
-    scorers = {}
-    for objective, spec in params.evaluate.independent.items():
-        raw = load_scorer(spec, params)  # rubric judges take the run's settings, overrides included
-        scorers[objective] = _squashed(raw) if spec.startswith("rm:") else raw
-    return scorers
-
-
-def _squashed(raw: Scorer) -> Scorer:
-    def score(prompts, replies, **kwargs) -> list[float]:
-        return (1 / (1 + np.exp(-np.asarray(raw(prompts, replies), dtype=float)))).tolist()
-
-    return score
+    """objective -> its independent scorer, in [0, 1] (a reward model's raw score through a sigmoid, as the
+    training scorers' default), built with the run's params (rubric judges take its settings, overrides included)."""
+    return {objective: scorer_from_spec(spec, params) for objective, spec in params.evaluate.independent.items()}
 
 
 def scorer_gaps(table: pd.DataFrame, objectives: list[str]) -> pd.DataFrame:

@@ -1,24 +1,13 @@
-"""Statistics of held-out replies: bootstrap intervals on mean scores, and signs of reward hacking.
+"""Signs of reward hacking in held-out replies.
 
 A policy can raise its scores by writing longer, repeating itself, or collapsing onto a few phrases rather
-than by answering better; length growth over the base policy, within-reply repetition and distinct-n across
+than by answering better: length growth over the base policy, within-reply repetition and distinct-n across
 replies show those shortcuts next to the scores.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def bootstrap_mean_ci(values, samples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean (resampling replies with replacement)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return float(values.mean()), float(values.mean())
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(samples, len(values)))].mean(axis=1)
-    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(low), float(high)
 
 
 def words(text: str) -> list[str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from paretoflow import tracking
 from paretoflow.config import ConfigError, load_params
 from paretoflow.resources import Meter
+from paretoflow.step_params import StepParams
 
 SM = Path("/opt/ml")
 CHANNELS = ("data", "reward_models", "params")
@@ -55,7 +56,7 @@ def run_job(
     from components.grpo.compute.environment import in_process
     from components.grpo.train import train_policies
 
-    params = load_params(params_file)
+    params = StepParams(load_params(params_file), "grpo")
     meter = Meter()
     with _job_run(params):
         tracking.set_tags({"compute.target": params.grpo.compute.target, "compute.host": os.uname().nodename})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +25,12 @@ from components.grpo import checkpoints as ckpt
 from components.grpo.compute import dispatch as compute
 from components.grpo.compute.environment import require_cuda_for_vllm, vllm_args
 from components.grpo.rewards import audit_objectives, completion_samples_callback, full_weights, training_rewards
-from paretoflow import tracking
+from paretoflow import paths, tracking
+from paretoflow.code_deps import code_version
 from paretoflow.hashing import dvc_md5, text_sha
 from paretoflow.schema import Params
+from paretoflow.step_params import SECTIONS, result_settings
 
-DATA_DIR = Path("artifacts/data")
-REWARD_MODELS_DIR = Path("artifacts/reward_models")
-OUT_DIR = Path("artifacts/policies")
 MANIFEST = "manifest.json"
 
 
@@ -52,9 +52,9 @@ class Run:
 
 def train_policies(
     params: Params,
-    data_dir: Path = DATA_DIR,
-    reward_models_dir: Path = REWARD_MODELS_DIR,
-    out_dir: Path = OUT_DIR,
+    data_dir: Path = paths.DATA,
+    reward_models_dir: Path = paths.REWARD_MODELS,
+    out_dir: Path = paths.POLICIES,
 ) -> dict:
     remote = compute.dispatch(params, data_dir, reward_models_dir, out_dir)  # accelerate / sagemaker targets
     if remote is not None:
@@ -79,10 +79,9 @@ def train_candidates(params: Params, data_dir: Path, reward_models_dir: Path, ou
     scored_by = {o.scorer for o in [*params.objectives, *audit_objectives(params)]}
     if "reward_model" in scored_by:
         inputs["reward_models"] = dvc_md5(reward_models_dir)
-    if "rubric" in scored_by:  # the rubric rewards read the rubrics step's table (when there) with params' judge
+    if "rubric" in scored_by:  # the rubric rewards read the rubrics step's table, when there
         rubrics = reward_models_dir.parent / "rubrics"
         inputs["rubrics"] = dvc_md5(rubrics) if rubrics.exists() else None
-        inputs["rubric_judge"] = params.rubrics.judge.model_dump(mode="json")
     manifest, skipped = [], 0
     for run in runs:
         with tracking.child_run(f"grpo/{run.name}"):
@@ -199,33 +198,25 @@ def _remove_strays(out_dir: Path, keep: set[str]) -> None:
 
 
 def fingerprint(params: Params, run: Run, inputs: dict) -> str:
-    """What shapes a run's result; bookkeeping settings (checkpoint interval, logging, compute) are left out."""
-    fields = set(_TRAINING_FIELDS) - ({"dynamic"} if not run.dynamic else set())
-    grpo = params.grpo.model_dump(mode="json", include=fields)
+    """What shapes a run's result: the grpo step's declared params (of `grpo`, neither the bookkeeping settings,
+    so a changed checkpoint interval resumes instead of retraining, nor the plan, which enters as the run itself),
+    the code the step reaches, the training libraries' versions, and the run's inputs."""
+    left_out = PLANNED | ({"dynamic"} if not run.dynamic else set())
     payload = {
         "run": {"weights": run.weights, "steps": run.steps, "dynamic": run.dynamic},
-        "grpo": grpo,
-        "rest": params.model_dump(mode="json", include={"objectives", "seed", "reward_model", "novelty"}),
+        "grpo": result_settings(params.grpo, exclude=left_out),
+        "rest": params.model_dump(mode="json", include=set(SECTIONS["grpo"]) - {"grpo"}),
+        "code": code_version(__name__),
+        "libraries": {name: metadata.version(name) for name in TRAINING_LIBRARIES},
         "inputs": inputs,
     }
     return text_sha(json.dumps(payload, sort_keys=True), length=16)
 
 
-# Grpo fields that change what a run learns (max_steps and the weights enter through the run itself).
-_TRAINING_FIELDS = (
-    "policy",
-    "num_generations",
-    "prompts_per_step",
-    "max_completion_length",
-    "learning_rate",
-    "beta",
-    "temperature",
-    "audit",
-    "multi_objective_aggregation",
-    "scale_rewards",
-    "lora",
-    "dynamic",
-)
+# Grpo settings that say which runs there are: each run's own weights and steps carry them into its fingerprint,
+# so adding a weight vector trains the new run only.
+PLANNED = frozenset({"weights", "sweep_points", "strategy", "max_steps", "soup"})
+TRAINING_LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
 
 
 # --- one run ------------------------------------------------------------------------------------

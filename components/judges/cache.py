@@ -1,8 +1,9 @@
 """Content-addressed reply cache for chat clients: a re-run asks the judge nothing it has already answered.
 
-The key is the sha256 of (backend, model, max_tokens, temperature, messages), plus the verdict method for
-probability verdicts (stored as JSON numbers). The messages are the rendered prompt, so the template's content
-is part of the key: editing a template changes every key.
+The key is the sha256 of (backend, model, max_tokens, temperature, messages), the client's version (the code of
+the judge backends, hashed where installed, and the settings that shape replies, `paretoflow.step_params`), plus
+the verdict method for probability verdicts (stored as JSON numbers). The messages are the rendered prompt, so the
+template's content is part of the key: editing a template changes every key.
 Replies live in append-only JSONL shards, one per (backend, model); each record is written with one
 `write` under an exclusive `flock`, then flushed and fsync'ed, so a run killed at any moment keeps every
 reply it had received, and the only damage possible is a torn last line, which reload skips.
@@ -21,13 +22,21 @@ from pathlib import Path
 
 from components.judges.base import ChatClient, Conversation
 from components.judges.expected_score import Verdict
+from paretoflow.code_deps import code_version
 from paretoflow.hashing import text_sha
+from paretoflow.step_params import result_settings
 
 log = logging.getLogger(__name__)
 
 
 def cache_key(
-    backend: str, model: str, messages: Conversation, max_tokens: int, temperature: float, method: str | None = None
+    backend: str,
+    model: str,
+    messages: Conversation,
+    max_tokens: int,
+    temperature: float,
+    method: str | None = None,
+    version: str | None = None,
 ) -> str:
     payload = {
         "backend": backend,
@@ -38,6 +47,8 @@ def cache_key(
     }
     if method is not None:
         payload["method"] = method
+    if version is not None:
+        payload["version"] = version
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -98,6 +109,13 @@ def shard_name(backend: str, model: str) -> str:
     return f"{backend}-{text_sha(model, length=12)}.jsonl"
 
 
+def client_version(client: ChatClient) -> str:
+    """The judge backends' code and the client's settings that shape replies (not its timeouts or batching)."""
+    settings = getattr(client, "settings", None)
+    shaping = json.dumps(result_settings(settings), sort_keys=True) if settings is not None else ""
+    return text_sha(code_version("components.judges.backends"), shaping, length=12)
+
+
 class CachedChatClient:
     """Wraps a chat client: answers hits from the cache, sends only the misses (each once), stores each reply
     the moment it arrives. `hits` and `misses` count conversations over the client's life."""
@@ -107,6 +125,7 @@ class CachedChatClient:
         self.backend = inner.backend
         self.model = inner.model
         self.scoring = getattr(inner, "scoring", None)
+        self.version = client_version(inner)
         self.cache = JsonlCache(Path(directory) / shard_name(inner.backend, inner.model))
         self.hits = 0
         self.misses = 0
@@ -126,9 +145,12 @@ class CachedChatClient:
             out[f"judge/scored_by_{way}"] = count
         return out
 
+    def _key(self, conversation: Conversation, max_tokens: int, temperature: float, method: str | None = None) -> str:
+        return cache_key(self.backend, self.model, conversation, max_tokens, temperature, method, self.version)
+
     def verdicts(self, conversations: list[Conversation], verdict: Verdict) -> list[float | None]:
         """The inner client's verdict values, cached under the verdict's method; each stored as it arrives."""
-        keys = [cache_key(self.backend, self.model, c, 0, 0.0, method=verdict.method) for c in conversations]
+        keys = [self._key(c, 0, 0.0, method=verdict.method) for c in conversations]
         found = [self.cache.get(k) for k in keys]
         todo: dict[str, int] = {}
         for i, (key, raw) in enumerate(zip(keys, found)):
@@ -148,7 +170,7 @@ class CachedChatClient:
         return [values[k] for k in keys]
 
     def chat(self, conversations: list[Conversation], *, max_tokens: int, temperature: float = 0.0) -> list[str]:
-        keys = [cache_key(self.backend, self.model, c, max_tokens, temperature) for c in conversations]
+        keys = [self._key(c, max_tokens, temperature) for c in conversations]
         replies: list[str | None] = [self.cache.get(k) for k in keys]
         todo: dict[str, int] = {}  # key -> first index asking it
         for i, (key, reply) in enumerate(zip(keys, replies)):

@@ -4,9 +4,10 @@ equal-weight utility. Training never moves `champion`: promotion is its own flow
 Each version is the policy's saved directory logged as it is (a transformers text-generation checkpoint with
 a signature and an input example), tagged with what a reviewer needs to trust it: weights, held-out scores
 with intervals, hypervolume contribution, reward-hacking signs, the judge-attack rate, rubric version, the
-DVC md5 of every step input (the values dvc.lock records) and the pipeline run. When evaluate scored the champion
-front beside the candidates, every version also carries those champion scores (`sidebyside.*`), which promotion
-compares against instead of the champion's own older evaluation.
+DVC md5 of every step input (the values dvc.lock records, read from the lineage files steps write as they run)
+and the pipeline run. When evaluate scored the champion front beside the candidates, every version also carries
+those champion scores (`sidebyside.*`), which promotion compares against instead of the champion's own older
+evaluation.
 """
 
 from __future__ import annotations
@@ -20,15 +21,10 @@ import mlflow
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from paretoflow import tracking
+from paretoflow import paths, tracking
 from paretoflow.hashing import dvc_md5
 from paretoflow.schema import Params
 
-DATA_DIR = Path("artifacts/data")
-POLICIES_DIR = Path("artifacts/policies")
-EVALUATION_DIR = Path("artifacts/evaluation")
-RUBRICS_DIR = Path("artifacts/rubrics")
-OUT_DIR = Path("artifacts/registry")
 TASK = "text-generation"
 INPUT_EXAMPLE = ["I have been feeling anxious about work lately."]
 SIGNATURE = infer_signature(INPUT_EXAMPLE, ["I am sorry work has been weighing on you."])  # str in, str out
@@ -39,16 +35,17 @@ HACKING_SHOWN = ("length_growth", "repetition", "distinct_2")  # front.json colu
 
 def register_front(
     params: Params,
-    data_dir: Path = DATA_DIR,
-    policies_dir: Path = POLICIES_DIR,
-    evaluation_dir: Path = EVALUATION_DIR,
-    out_dir: Path = OUT_DIR,
-    rubrics_dir: Path = RUBRICS_DIR,
+    data_dir: Path = paths.DATA,
+    policies_dir: Path = paths.POLICIES,
+    evaluation_dir: Path = paths.EVALUATION,
+    out_dir: Path = paths.REGISTRY,
+    rubrics_dir: Path = paths.RUBRICS,
+    lineage_dir: Path = paths.LINEAGE,
 ) -> dict:
     if mlflow.active_run() is None:  # called outside `execute`: the registry still needs a run to log into
         tracking.setup(params)
         with mlflow.start_run(run_name="register"):
-            return register_front(params, data_dir, policies_dir, evaluation_dir, out_dir, rubrics_dir)
+            return register_front(params, data_dir, policies_dir, evaluation_dir, out_dir, rubrics_dir, lineage_dir)
     table = json.loads((evaluation_dir / "front.json").read_text())
     metrics = json.loads((evaluation_dir / "metrics.json").read_text())
     heldout = json.loads((evaluation_dir / "heldout.json").read_text())
@@ -60,7 +57,7 @@ def register_front(
     run = mlflow.active_run()
     parent = run.data.tags.get("mlflow.parentRunId", run.info.run_id)
     shared = {
-        **{f"dvc.md5.{path}": md5 for path, md5 in step_inputs_md5(params).items()},
+        **{f"dvc.md5.{path}": md5 for path, md5 in step_inputs_md5(lineage_dir).items()},
         "rubrics.version": rubric_version(rubrics_dir),
         **judge_attack_tags(evaluation_dir / "judge_attack.json"),
         **side_by_side_tags(evaluation_dir / "champion.json", params.objective_names),
@@ -130,12 +127,15 @@ def register_front(
     return summary
 
 
-def step_inputs_md5(params: Params) -> dict[str, str]:
-    """Every input of every step (data sources, step outputs read downstream, code) with its DVC md5: the deps
-    dvc.lock records, so a version names exactly the data and code behind it."""
-    from paretoflow.steps import STEPS
-
-    return {path: md5 for step in STEPS.values() for path, md5 in step.deps_md5(params).items()}
+def step_inputs_md5(lineage_dir: Path) -> dict[str, str]:
+    """Every input of every step that ran (data sources, step outputs read downstream, code) with its DVC md5, from
+    the lineage file each step wrote as it ran: the deps dvc.lock records, so a version names exactly the data and
+    code behind it."""
+    return {
+        path: md5
+        for lineage in sorted(Path(lineage_dir).glob("*.json"))
+        for path, md5 in json.loads(lineage.read_text()).items()
+    }
 
 
 def judge_attack_tags(path: Path) -> dict[str, str]:

@@ -13,6 +13,8 @@ import time
 import numpy as np
 from scipy import stats
 
+from components.common.stats import bootstrap_ci, sigmoid
+
 
 def pairwise_report(
     chosen: list[float],
@@ -75,16 +77,6 @@ def summary_metrics(report: dict) -> dict:
     }
 
 
-def bootstrap_ci(credit: np.ndarray, samples: int = 1000, seed: int = 0) -> list[float]:
-    """Percentile bootstrap of the mean; a single pair or a constant vector gives a zero-width interval."""
-    if len(credit) < 2 or np.all(credit == credit[0]):
-        return [float(credit.mean())] * 2
-    result = stats.bootstrap(
-        (credit,), np.mean, n_resamples=samples, confidence_level=0.95, method="percentile", random_state=seed
-    )
-    return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
-
-
 def calibration(margin: np.ndarray, bins: int = 5) -> list[dict]:
     """Pairs binned by |margin| (equal counts): the model's own win probability against how often it is right."""
     order = np.argsort(np.abs(margin), kind="stable")
@@ -96,7 +88,7 @@ def calibration(margin: np.ndarray, bins: int = 5) -> list[dict]:
                 "abs_margin_low": float(np.abs(m).min()),
                 "abs_margin_high": float(np.abs(m).max()),
                 "n": len(idx),
-                "predicted": float((1 / (1 + np.exp(-np.abs(m)))).mean()),
+                "predicted": float(sigmoid(np.abs(m)).mean()),
                 "accuracy": float(((m > 0) + 0.5 * (m == 0)).mean()),
             }
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from components.scorers.objectives import RewardModelScorer, reference_statistics
+from components.scorers.reward_model import RewardModelScorer, reference_statistics
 from paretoflow.schema import Params
 
 

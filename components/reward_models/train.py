@@ -20,16 +20,13 @@ from components.reward_models.evaluation import calibration_figure, heldout_repo
 from components.reward_models.mlflow_model import log_reward_model
 from components.reward_models.references import needs_references, save_references
 from components.reward_models.training import train_one
-from components.scorers.objectives import head_scorer, reward_model_location
-from paretoflow import tracking
+from components.scorers.reward_model import head_scorer, reward_model_location
+from paretoflow import paths, tracking
 from paretoflow.hashing import dvc_md5
 from paretoflow.schema import Params
 
-DATA_DIR = Path("artifacts/data")
-OUT_DIR = Path("artifacts/reward_models")
 
-
-def train_reward_models(params: Params, data_dir: Path = DATA_DIR, out_dir: Path = OUT_DIR) -> dict:
+def train_reward_models(params: Params, data_dir: Path = paths.DATA, out_dir: Path = paths.REWARD_MODELS) -> dict:
     pairs_file = data_dir / "pairs.parquet"
     pairs = read_table(pairs_file)
     objectives = [o.name for o in params.objectives if o.scorer == "reward_model"]

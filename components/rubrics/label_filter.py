@@ -10,7 +10,7 @@ own, so order cannot matter.
 
 from __future__ import annotations
 
-from components.rubrics.generation import judge_pairwise
+from components.rubrics.judging import judge_pairwise
 
 
 def pairwise_preference(client, prompts: list, chosen: list[str], rejected: list[str], rubrics: list[dict]):

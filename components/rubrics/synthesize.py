@@ -23,22 +23,22 @@ import pandas as pd
 from components.data.canonical import prompt_id, read_table
 from components.judges.expected_score import WINNER
 from components.rubrics import offline as rubric_offline
-from components.rubrics.generation import dropped_total, generate, rubric_text, templates_version
+from components.rubrics.generation import dropped_total, generate
+from components.rubrics.judging import rubric_text
 from components.rubrics.label_filter import consistency, kept_fraction, pairwise_preference, score_preference
+from components.rubrics.prompt_templates import templates_version
 from components.rubrics.result_cache import ResultCache, content_key
-from components.scorers.rubric import OFFLINE_VERSION, RubricJudge, new_judge
-from paretoflow import tracking
+from components.scorers.rubric import RubricJudge, new_judge, offline_version
+from paretoflow import paths, tracking
 from paretoflow.schema import Params
 
-DATA_DIR = Path("artifacts/data")
-OUT_DIR = Path("artifacts/rubrics")
 COLUMNS = [
     *("prompt_id", "objective", "hard_rules", "principles", "rubric", "backend", "model", "template_version"),
     *("source", "dropped_items", "consistency", "preference"),
 ]
 
 
-def synthesize_rubrics(params: Params, data_dir: Path = DATA_DIR, out_dir: Path = OUT_DIR) -> dict:
+def synthesize_rubrics(params: Params, data_dir: Path = paths.DATA, out_dir: Path = paths.RUBRICS) -> dict:
     prompts = read_table(data_dir / "prompts.parquet")
     pairs = read_table(data_dir / "pairs.parquet")
     pairs["prompt_id"] = pairs["prompt"].map(prompt_id)
@@ -70,7 +70,7 @@ def synthesize_rubrics(params: Params, data_dir: Path = DATA_DIR, out_dir: Path 
 
 
 def _mined(train_pairs: pd.DataFrame, judge: RubricJudge, cache: ResultCache, k: int) -> list[str]:
-    key = content_key("mined", OFFLINE_VERSION, k, _pairs_content(train_pairs))
+    key = content_key("mined", offline_version(), k, _pairs_content(train_pairs))
     found = cache.get(key)
     if found is None:
         found = rubric_offline.mine_principles(train_pairs, judge.encoder, k)
@@ -106,7 +106,7 @@ def _generate(items, groups, objective, principles, judge, cache, k):
             g = groups[pid]
             strategy = (meta or {}).get("strategy")
             key = content_key(
-                "offline-rubric", OFFLINE_VERSION, messages, objective, principles, k, strategy, _pairs_content(g)
+                "offline-rubric", offline_version(), messages, objective, principles, k, strategy, _pairs_content(g)
             )
             rubric = cache.get(key)
             if rubric is None:
@@ -158,7 +158,7 @@ def _record(pid, objective, rubric, judge, source, n_dropped, outcome, preferenc
         "rubric": rubric_text(rubric),
         "backend": judge.kind,
         "model": judge.model,
-        "template_version": OFFLINE_VERSION if judge.kind == "offline" else templates_version(),
+        "template_version": offline_version() if judge.kind == "offline" else templates_version(),
         "source": source,
         "dropped_items": int(n_dropped),
         "consistency": outcome,
@@ -192,7 +192,7 @@ def _summary(df: pd.DataFrame, judge: RubricJudge, cache: ResultCache, dropped: 
 def _filter_method(judge: RubricJudge) -> str:
     """How the filter read the judge's pairwise verdicts (kept fractions differ by method)."""
     if judge.kind == "offline":
-        return OFFLINE_VERSION
+        return offline_version()
     return WINNER.method if getattr(judge.client, "scoring", None) else "parsed-text"
 
 

@@ -8,8 +8,12 @@ reward that these do not confirm show up as a gap in evaluation.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from components.common.messages import reply_text
+
+if TYPE_CHECKING:
+    from paretoflow.schema import Params
 
 SENTENCE_END = re.compile(r"[.!?。！？]+(?:\s|$)")
 UNITS = ("sentences", "chars")
@@ -32,13 +36,20 @@ def sentences(text: str) -> int:
     return len(ends) + (0 if SENTENCE_END.search(text[-1] + " ") else 1)
 
 
-def brevity(spec: str):
-    """A (prompts, replies) -> scores function: 1 within the budget, budget/size beyond it, 0 for an empty reply."""
-    unit, budget = parse(spec)
-    size = sentences if unit == "sentences" else (lambda t: len(t.strip()))
+class Brevity:
+    """`brevity:sentences=N|chars=N`: 1 within the budget, budget/size beyond it, 0 for an empty reply."""
 
-    def score(prompts, replies, **kwargs) -> list[float]:
-        sizes = [size(reply_text(r)) for r in replies]
-        return [0.0 if n == 0 else min(1.0, budget / n) for n in sizes]
+    def __init__(self, spec: str):
+        unit, self.budget = parse(spec)
+        self.size = sentences if unit == "sentences" else (lambda t: len(t.strip()))
 
-    return score
+    def __call__(self, prompts, replies, **kwargs) -> list[float]:
+        sizes = [self.size(reply_text(r)) for r in replies]
+        return [0.0 if n == 0 else min(1.0, self.budget / n) for n in sizes]
+
+    def raw(self, prompts: list, replies: list[str]) -> list[float]:
+        return self(prompts, replies)
+
+
+def from_spec(argument: str, params: Params) -> Brevity:
+    return Brevity(argument)

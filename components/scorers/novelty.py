@@ -13,11 +13,17 @@ A prompt without an earlier assistant turn has nothing to repeat and scores 1; a
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from components.common.encoder import Encoder, load_encoder
 from components.common.messages import reply_text
+from components.common.model_store import encoder_dir
+
+if TYPE_CHECKING:
+    from components.scorers.objectives import ScorerContext
+    from paretoflow.schema import Objective
 
 TACTICS = {
     "information": "Here is some factual information about your situation.",
@@ -34,35 +40,16 @@ TACTICS = {
 KL_CAP = 5.0  # MINT caps the raw KL at 5
 ALPHA = 0.1  # MINT's Laplace smoothing of tactic counts
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+MAX_TOKENS = 256  # per text embedded (a previous turn can be long)
 
 
 class NoveltyScorer:
-    """TRL reward signature; loads the encoder once and embeds with mean pooling (sentence-transformers style)."""
+    """TRL reward signature; sentences and replies are embedded with the shared sentence encoder."""
 
-    def __init__(self, encoder_path: str | Path, tactic_weight: float = 0.5, batch_size: int = 32):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(encoder_path)
-        self.model = AutoModel.from_pretrained(encoder_path).eval()
+    def __init__(self, encoder: Encoder, tactic_weight: float = 0.5):
+        self.encoder = encoder
         self.tactic_weight = tactic_weight
-        self.batch_size = batch_size
-        self._torch = torch
-        self.tactic_vectors = self.embed(list(TACTICS.values()))
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        torch = self._torch
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), self.batch_size):
-                batch = self.tokenizer(
-                    texts[i : i + self.batch_size], padding=True, truncation=True, max_length=256, return_tensors="pt"
-                )
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.tactic_vectors.shape[1]))
+        self.tactic_vectors = encoder.embed(list(TACTICS.values()))
 
     def tactic_counts(self, sentence_vectors: np.ndarray) -> np.ndarray:
         """How many of a text's sentences (their embeddings) fall nearest to each tactic definition."""
@@ -83,7 +70,7 @@ class NoveltyScorer:
         texts = list(dict.fromkeys(t for i in pairs for t in (replies[i], previous[i])))
         sentences = {t: [s for s in _SENTENCE_END.split(t.strip()) if s.strip()] for t in texts}
         unique = list(dict.fromkeys([*texts, *(s for t in texts for s in sentences[t])]))
-        vectors = dict(zip(unique, self.embed(unique)))
+        vectors = dict(zip(unique, self.encoder.embed(unique)))
         counts = {t: self.tactic_counts(np.array([vectors[s] for s in sentences[t]])) for t in texts}
         for i in pairs:
             reply, prev = replies[i], previous[i]
@@ -109,3 +96,10 @@ def tactic_kl(current: np.ndarray, previous: np.ndarray) -> float:
     q = (current + ALPHA) / (current.sum() + k * ALPHA)
     p = (previous + ALPHA) / (previous.sum() + k * ALPHA)
     return float(min((q * np.log(q / p)).sum(), KL_CAP))
+
+
+def for_objective(objective: Objective, context: ScorerContext) -> NoveltyScorer:
+    """`params.novelty`'s encoder (one per process for every novelty scorer, GRPO objective and audit alike)."""
+    settings = context.params.novelty
+    encoder = load_encoder(encoder_dir(settings.encoder, context.params.cache_dir), max_length=MAX_TOKENS)
+    return NoveltyScorer(encoder, settings.tactic_weight)

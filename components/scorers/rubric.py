@@ -9,7 +9,6 @@ Every score passes the guard (`components.rubrics.guard`) and is cached by conte
 
 from __future__ import annotations
 
-import inspect
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -17,19 +16,37 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from components.common.encoder import minilm
 from components.common.messages import as_messages, reply_text
 from components.data.canonical import prompt_id
 from components.rubrics import guard as rubric_guard
 from components.rubrics import offline as rubric_offline
-from components.rubrics.generation import judge_pointwise, template
+from components.rubrics.judging import judge_pointwise
 from components.rubrics.parsing import parse_rubric
 from components.rubrics.result_cache import ResultCache, content_key
+from paretoflow.code_deps import code_version
+from paretoflow.factories import JUDGE_BACKENDS
 from paretoflow.hashing import text_sha
 
 if TYPE_CHECKING:
-    from paretoflow.schema import Params
+    from components.scorers.objectives import ScorerContext
+    from paretoflow.schema import Objective, Params
 
-OFFLINE_VERSION = text_sha(inspect.getsource(rubric_offline), inspect.getsource(rubric_guard), length=12)
+
+def offline_version() -> str:
+    """The version of rubric scoring without an LLM: the code the rubric scorer reaches (offline rules, guard,
+    parsing, templates), hashed where it is installed."""
+    return code_version(__name__)
+
+
+def judge_version(kind: str, client) -> str:
+    """What a rubric score depends on besides its inputs: the scorer's code and, for an LLM judge, the chat
+    client's version (its code and result-shaping settings) and scoring method (expected scores never mix with
+    parsed ones)."""
+    if kind == "offline":
+        return offline_version()
+    scoring = getattr(client, "scoring", None) or "parsed-text"
+    return text_sha(offline_version(), getattr(client, "version", ""), scoring, length=12)
 
 
 class RubricJudge:
@@ -40,18 +57,9 @@ class RubricJudge:
             raise ValueError(f"judge kind {kind!r} needs a chat client (components.judges.backends.make_chat_client)")
         self.kind = kind
         self.client = client
-        self.encoder = encoder or rubric_offline.minilm()
+        self.encoder = encoder or minilm()
         self.model = getattr(client, "model", "minilm+rules")
-        self.version = (
-            OFFLINE_VERSION
-            if kind == "offline"
-            else text_sha(
-                OFFLINE_VERSION,
-                template("rubric_judge_pointwise").version,
-                getattr(client, "scoring", None) or "parsed-text",  # expected scores never mix with parsed ones
-                length=12,
-            )
-        )
+        self.version = judge_version(kind, client)
         self.cache = ResultCache(Path(cache_dir) / "rubric-cache", "scores")
         self.calls = 0  # scorings not answered by the cache
 
@@ -158,35 +166,25 @@ def new_judge(settings, cache_dir: str | Path) -> RubricJudge:
 make_judge = lru_cache(maxsize=4)(new_judge)
 
 
-def rubric_reward(objective: str, settings, cache_dir: str | Path, rubrics_dir: str | Path) -> RubricReward:
-    stored, mined = stored_rubrics(rubrics_dir, objective)
-    return RubricReward(objective, make_judge(settings, cache_dir), stored, mined)
+def for_objective(objective: Objective, context: ScorerContext) -> RubricReward:
+    """`scorer: rubric`: the rubrics step's kept rubrics and mined principles, judged with `rubrics.judge`."""
+    stored, mined = stored_rubrics(context.rubrics_dir, objective.name)
+    judge = make_judge(context.params.rubrics.judge, context.params.cache_dir)
+    return RubricReward(objective.name, judge, stored, mined)
 
 
-def scorer_from_spec(spec: str, params: Params | None = None) -> RubricReward:
-    """`offline|hf|openai[#objective]` -> the rubric reward the score command uses. The judge settings are
-    `rubrics.judge` of the resolved params (else of params.yaml in the working directory, if valid) when it is
-    of that kind, else that kind's defaults; the objective defaults to helpfulness's principles."""
+def from_spec(argument: str, params: Params) -> RubricReward:
+    """`offline|hf|openai[#objective]`: prompt-only rubrics for the objective (default: helpfulness's principles),
+    judged with `rubrics.judge` of the params when it is of that kind, else with that kind's defaults."""
     from pydantic import TypeAdapter
 
     from paretoflow.schema import JudgeSpec
 
-    kind, _, objective = spec.partition("#")
-    if kind not in ("offline", "hf", "openai"):
-        raise ValueError(f"scorer rubric:{spec} must be rubric:offline, rubric:hf or rubric:openai (then #objective)")
-    if params is None:
-        params = _working_params()
-    settings, cache_dir = (params.rubrics.judge, params.cache_dir) if params is not None else (None, ".cache")
-    if settings is None or settings.kind != kind:
+    kind, _, objective = argument.partition("#")
+    if kind not in JUDGE_BACKENDS:
+        forms = ", ".join(f"rubric:{k}" for k in JUDGE_BACKENDS)
+        raise ValueError(f"scorer rubric:{argument} must be one of {forms} (then #objective)")
+    settings = params.rubrics.judge
+    if settings.kind != kind:
         settings = TypeAdapter(JudgeSpec).validate_python({"kind": kind})
-    return RubricReward(objective or "helpfulness", make_judge(settings, cache_dir))
-
-
-def _working_params() -> Params | None:
-    """params.yaml in the working directory; None when it is missing or invalid (the kind's defaults stand in)."""
-    from paretoflow.config import ConfigError, load_params
-
-    try:
-        return load_params()
-    except ConfigError:
-        return None
+    return RubricReward(objective or "helpfulness", make_judge(settings, params.cache_dir))

@@ -12,6 +12,7 @@ import mlflow
 import pytest
 import yaml
 
+from paretoflow import paths
 from paretoflow.config import load_params
 from paretoflow.hashing import dvc_md5
 from paretoflow.steps import ORDER, STEPS
@@ -31,8 +32,9 @@ def test_dvc_yaml_mirrors_the_step_table():
         step = STEPS[name]
         assert stage["cmd"] == f"paretoflow {step.command}"
         assert sorted(stage["deps"]) == step.dependencies(params), name
-        assert _entries(stage["outs"]) == list(step.outs), name
-        assert set(step.sections) <= set(stage["params"]), name
+        assert _entries(stage["outs"]) == [p.as_posix() for p in (*step.outs, step.lineage)], name
+        assert stage["params"] == ["profile", "profiles", *step.sections], name
+        assert _entries(stage["metrics"]) == [(paths.METRICS / f"{name}.json").as_posix()], name
 
 
 @pytest.mark.slow
@@ -54,6 +56,7 @@ def test_dvc_repro_runs_the_pipeline_and_agrees_on_md5s(tmp_path, model_cache):
         for name in ORDER:
             recorded = {d["path"]: d["md5"] for d in lock[name]["deps"]}
             assert recorded == STEPS[name].deps_md5(params), name
+            assert json.loads(STEPS[name].lineage.read_text()) == recorded, name
             for out in lock[name]["outs"]:
                 assert out["md5"] == dvc_md5(out["path"]), (name, out["path"])
     finally:

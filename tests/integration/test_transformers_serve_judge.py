@@ -107,7 +107,7 @@ def test_real_server_expected_scores_fall_back_to_the_verdict_text(gemma_server,
     """`transformers serve` (5.x) accepts `logprobs`/`top_logprobs` but ignores them, so every score comes from
     the reply's text (or none); the scores are cached under the scoring method and a re-run sends nothing."""
     _, model = gemma_server
-    from components.rubrics.generation import judge_pointwise
+    from components.rubrics.judging import judge_pointwise
 
     prompts = ["I failed my exam and feel awful.", "How do I boil an egg?"]
     replies = ["That sounds hard; it makes sense to feel awful after working for it.", "Boil it for eight minutes."]

@@ -4,7 +4,7 @@ import pytest
 
 from components.data.ingest import ingest
 from components.reward_models.train import train_reward_models
-from components.scorers.objectives import RewardModelScorer
+from components.scorers.reward_model import RewardModelScorer
 from paretoflow.config import load_params
 
 pytestmark = pytest.mark.slow

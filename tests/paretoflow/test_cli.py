@@ -1,9 +1,10 @@
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from paretoflow.cli import app
-from tests.conftest import tiny
+from tests.conftest import REPO, tiny
 
 runner = CliRunner()
 
@@ -50,3 +51,35 @@ def test_ingest_out_writes_the_four_files_there_and_counts_reconcile(project, mo
     (project / "data/sample/pairs.jsonl").write_bytes(b"\x1f\x8bnot really gzip")
     out = runner.invoke(app, ["ingest", *args, "--out", str(out_dir)])
     assert out.exit_code == 1 and "data/sample/pairs.jsonl" in out.stderr and "Traceback" not in out.output
+
+
+def _pairs_file(folder: Path) -> Path:
+    source = folder / "pairs.jsonl"
+    rows = [
+        {"prompt": "I feel alone.", "chosen": "That sounds hard.", "rejected": "Whatever, get over it and move on."},
+        {"prompt": "Any tips to sleep?", "chosen": "Try a walk.", "rejected": "Sleep is overrated, honestly, friend."},
+    ]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return source
+
+
+def test_score_reads_params_and_overrides_like_every_other_command(tmp_path):
+    source, params = _pairs_file(tmp_path), ["--params", str(REPO / "params.yaml")]
+    out = runner.invoke(app, ["score", str(source), *params, "--scorer", "brevity:chars=20"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == {"agreement": 1.0, "ci95": [1.0, 1.0], "n": 2, "ties": 0}
+    cache = tmp_path / "cache"
+    out = runner.invoke(
+        app, ["score", str(source), *params, "-o", f"cache_dir={cache}", "--scorer", "rubric:offline#empathy"]
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["n"] == 2 and (cache / "rubric-cache").is_dir()  # the judge used the override
+
+
+def test_score_explains_bad_params_before_scoring(tmp_path):
+    source = _pairs_file(tmp_path)
+    params = REPO / "params.yaml"
+    out = runner.invoke(app, ["score", str(source), "-p", str(params), "-o", "cache_dri=x", "--scorer", "rm:x"])
+    assert out.exit_code == 2 and f"unknown key cache_dri in {params}; did you mean cache_dir?" in out.stderr
+    out = runner.invoke(app, ["score", str(source), "-p", str(tmp_path / "none.yaml"), "--scorer", "brevity:chars=9"])
+    assert out.exit_code == 2 and "none.yaml not found; pass --params FILE" in out.stderr

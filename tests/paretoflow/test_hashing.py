@@ -28,3 +28,7 @@ def test_folder_md5_hashes_the_sorted_listing_like_dvc(tmp_path, monkeypatch):
     ]
     expected = hashlib.md5(json.dumps(listing, sort_keys=True).encode()).hexdigest() + ".dir"
     assert dvc_md5(d) == expected
+    (d / "__pycache__").mkdir()
+    (d / "__pycache__" / "b.cpython-311.pyc").write_bytes(b"\0")
+    (d / "sub" / "a.pyc").write_bytes(b"\0")
+    assert dvc_md5(d) == expected  # bytecode caches are ignored, as .dvcignore tells DVC

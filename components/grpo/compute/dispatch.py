@@ -1,26 +1,25 @@
-"""Where GRPO trains: in the pipeline's process, in an `accelerate launch` subprocess, or in a SageMaker
-training job. Every target runs the same component code (`components.grpo.job` calls `train_policies`
-with the target set back to local), and puts the policies where in-process training would have.
+"""Where GRPO trains (`grpo.compute.target`, factories in `paretoflow.factories.COMPUTE_TARGETS`): in the pipeline's
+process, in an `accelerate launch` subprocess, or in a SageMaker training job. Every target runs the same
+component code (`components.grpo.job` calls `train_policies` with the target set back to local), and puts the
+policies where in-process training would have.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from pkgutil import resolve_name
 
-from paretoflow.schema import AccelerateCompute, LocalCompute, Params, SagemakerCompute
+from paretoflow.factories import COMPUTE_TARGETS
+from paretoflow.schema import LocalCompute, Params
 
 
 def dispatch(params: Params, data_dir: Path, reward_models_dir: Path, out_dir: Path) -> dict | None:
     """The grpo step's hook: None means "train here"; otherwise the summary of the run sent elsewhere."""
     target = params.grpo.compute
-    if isinstance(target, LocalCompute):
-        return None
-    if isinstance(target, AccelerateCompute):
-        from components.grpo.compute.accelerate import run_accelerate
+    run = resolve_name(COMPUTE_TARGETS[target.target])
+    return run(params, target, Path(data_dir), Path(reward_models_dir), Path(out_dir))
 
-        return run_accelerate(params, target, Path(data_dir), Path(reward_models_dir), Path(out_dir))
-    if isinstance(target, SagemakerCompute):
-        from components.grpo.compute.sagemaker import run_training_job
 
-        return run_training_job(params, target, Path(data_dir), Path(reward_models_dir), Path(out_dir))
-    raise ValueError(f"unknown grpo.compute target {target!r}")
+def train_here(params: Params, target: LocalCompute, data_dir: Path, reward_models_dir: Path, out_dir: Path) -> None:
+    """`local`: nothing to send elsewhere; the grpo step trains in its own process."""
+    return None

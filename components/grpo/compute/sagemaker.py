@@ -22,6 +22,7 @@ from components.grpo.compute.environment import active_run_id, tracking_environm
 from paretoflow import tracking
 from paretoflow.hashing import dvc_md5
 from paretoflow.schema import Params, SagemakerCompute
+from paretoflow.step_params import SECTIONS
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENTRYPOINT = ["python", "-m", "components.grpo.job"]
@@ -61,7 +62,7 @@ def job_name(prefix: str = "paretoflow-grpo") -> str:
 def inputs_key(params: Params, data_dir: Path, reward_models_dir: Path) -> str:
     """Same params and inputs, same key: the checkpoint prefix a re-run of the same step resumes from."""
     payload = {
-        "params": params.section_hash("grpo", "objectives", "seed", "reward_model"),
+        "params": params.section_hash(*SECTIONS["grpo"]),
         "data": dvc_md5(data_dir),
         "reward_models": dvc_md5(reward_models_dir),
     }

@@ -9,20 +9,9 @@ import pytest
 
 from components.common import pareto
 from components.evaluation.evaluate import BASE, _front_table
-from components.evaluation.stats import bootstrap_mean_ci, distinct_n, indicators, repetition
+from components.evaluation.stats import distinct_n, indicators, repetition
 from paretoflow.config import load_params
 from tests.conftest import REPO
-
-
-def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_data():
-    rng = np.random.default_rng(0)
-    small, large = rng.uniform(size=20), rng.uniform(size=2000)
-    low, high = bootstrap_mean_ci(small, samples=1000, seed=1)
-    assert low < small.mean() < high
-    wide, narrow = high - low, np.subtract(*bootstrap_mean_ci(large, samples=1000, seed=1)[::-1])
-    assert narrow < wide / 4
-    assert bootstrap_mean_ci(small, 1000, 1) == (low, high), "same seed, same interval"
-    assert bootstrap_mean_ci([0.3], 1000, 1) == (0.3, 0.3)
 
 
 def test_hacking_indicators_flag_long_repetitive_replies():
@@ -148,20 +137,6 @@ def test_vllm_engine_explains_what_is_missing_on_a_cpu_machine(monkeypatch, tmp_
         monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))
         with pytest.raises(RuntimeError, match="no CUDA device is visible.*evaluate.engine=transformers"):
             generate(tmp_path, prompts, params)
-
-
-def test_brevity_counts_sentences_or_characters_not_words():
-    from components.scorers.brevity import brevity, sentences
-
-    assert sentences("I hear you. That is hard! Want to talk?") == 3
-    assert sentences("I hear you. and then") == 2 and sentences("   ") == 0
-    by_sentences, by_chars = brevity("sentences=1"), brevity("chars=20")
-    glued = "Ihearyouthatsoundsreallyhardtobearalone!"  # one "word", 40 characters
-    assert by_sentences(None, ["I hear you.", "I hear you. That is hard.", ""]) == [1.0, 0.5, 0.0]
-    assert by_chars(None, [glued, "I hear you."]) == [0.5, 1.0]
-    for bad in ("words=3", "chars", "chars=0", "sentences=x"):
-        with pytest.raises(ValueError, match="sentences=N or chars=N"):
-            brevity(bad)
 
 
 def test_scorer_gap_is_the_training_gain_not_confirmed_by_the_independent_scorer():

@@ -158,3 +158,39 @@ def test_hypervolume_weights_move_on_a_trade_off_not_only_on_a_dominating_point(
     w = cb.update(np.array([0.49, 0.6, 0.5, 0.5]))  # a noisy dip in a, real progress in b
     assert w.argmax() == 1 and w[1] > 0.4 and np.isclose(w.sum(), 1)
     assert np.allclose(cb.update(np.array([0.45, 0.55, 0.5, 0.5])), 0.25)  # dominated by the last point
+
+
+def _fingerprints(p, inputs=None) -> dict[str, str]:
+    from components.grpo.train import fingerprint
+
+    return {run.name: fingerprint(p, run, inputs or {"prompts": "md5"}) for run in plan(p)}
+
+
+def test_fingerprint_leaves_out_bookkeeping_and_the_plan_but_not_what_a_run_learns():
+    base = _fingerprints(params())
+    for bookkeeping in ("grpo.save_steps=7", "grpo.log_completions_every=2", "grpo.compute.target=accelerate"):
+        assert _fingerprints(params(bookkeeping)) == base, bookkeeping  # resume, do not retrain
+    more = params(f"grpo.weights={json.dumps([*params().grpo.weights, {o: 0.25 for o in OBJECTIVES}])}")
+    assert {k: v for k, v in _fingerprints(more).items() if k in base} == base  # only the new run trains
+    for learned in ("grpo.learning_rate=0.001", "seed=7", "rubrics.max_principles=2", "reward_model.batch_size=3"):
+        assert set(_fingerprints(params(learned)).values()).isdisjoint(base.values()), learned
+    assert _fingerprints(params(), {"prompts": "other"}) != base
+
+
+def test_fingerprint_carries_the_code_and_library_versions(monkeypatch):
+    from components.grpo import train
+
+    base = _fingerprints(params())
+    monkeypatch.setattr(train, "code_version", lambda module: "edited")
+    assert set(_fingerprints(params()).values()).isdisjoint(base.values())
+    monkeypatch.undo()
+    monkeypatch.setattr(train.metadata, "version", lambda name: "0.0" if name == "trl" else "1.0")
+    assert set(_fingerprints(params()).values()).isdisjoint(base.values())
+
+
+def test_a_launched_job_fingerprints_like_the_step_that_launched_it():
+    """The step runs on its params view; the job loads the whole file and takes the same view."""
+    from paretoflow.step_params import StepParams
+
+    p = params()
+    assert _fingerprints(StepParams(p, "grpo")) == _fingerprints(p)

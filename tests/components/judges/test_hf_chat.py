@@ -116,7 +116,7 @@ def _reference_first_better(client: HFChatClient, conversation: list[dict]) -> f
 
 
 def test_tiny_model_pairwise_preference_is_the_mean_over_both_orders_of_p_chosen(model_cache, tmp_path):
-    from components.rubrics.generation import _judge_request
+    from components.rubrics.judging import judge_request
     from components.rubrics.label_filter import pairwise_preference
 
     inner = HFChatClient(HFJudge(kind="hf", model=TINY, batch_size=2), model_cache)
@@ -133,10 +133,10 @@ def test_tiny_model_pairwise_preference_is_the_mean_over_both_orders_of_p_chosen
     prefs, unparsed = pairwise_preference(client, prompts, chosen, rejected, [rubric] * 3)
     assert len(calls) == 4 and unparsed == 0  # 3 pairs x 2 orders in batches of 2, forward passes only
     for i, pref in enumerate(prefs):
-        forward = _judge_request(
+        forward = judge_request(
             "rubric_judge_pairwise", prompts[i], rubric, response_a=chosen[i], response_b=rejected[i]
         )
-        backward = _judge_request(
+        backward = judge_request(
             "rubric_judge_pairwise", prompts[i], rubric, response_a=rejected[i], response_b=chosen[i]
         )
         assert forward in asked and backward in asked
@@ -149,7 +149,7 @@ def test_tiny_model_pairwise_preference_is_the_mean_over_both_orders_of_p_chosen
 @pytest.mark.slow
 def test_gemma_expected_scores_separate_replies_that_greedy_verdicts_tied(gemma_dir):
     """Greedy `Score: N` verdicts of the 270M model tied on every benchmark pair; expected scores do not."""
-    from components.rubrics.generation import judge_pointwise
+    from components.rubrics.judging import judge_pointwise
 
     cache_dir = gemma_dir.parents[1]
     client = HFChatClient(HFJudge(kind="hf", batch_size=4, max_input_tokens=512), cache_dir)

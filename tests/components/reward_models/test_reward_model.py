@@ -11,7 +11,8 @@ from components.data.canonical import read_table, write_table
 from components.data.ingest import ingest
 from components.reward_models.train import train_reward_models
 from components.reward_models.training import encode_pairs, margins
-from components.scorers.objectives import head_scorer, reward_functions
+from components.scorers.objectives import reward_functions
+from components.scorers.reward_model import head_scorer
 from paretoflow import tracking
 from paretoflow.cli import app
 from paretoflow.config import load_params
@@ -141,7 +142,7 @@ def test_shared_heads_give_named_shaped_rewards_and_score_agrees(sample_data, mo
     source = tmp_path / "empathy-test.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in test[["prompt", "chosen", "rejected"]].to_dict("records")))
     result = CliRunner().invoke(
-        app, ["score", str(source), "--format", "canonical", "--scorer", f"rm:{tmp_path}/shared#empathy"]
+        app, ["score", str(source), "-p", str(REPO / "params.yaml"), "--scorer", f"rm:{tmp_path}/shared#empathy"]
     )
     assert result.exit_code == 0, result.output
     line = json.loads(result.stdout)
@@ -152,9 +153,12 @@ def test_shared_heads_give_named_shaped_rewards_and_score_agrees(sample_data, mo
 def test_score_explains_a_bad_scorer_or_format(tmp_path):
     source = tmp_path / "pairs.jsonl"
     source.write_text(json.dumps({"prompt": "hi", "chosen": "hello", "rejected": "go away"}) + "\n")
-    bad_scorer = CliRunner().invoke(app, ["score", str(source), "--scorer", "judge:x"])
+    params = ["-p", str(REPO / "params.yaml")]
+    bad_scorer = CliRunner().invoke(app, ["score", str(source), *params, "--scorer", "judge:x"])
     assert bad_scorer.exit_code == 2 and "rm:PATH" in bad_scorer.output
-    bad_format = CliRunner().invoke(app, ["score", str(source), "--format", "csv", "--scorer", f"rm:{tmp_path}"])
+    bad_format = CliRunner().invoke(
+        app, ["score", str(source), *params, "--format", "csv", "--scorer", f"rm:{tmp_path}"]
+    )
     assert bad_format.exit_code == 2 and "known formats: canonical" in bad_format.output
     assert pd.read_json(source, lines=True).shape == (1, 3)
 

@@ -62,25 +62,28 @@ def test_score_command_reports_rubric_agreement_on_real_pairs(esconv_sample, tmp
     source = tmp_path / "pairs.jsonl"
     rows = esconv_sample[["prompt", "chosen", "rejected"]].assign(objective="empathy")
     source.write_text("".join(json.dumps(r) + "\n" for r in rows.to_dict("records")))
-    monkeypatch.chdir(tmp_path)  # no params.yaml here: the offline judge's defaults, cache in ./.cache
-    command = ["score", str(source), "--format", "canonical", "--scorer", "rubric:offline#empathy"]
+    monkeypatch.chdir(tmp_path)  # no params.yaml here: the params come from --params, the cache from -o
+    params = ["--params", str(REPO / "params.yaml"), "-o", f"cache_dir={tmp_path / 'cache'}"]
+    command = ["score", str(source), *params, "--format", "canonical", "--scorer", "rubric:offline#empathy"]
     result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.output
     line = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(line) == {"agreement", "ci95", "n", "ties"} and line["n"] == 20
     assert line["agreement"] > 0.5 and line["ci95"][0] <= line["agreement"] <= line["ci95"][1]
-    bad = CliRunner().invoke(app, ["score", str(source), "--scorer", "rubric:gpt"])
+    assert (tmp_path / "cache" / "rubric-cache").is_dir()
+    bad = CliRunner().invoke(app, ["score", str(source), *params, "--scorer", "rubric:gpt"])
     assert bad.exit_code == 2 and "rubric:offline" in bad.output
 
 
 def test_rubric_scorer_spec_takes_the_judge_settings_of_the_resolved_params(tmp_path, monkeypatch):
-    from components.evaluation.agreement import load_scorer
+    from components.scorers.specs import scorer_from_spec
     from paretoflow.config import load_params
 
     judge = "rubrics.judge={kind: hf, model: {kind: tiny, hidden_size: 32, num_layers: 1, num_heads: 2}, batch_size: 3}"
     params = load_params(REPO / "params.yaml", [judge, f"cache_dir={tmp_path / 'cache'}"])
     monkeypatch.chdir(tmp_path)  # no params.yaml here: only the params passed in carry the overrides
-    scorer = load_scorer("rubric:hf#empathy", params).__self__
+    scorer = scorer_from_spec("rubric:hf#empathy", params)
     assert scorer.objective == "empathy" and scorer.judge.client.inner.settings == params.rubrics.judge
     assert scorer.judge.cache.store.path.is_relative_to(tmp_path / "cache")
-    assert load_scorer("rubric:hf", None).__self__.judge.client.inner.settings.batch_size == 8  # the kind's defaults
+    offline = load_params(REPO / "params.yaml", [f"cache_dir={tmp_path / 'cache'}"])
+    assert scorer_from_spec("rubric:hf", offline).judge.client.inner.settings.batch_size == 8  # the kind's defaults

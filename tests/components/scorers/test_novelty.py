@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.scorers.novelty import KL_CAP, NoveltyScorer, previous_assistant_turn, tactic_kl
+from components.scorers.novelty import KL_CAP, MAX_TOKENS, NoveltyScorer, previous_assistant_turn, tactic_kl
 from paretoflow.config import load_params
 from paretoflow.schema import Objective
 from tests.conftest import REPO
@@ -33,10 +33,11 @@ def test_previous_assistant_turn():
 
 @pytest.fixture(scope="module")
 def minilm():
+    from components.common.encoder import load_encoder
     from components.common.model_store import encoder_dir
     from paretoflow.schema import PackagedModel
 
-    return NoveltyScorer(encoder_dir(PackagedModel(kind="package"), ".cache"))
+    return NoveltyScorer(load_encoder(encoder_dir(PackagedModel(kind="package"), ".cache"), MAX_TOKENS))
 
 
 def test_repeating_the_previous_turn_scores_lowest(minilm):

@@ -1,7 +1,7 @@
 import pytest
 
 from components.common.messages import reply_text
-from components.scorers.objectives import concision
+from components.scorers.concision import concision
 
 
 def test_concision_prefers_short_non_empty_replies():
@@ -23,7 +23,7 @@ class FixedRewards:
 
 
 def test_par_is_bounded_centred_on_the_references_and_monotone():
-    from components.scorers.objectives import reference_statistics, transformed
+    from components.scorers.reward_model import reference_statistics, transformed
     from paretoflow.schema import RewardOutput
 
     reference = reference_statistics([1.0, 2.0, 3.0, 4.0, 5.0], size=5)
@@ -34,7 +34,7 @@ def test_par_is_bounded_centred_on_the_references_and_monotone():
 
 
 def test_normalised_uses_reference_mean_and_spread():
-    from components.scorers.objectives import reference_statistics, transformed
+    from components.scorers.reward_model import reference_statistics, transformed
     from paretoflow.schema import RewardOutput
 
     reference = reference_statistics([10.0, 20.0], size=2)
@@ -43,7 +43,7 @@ def test_normalised_uses_reference_mean_and_spread():
 
 
 def test_shaping_without_reference_statistics_says_how_to_get_them():
-    from components.scorers.objectives import transformed
+    from components.scorers.reward_model import transformed
     from paretoflow.schema import RewardOutput
 
     with pytest.raises(FileNotFoundError, match="retrain"):

@@ -1,0 +1,19 @@
+"""Where the pipeline keeps what it makes, relative to the working directory: one place for the step table, the
+components' defaults and the CLI, importable by components without the step table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ARTIFACTS = Path("artifacts")
+DATA = ARTIFACTS / "data"
+VALIDATION = ARTIFACTS / "validation"
+VALIDATION_DOCS = ARTIFACTS / "reports" / "validation"  # outside VALIDATION: GX results carry run timestamps
+RUBRICS = ARTIFACTS / "rubrics"
+REWARD_MODELS = ARTIFACTS / "reward_models"
+POLICIES = ARTIFACTS / "policies"
+EVALUATION = ARTIFACTS / "evaluation"
+REGISTRY = ARTIFACTS / "registry"
+METRICS = ARTIFACTS / "metrics"  # each step's summary, for `dvc metrics`
+LINEAGE = ARTIFACTS / "lineage"  # each step's input md5s as it last ran, which register tags versions with
+FRONTS = ARTIFACTS / "fronts"  # `paretoflow fronts` overlays
