@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m benchmarks.register_log  # registering a policy: saved directory vs transformers pipeline
 	$(BIN)/python -m benchmarks.rubric_judges  # rubric judges vs human labels, req/s, cache, guard FP; ~30 min
 	$(BIN)/python -m benchmarks.judges  # judge backends (hf, openai on transformers serve, loopback): req/s, cache
+	$(BIN)/python -m benchmarks.architecture  # before/after issue 12: files per folder, import cycles, upward imports
 
 repro: install  ## the same steps through DVC
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro

@@ -62,7 +62,7 @@ def main() -> int:
         "grpo.save_steps=100000",
     ]
     if args.model:
-        overrides.append(f"grpo.policy={{kind: pretrained, name_or_path: '{args.model}'}}")
+        overrides.append(f"policy={{kind: pretrained, name_or_path: '{args.model}'}}")
     colocate = Vllm(enabled=True, mode="colocate", gpu_memory_utilization=args.gpu_memory_utilization)
     variants = [("vllm_colocate", colocate)]
     if args.vllm_server:
@@ -84,7 +84,7 @@ def main() -> int:
                 results.append({"variant": name, "failed": f"{type(exc).__name__}: {exc}"[:2000]})
             print(json.dumps(results[-1]), flush=True)
     report = {
-        "model": params.grpo.policy.model_dump(),
+        "model": params.policy.model_dump(),
         "steps": args.steps,
         "num_generations": params.grpo.num_generations,
         "prompts_per_step": params.grpo.prompts_per_step,

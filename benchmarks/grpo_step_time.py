@@ -149,7 +149,7 @@ def raw_arm(params, data: Path, config, out: Path) -> dict:
         reward.__name__ = name
         return reward
 
-    base = str(policy_dir(params.grpo.policy, params.cache_dir))
+    base = str(policy_dir(params.policy, params.cache_dir))
     prompts = read_table(data / "prompts.parquet")  # prompts are stored as JSON message lists
     train = prompts[prompts["split"] == "train"].sort_values("id")
     args = copy.deepcopy(config)
@@ -281,7 +281,7 @@ def main() -> None:
             print(f"round {i}: pipeline {pipeline[-1]}, raw {raw[-1]}", flush=True)
     report = {
         "profile": args.profile,
-        "policy": params.grpo.policy.model_dump(),
+        "policy": params.policy.model_dump(),
         "num_generations": params.grpo.num_generations,
         "max_completion_length": params.grpo.max_completion_length,
         "steps_per_run": args.steps,

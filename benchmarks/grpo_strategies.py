@@ -143,7 +143,7 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
         manifest = json.loads((policies / "manifest.json").read_text())
         front = json.loads((work / f"evaluation-{name}" / "front.json").read_text())
         scores = pd.read_parquet(work / f"evaluation-{name}" / "scores.parquet").sort_values("prompt_id")
-        trained = scores[scores["policy"] != "base"]
+        trained = scores[scores["policy"] != "start"]
         results[name] = {
             "hypervolume": metrics["pareto/hypervolume"],
             "eum": metrics["pareto/eum"],
@@ -172,7 +172,7 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
     return {
         "benchmark": "grpo strategies at equal optimizer steps, held-out hypervolume (reference: zeros)",
         "profile": profile,
-        "policy": params.grpo.policy.model_dump(),
+        "policy": params.policy.model_dump(),
         "objectives": params.objective_names,
         "runs_per_strategy": runs,
         "steps_per_run": steps,

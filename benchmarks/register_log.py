@@ -32,7 +32,7 @@ def main() -> None:
     from components.registry.register import INPUT_EXAMPLE, PIP_REQUIREMENTS, SIGNATURE, TASK, _resolve_pipeline_class
     from paretoflow.config import load_params
 
-    tiny = load_params(REPO / "params.yaml", ["profile=tiny"]).grpo.policy
+    tiny = load_params(REPO / "params.yaml", ["profile=tiny"]).policy
     policy = str(Path(args.policy).resolve()) if args.policy else str(policy_dir(tiny, REPO / ".cache"))
     seconds: dict[str, list[float]] = {"pipeline": [], "directory": []}
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,7 +26,7 @@ def training_pipeline(
     until: str | None = None,
     force: bool = False,
 ) -> dict:
-    """ingest -> validate -> rubrics -> reward_model -> grpo -> evaluate -> register."""
+    """ingest -> validate -> sft -> rubrics -> reward_model -> grpo -> evaluate -> register."""
     logger = get_run_logger()
     params = load_params(params_file, overrides or [])
     parent = tracking.start_pipeline_run(params, str(flow_run.id))

@@ -119,6 +119,7 @@ def ingest_command(
 
 STEP_HELP = {
     "validate": "Great Expectations suites on the canonical tables.",
+    "sft": "The start policy: supervised warm start on reference replies (TRL SFTTrainer).",
     "rubrics": "A rubric per prompt and objective.",
     "reward_model": "One reward model per objective (TRL RewardTrainer).",
     "grpo": "One policy per weight vector (TRL GRPOTrainer).",
@@ -254,7 +255,7 @@ def fronts(
             "-" if hv is None else f"{hv:.4f}",
             row["policy"],
             *(f"{row[o]:.3f}" for o in result["objectives"]),
-            "base" if row["is_base"] else ("yes" if row["on_front"] else ""),
+            "start" if row["is_base"] else ("yes" if row["on_front"] else ""),
         )
     console.print(table)
     console.print(f"figure: {result['png']}\npage:   {result['html']}")

@@ -8,6 +8,7 @@ from pathlib import Path
 ARTIFACTS = Path("artifacts")
 DATA = ARTIFACTS / "data"
 VALIDATION = ARTIFACTS / "validation"
+SFT = ARTIFACTS / "sft"  # the start policy: the SFT model (its `policy/` folder) and its held-out report
 VALIDATION_DOCS = ARTIFACTS / "reports" / "validation"  # outside VALIDATION: GX results carry run timestamps
 RUBRICS = ARTIFACTS / "rubrics"
 REWARD_MODELS = ARTIFACTS / "reward_models"

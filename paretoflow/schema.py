@@ -314,8 +314,29 @@ class Soup(Strict):
     specialist_steps: int | None = Field(None, ge=1, description="optimizer steps per specialist; default max_steps")
 
 
+class Sft(Strict):
+    """Supervised warm start (TRL SFTTrainer) on reference replies of the train split: the start policy of GRPO."""
+
+    enabled: bool = Field(True, description="false: GRPO starts from `policy` as it is (an instruct model)")
+    sources: dict[str, float] = Field(
+        {}, description="data source name -> mixing weight of its reference replies; empty: every source, weight 1"
+    )
+    max_examples: int = Field(256, ge=1, description="training examples after mixing")
+    heldout_examples: int = Field(32, ge=1, description="test-split reference replies for held-out loss")
+    max_reply_tokens: int = Field(
+        56, ge=4, description="longer reference replies are left out: the policy learns turns that end in budget"
+    )
+    max_prompt_tokens: int = Field(192, ge=16, description="a longer dialogue keeps its latest turns")
+    epochs: float = Field(1.0, gt=0)
+    batch_size: int = Field(8, ge=1)
+    learning_rate: float = Field(1e-4, gt=0)
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="auto: bf16 where the CPU or GPU runs it natively, else fp32"
+    )
+    lora: Lora | None = Field(None, description="LoRA adapters (merged on export); null = full fine-tune")
+
+
 class Grpo(Strict):
-    policy: ModelSpec
     weights: list[dict[str, float]] = Field(
         min_length=1,
         description="one candidate per weight vector (sweep, dynamic: the trained preference; soup: the mix)",
@@ -381,9 +402,9 @@ class Evaluate(Strict):
         description="held-out generation: transformers `generate` (any machine) or vLLM (needs vllm and a CUDA "
         "device; same seed and decoding settings, greedy as temperature 0)",
     )
-    reference_point: list[float] | Literal["base"] | None = Field(
+    reference_point: list[float] | Literal["start"] | None = Field(
         None,
-        description="hypervolume reference, one value per objective, or `base` for the base policy's scores; "
+        description="hypervolume reference, one value per objective, or `start` for the start policy's scores; "
         "default all zeros (scores lie in [0, 1])",
     )
     bootstrap_samples: int = Field(1000, ge=100, description="resamples for the 95% intervals of mean scores")
@@ -459,6 +480,8 @@ class Params(Strict):
     objectives: list[Objective] = Field(min_length=2)
     tracking: Tracking = Tracking()
     data: Data
+    policy: ModelSpec = Field(description="the pretrained (or instruct) policy model that SFT and GRPO start from")
+    sft: Sft = Sft()
     rubrics: Rubrics = Rubrics()
     reward_model: RewardModel
     grpo: Grpo

@@ -21,11 +21,23 @@ LOCATIONS = frozenset({"profile", "cache_dir", "tracking"})
 SECTIONS: dict[str, tuple[str, ...]] = {
     "ingest": ("data", "objectives"),
     "validate": ("data", "objectives"),
+    "sft": ("policy", "sft", "seed"),
     "rubrics": ("rubrics", "objectives"),
     "reward_model": ("reward_model", "objectives", "seed"),
-    "grpo": ("grpo", "objectives", "seed", "reward_model", "novelty", "rubrics"),
+    "grpo": ("grpo", "policy", "sft", "objectives", "seed", "reward_model", "novelty", "rubrics"),
     # `register`: the champion front in the registry is scored beside the candidates
-    "evaluate": ("evaluate", "objectives", "seed", "grpo", "reward_model", "novelty", "rubrics", "register"),
+    "evaluate": (
+        "evaluate",
+        "policy",
+        "sft",
+        "objectives",
+        "seed",
+        "grpo",
+        "reward_model",
+        "novelty",
+        "rubrics",
+        "register",
+    ),
     "register": ("register", "tracking", "objectives"),
 }
 

@@ -94,6 +94,7 @@ STEPS: dict[str, Step] = {
     for s in [
         Step("ingest", "ingest", "components.data.ingest:ingest", (), (paths.DATA,), reads_sources=True),
         Step("validate", "validate", "components.data.validate:validate", (paths.DATA,), (paths.VALIDATION,)),
+        Step("sft", "sft", "components.sft.train:train_sft", (paths.DATA, paths.VALIDATION), (paths.SFT,)),
         Step(
             "rubrics",
             "rubrics",
@@ -112,14 +113,14 @@ STEPS: dict[str, Step] = {
             "grpo",
             "grpo",
             "components.grpo.train:train_policies",
-            (paths.DATA, paths.VALIDATION, paths.REWARD_MODELS, paths.RUBRICS),
+            (paths.DATA, paths.VALIDATION, paths.SFT, paths.REWARD_MODELS, paths.RUBRICS),
             (paths.POLICIES,),
         ),
         Step(
             "evaluate",
             "evaluate",
             "components.evaluation.evaluate:evaluate_policies",
-            (paths.DATA, paths.REWARD_MODELS, paths.RUBRICS, paths.POLICIES),
+            (paths.DATA, paths.SFT, paths.REWARD_MODELS, paths.RUBRICS, paths.POLICIES),
             (paths.EVALUATION,),
             external="components.evaluation.champion:identity",
         ),

@@ -1,8 +1,9 @@
 """The import graph of the project's own code: no cycles, and nothing runs back up the layers.
 
-Layers, bottom to top: `paretoflow` configuration (schema, config, hashing, paths, the params each step reads,
-code versions) < `components` (the steps, plain Python) < the step table, `flows` and the CLI. Imports inside
-functions count too: a lazy import still makes one module depend on another, and a lazy cycle is still a cycle.
+Layers, bottom to top: `paretoflow` configuration (schema, config, hashing, the factory registries, paths, the
+params each step reads, code versions) < `components` (the steps, plain Python) < the step table, `flows` and the
+CLI. Imports inside functions count too: a lazy import still makes one module depend on another, and a lazy cycle
+is still a cycle.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ CONFIGURATION = (
     "paretoflow.schema",
     "paretoflow.config",
     "paretoflow.hashing",
+    "paretoflow.factories",
     "paretoflow.paths",
     "paretoflow.step_params",
     "paretoflow.import_graph",

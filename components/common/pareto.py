@@ -48,7 +48,7 @@ def expected_utility(points: np.ndarray, grid: np.ndarray) -> float:
 
 
 def plot_front(table: pd.DataFrame, objectives: list[str], title: str):
-    """Scatter of every pair of objectives; front points filled, the base policy as a cross."""
+    """Scatter of every pair of objectives; front points filled, the start policy as a cross."""
 
     def draw(ax, x: str, y: str) -> None:
         for _, row in table.iterrows():
@@ -102,7 +102,7 @@ def plot_front_html(table: pd.DataFrame, objectives: list[str], samples: dict[st
     import plotly.graph_objects as go
 
     def hover(row) -> str:
-        weights = ", ".join(f"{o}={w:g}" for o, w in (row["weights"] or {}).items()) or "base policy"
+        weights = ", ".join(f"{o}={w:g}" for o, w in (row["weights"] or {}).items()) or "start policy"
         scores = "<br>".join(
             f"{o}: {row[o]:.3f} [{row[f'{o}_ci_low']:.3f}, {row[f'{o}_ci_high']:.3f}]" + _independent(row, o)
             for o in objectives
@@ -112,7 +112,7 @@ def plot_front_html(table: pd.DataFrame, objectives: list[str], samples: dict[st
 
     figure = go.Figure()
     for label, rows, symbol in [
-        ("base", table[table["is_base"]], "x"),
+        ("start policy", table[table["is_base"]], "x"),
         ("front", table[~table["is_base"] & table["on_front"]], "circle"),
         ("dominated", table[~table["is_base"] & ~table["on_front"]], "circle-open"),
     ]:

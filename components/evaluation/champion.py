@@ -1,4 +1,4 @@
-"""champion_eval: the champion front's models, fetched so that evaluate scores them beside the candidates.
+"""The champion front's models, fetched so that evaluate scores them beside the candidates.
 
 Scores from two evaluation runs differ in more than the policies (scorer code, library versions, prompts), so
 promotion compares a candidate front with the champion front re-scored in the candidate's own evaluate run, with

@@ -3,10 +3,11 @@
 Generation runs through transformers or, with `evaluate.engine: vllm` (the gpu profile), vLLM's engine, with
 the same seed and decoding settings.
 
-The base policy is scored alongside as the reference the trained policies should improve on (and, with
-`evaluate.reference_point: base`, as the hypervolume reference); the front, hypervolume and expected utility
-over a weight grid are computed over the trained policies. Each policy's mean scores carry bootstrap 95%
-intervals and reward-hacking indicators (length growth over the base, repetition, distinct-n, and the gap
+The start policy (the SFT policy GRPO trained from) is scored alongside as the reference the trained policies
+should improve on (and, with `evaluate.reference_point: start`, as the hypervolume reference); the front,
+hypervolume and expected utility over a weight grid are computed over the trained policies. Each policy's mean
+scores carry bootstrap 95% intervals, its end-of-turn rate (replies stop at the chat template's end of turn),
+and reward-hacking indicators (length growth over the start policy, repetition, distinct-n, and the gap
 between each training scorer and an independent one); the trained judges face the master-key probes.
 
 The champion front in the registry, if there is one, is generated and scored here too, on the same prompts with
@@ -26,17 +27,18 @@ import pandas as pd
 
 from components.common import pareto
 from components.common.messages import as_messages
-from components.common.model_store import policy_dir
+from components.common.replies import Reply, generate_replies
 from components.common.stats import bootstrap_ci
 from components.data.canonical import read_table
 from components.evaluation import champion as champion_eval
 from components.evaluation.scorer_checks import independent_scorers, judge_attack, scorer_gaps
 from components.evaluation.stats import indicators
 from components.scorers.objectives import reward_functions
+from components.sft.start import start_policy_dir
 from paretoflow import paths, tracking
 from paretoflow.schema import Evaluate, Params
 
-BASE = "base"
+BASE = "start"  # the start policy: what every trained policy is compared against
 HACKING = ("length_words", "length_growth", "repetition", "distinct_1", "distinct_2")
 
 
@@ -54,7 +56,7 @@ def evaluate_policies(
         raise ValueError("no held-out (test) prompts to evaluate on; add prompts or raise data.splits.test_fraction")
     tracking.log_table_input(heldout, data_dir / "prompts.parquet", "prompts-heldout", "evaluation")
     manifest = json.loads((policies_dir / "manifest.json").read_text())
-    candidates = [(BASE, policy_dir(params.grpo.policy, params.cache_dir), None)]
+    candidates = [(BASE, start_policy_dir(params, data_dir.parent / paths.SFT.name), None)]
     candidates += [(p["name"], policies_dir / p["name"], p["weights"]) for p in manifest]
     scorers = reward_functions(params, reward_models_dir)
     independent = independent_scorers(params)
@@ -63,12 +65,13 @@ def evaluate_policies(
     scored = [(name, path) for name, path, _ in candidates] + [(champion_policy(v), path) for v, path in champions]
     prompts, responses = list(heldout["prompt"]), []
     for name, path in scored:
-        completions = generate(path, prompts, params)
+        replies = generate(path, prompts, params)
+        completions = [r.text for r in replies]
         scores = {o: f(prompts, completions) for o, f in zip(objectives, scorers)}
         scores |= {f"{o}_independent": f(prompts, completions) for o, f in independent.items()}
         for j, prompt_id in enumerate(heldout["id"]):
             responses.append(
-                {"policy": name, "prompt_id": prompt_id, "completion": completions[j]}
+                {"policy": name, "prompt_id": prompt_id, "completion": completions[j], "ended": replies[j].ended}
                 | {column: values[j] for column, values in scores.items()}
             )
     scores_df = pd.DataFrame(responses)
@@ -92,13 +95,15 @@ def evaluate_policies(
         "pareto/candidates": len(trained),
         **{f"pareto/reference/{o}": r for o, r in zip(objectives, table.attrs["reference_point"])},
         **{f"eval/{o}/mean": float(trained[o].mean()) for o in objectives},
-        **{f"eval/base/{o}/mean": float(table.loc[table["is_base"], o].iloc[0]) for o in objectives},
+        **{f"eval/start/{o}/mean": float(table.loc[table["is_base"], o].iloc[0]) for o in objectives},
+        "coherence/end_of_turn_rate/min": float(trained["end_of_turn_rate"].min()),
+        "coherence/start/end_of_turn_rate": float(table.loc[table["is_base"], "end_of_turn_rate"].iloc[0]),
         "hacking/length_growth/max": float(trained["length_growth"].max()),
         "hacking/repetition/max": float(trained["repetition"].max()),
         "hacking/distinct_2/min": float(trained["distinct_2"].min()),
         **{f"independent/{o}/mean": float(trained[f"{o}_independent"].mean()) for o in independent},
         **{
-            f"independent/base/{o}/mean": float(table.loc[table["is_base"], f"{o}_independent"].iloc[0])
+            f"independent/start/{o}/mean": float(table.loc[table["is_base"], f"{o}_independent"].iloc[0])
             for o in independent
         },
         **{f"hacking/{o}/scorer_gap": float(trained[f"{o}_scorer_gap"].max()) for o in independent},
@@ -182,39 +187,21 @@ def heldout_set(prompt_ids: list[str]) -> dict:
     return {"md5": digest, "prompts": len(prompt_ids), "prompt_ids": sorted(prompt_ids)}
 
 
-def generate(path, prompts: list[list[dict]], params: Params) -> list[str]:
-    """Batched decoding with the settings from params and a fixed seed, so a re-run gives the same replies."""
+def generate(path, prompts: list[list[dict]], params: Params) -> list[Reply]:
+    """Batched decoding with the settings from params and a fixed seed, so a re-run gives the same replies; each
+    reply stops at the end of the policy's turn."""
     if params.evaluate.engine == "vllm":
         return generate_vllm(path, prompts, params)
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.manual_seed(params.seed)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    out: list[str] = []
-    size = params.evaluate.batch_size
-    for i in range(0, len(prompts), size):
-        batch = tokenizer.apply_chat_template(
-            prompts[i : i + size],
-            add_generation_prompt=True,
-            padding=True,
-            return_tensors="pt",
-            return_dict=True,
-        )
-        with torch.inference_mode():
-            ids = model.generate(
-                **batch,
-                max_new_tokens=params.evaluate.max_new_tokens,
-                do_sample=params.evaluate.do_sample,
-                temperature=params.evaluate.temperature if params.evaluate.do_sample else None,
-                top_p=None,
-                top_k=None,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        out += tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-    return [text.strip() for text in out]
+    settings = params.evaluate
+    return generate_replies(
+        path,
+        prompts,
+        max_new_tokens=settings.max_new_tokens,
+        batch_size=settings.batch_size,
+        seed=params.seed,
+        do_sample=settings.do_sample,
+        temperature=settings.temperature,
+    )
 
 
 def vllm_sampling(settings: Evaluate, seed: int) -> dict:
@@ -227,7 +214,7 @@ def vllm_sampling(settings: Evaluate, seed: int) -> dict:
     }
 
 
-def generate_vllm(path, prompts: list[list[dict]], params: Params) -> list[str]:
+def generate_vllm(path, prompts: list[list[dict]], params: Params) -> list[Reply]:
     """The same decoding through vLLM's engine (the gpu profile): the model's chat template, one batched call."""
     vllm = _require_vllm()
     llm = vllm.LLM(model=str(path), seed=params.seed)
@@ -237,7 +224,10 @@ def generate_vllm(path, prompts: list[list[dict]], params: Params) -> list[str]:
     finally:
         del llm  # every policy gets its own engine: free the GPU memory before the next one loads
         _free_cuda()
-    return [out.outputs[0].text.strip() for out in outputs]
+    return [
+        Reply(o.outputs[0].text.strip(), o.outputs[0].finish_reason == "stop", len(o.outputs[0].token_ids))
+        for o in outputs
+    ]
 
 
 def _require_vllm():
@@ -299,13 +289,14 @@ def _policy_stats(replies: pd.DataFrame, params: Params) -> dict[str, float]:
         row[o] = float(replies[o].mean())
         low, high = bootstrap_ci(replies[o], params.evaluate.bootstrap_samples, params.seed)
         row |= {f"{o}_ci_low": low, f"{o}_ci_high": high}
+    row["end_of_turn_rate"] = float(replies["ended"].mean())
     return row | {c: float(replies[c].mean()) for c in replies.columns if c.endswith("_independent")}
 
 
 def _reference_point(table: pd.DataFrame, params: Params) -> np.ndarray:
-    """Zeros, the configured point, or the base policy's scores: then only improvements over it count."""
+    """Zeros, the configured point, or the start policy's scores: then only improvements over it count."""
     setting, objectives = params.evaluate.reference_point, params.objective_names
-    if setting == "base":
+    if setting == "start":
         return table.loc[table["is_base"], objectives].to_numpy()[0]
     return np.array(setting or [0.0] * len(objectives), dtype=float)
 

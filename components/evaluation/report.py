@@ -31,9 +31,9 @@ def markdown(step: dict, objectives: list[str], tracking_uri: str) -> str:
         "|---|---|" + "---|" * len(objectives) + "---|---|",
     ]
     for row in summary.get("front", []):
-        weights = "/".join(f"{row['weights'][o]:g}" for o in objectives) if row["weights"] else "base"
+        weights = "/".join(f"{row['weights'][o]:g}" for o in objectives) if row["weights"] else "start policy"
         cells = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in (row["scores"][o] for o in objectives)]
-        front = "yes" if row["on_front"] else ("base" if row["policy"] == "base" else "")
+        front = "yes" if row["on_front"] else ("start" if row["policy"] == "start" else "")
         lines.append(
             f"| {row['policy']} | {weights} | " + " | ".join(cells) + f" | {front} | {row['hv_contribution']:.4g} |"
         )

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from components.common.model_store import policy_dir
 from components.data.canonical import read_table
 from components.grpo import checkpoints as ckpt
 from components.grpo.compute import dispatch as compute
 from components.grpo.compute.environment import require_cuda_for_vllm, vllm_args
 from components.grpo.rewards import audit_objectives, completion_samples_callback, full_weights, training_rewards
+from components.sft.start import start_policy_dir
 from paretoflow import paths, tracking
 from paretoflow.code_deps import code_version
 from paretoflow.hashing import dvc_md5, text_sha
@@ -70,12 +70,14 @@ def train_candidates(params: Params, data_dir: Path, reward_models_dir: Path, ou
     train = train_prompts(data_dir)
     tracking.log_table_input(train, data_dir / "prompts.parquet", "prompts-train", "training")
     rewards, names = training_rewards(params, reward_models_dir)
-    base = policy_dir(params.grpo.policy, params.cache_dir)
+    base = start_policy_dir(params, reward_models_dir.parent / paths.SFT.name)
     runs = plan(params)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # written last: an interrupted step never looks complete
     _remove_strays(out_dir, {r.name for r in runs} | {n for n, _ in soup_plan(params)})
     inputs = {"prompts": dvc_md5(data_dir / "prompts.parquet")}
+    if params.sft.enabled:  # the start policy is an output of the sft step
+        inputs["start_policy"] = dvc_md5(base)
     scored_by = {o.scorer for o in [*params.objectives, *audit_objectives(params)]}
     if "reward_model" in scored_by:
         inputs["reward_models"] = dvc_md5(reward_models_dir)
@@ -97,7 +99,7 @@ def train_candidates(params: Params, data_dir: Path, reward_models_dir: Path, ou
         "trained": len(runs) - skipped,
         "skipped_finished": skipped,
         "strategy": params.grpo.strategy,
-        "base": str(base),
+        "start_policy": str(base),
     }
 
 

@@ -1,9 +1,9 @@
-"""One chat interface for every judge backend, chosen by `params.rubrics.judge.kind`.
+"""One chat interface for every judge backend, chosen by `params.rubrics.judge.kind` (components.judges.backends).
 
 A `ChatClient` answers a batch of conversations (lists of `{role, content}` messages) with one text
 each, in input order, and reads a verdict (a 1-10 score, an A/B winner) from its token probabilities.
-The factory wraps every LLM backend in the content-addressed cache, so callers never pay twice for the
-same question; `offline` means no LLM, hence no client.
+The dispatcher (`backends.make_chat_client`) wraps every LLM backend in the content-addressed cache, so callers
+never pay twice for the same question; `offline` means no LLM, hence no client.
 """
 
 from __future__ import annotations

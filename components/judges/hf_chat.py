@@ -41,7 +41,10 @@ class HFChatClient:
         directory = self._directory()
         tokenizer = AutoTokenizer.from_pretrained(directory)
         if not tokenizer.chat_template:
-            raise JudgeError(f"judge model {directory} has no chat template; set one on its tokenizer (see models.py)")
+            raise JudgeError(
+                f"judge model {directory} has no chat template; set one on its tokenizer "
+                "(see components/common/model_store.py)"
+            )
         tokenizer.padding_side = "left"
         tokenizer.truncation_side = "left"  # keep the end of a long prompt: the question and the reply slot
         if tokenizer.pad_token is None:

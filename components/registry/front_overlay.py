@@ -89,9 +89,9 @@ def plot_overlay_html(table: pd.DataFrame, objectives: list[str], title: str):
 
     def hover(row) -> str:
         weights = row["weights"] if isinstance(row["weights"], dict) else json.loads(row["weights"] or "null")
-        shown = ", ".join(f"{o}={w:g}" for o, w in (weights or {}).items()) or "base policy"
+        shown = ", ".join(f"{o}={w:g}" for o, w in (weights or {}).items()) or "start policy"
         scores = "<br>".join(f"{o}: {row[o]:.3f}" for o in objectives)
-        place = "base" if row["is_base"] else ("front" if row["on_front"] else "dominated")
+        place = "start" if row["is_base"] else ("front" if row["on_front"] else "dominated")
         return f"<b>{html.escape(row['run'])} / {html.escape(row['policy'])}</b> ({place})<br>{shown}<br>{scores}"
 
     figure = go.Figure()

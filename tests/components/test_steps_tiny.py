@@ -58,7 +58,7 @@ def test_grpo_one_policy_per_weight_vector_with_curves(tiny_run):
 def test_evaluate_scores_every_objective_and_finds_a_front(tiny_run):
     root, params, results = tiny_run
     scores = pd.read_parquet(root / "artifacts/evaluation/scores.parquet")
-    assert set(scores["policy"]) == {"base", "policy-0", "policy-1", "policy-2"}
+    assert set(scores["policy"]) == {"start", "policy-0", "policy-1", "policy-2"}
     assert scores[params.objective_names].apply(lambda c: c.between(0, 1).all()).all()
     metrics = results["evaluate"]["summary"]
     assert metrics["pareto/front_size"] >= 1 and metrics["pareto/hypervolume"] >= 0.0

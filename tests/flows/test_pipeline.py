@@ -74,7 +74,7 @@ def test_evaluation_is_a_prefect_markdown_artifact_with_a_link(pipeline):
     text, evaluate = artifact["data"], result["steps"]["evaluate"]
     assert artifact["type"] == "markdown"
     assert f"| policy | weights | {' | '.join(result['objectives'])} | front | hv contribution |" in text
-    for policy in ("base", "policy-0", "policy-1", "policy-2"):
+    for policy in ("start", "policy-0", "policy-1", "policy-2"):
         assert f"| {policy} | " in text, policy
     assert "| yes |" in text and f"hypervolume {evaluate['summary']['pareto/hypervolume']:.4f}" in text
     assert "EUM" in text and "Judge-attack probes" in text

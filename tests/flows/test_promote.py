@@ -201,7 +201,7 @@ def test_champion_front_is_evaluated_side_by_side_and_its_scores_decide(register
     scores = pd.read_parquet(evaluation / "scores.parquet")
     for version, row in report["scores"].items():
         replies = scores[scores["policy"] == f"champion-v{version}"]
-        assert list(replies["prompt_id"]) == list(scores.loc[scores["policy"] == "base", "prompt_id"])
+        assert list(replies["prompt_id"]) == list(scores.loc[scores["policy"] == "start", "prompt_id"])
         for o in params.objective_names:
             assert row[o] == pytest.approx(front[row["policy"]][o], abs=1e-6), (version, o)
             assert row[f"{o}_ci_low"] <= row[o] <= row[f"{o}_ci_high"]

@@ -79,7 +79,15 @@ def test_a_helper_module_added_to_a_stage_package_changes_the_keys_of_the_steps_
     (tmp_path / "project").mkdir()
     project = copy_project(tmp_path / "project")
     monkeypatch.chdir(project)
-    for folder in (paths.DATA, paths.VALIDATION, paths.RUBRICS, paths.REWARD_MODELS, paths.POLICIES, paths.EVALUATION):
+    for folder in (
+        paths.DATA,
+        paths.VALIDATION,
+        paths.SFT,
+        paths.RUBRICS,
+        paths.REWARD_MODELS,
+        paths.POLICIES,
+        paths.EVALUATION,
+    ):
         folder.mkdir(parents=True)
     params = load_params("params.yaml")
     steps = {name: replace(step, external=None) for name, step in STEPS.items()}  # the registry is not under test

@@ -24,10 +24,10 @@ def test_typo_names_key_file_and_suggestion():
 
 
 def test_typo_inside_a_model_spec_hides_the_union_tag(tmp_path):
-    bad = dict(RAW, grpo=dict(RAW["grpo"], policy={"kind": "gguf", "pakage": "x"}))
+    bad = dict(RAW, policy={"kind": "gguf", "pakage": "x"})
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(bad))
-    with pytest.raises(ConfigError, match=r"unknown key grpo.policy.pakage in .*p.yaml; did you mean package\?"):
+    with pytest.raises(ConfigError, match=r"unknown key policy.pakage in .*p.yaml; did you mean package\?"):
         load_params(path)
 
 
@@ -51,7 +51,7 @@ def test_override_values_are_yaml():
 
 def test_profile_then_overrides_in_that_order():
     params = resolve(RAW, ["profile=tiny"])
-    assert params.grpo.policy.kind == "tiny" and params.grpo.max_steps == RAW["profiles"]["tiny"]["grpo"]["max_steps"]
+    assert params.policy.kind == "tiny" and params.grpo.max_steps == RAW["profiles"]["tiny"]["grpo"]["max_steps"]
     params = resolve(RAW, ["grpo.max_steps=5", "profile=tiny"])
     assert params.grpo.max_steps == 5  # an explicit override beats the profile, whatever its position
     params = resolve(RAW, ["profiles.tiny.grpo.max_steps=7", "profile=tiny"])
@@ -85,7 +85,7 @@ def test_section_hash_changes_only_with_its_section():
 def test_params_command_prints_and_checks(tmp_path):
     runner = CliRunner()
     out = runner.invoke(app, ["params", "--params", str(REPO / "params.yaml"), "-o", "profile=tiny"])
-    assert out.exit_code == 0 and yaml.safe_load(out.stdout)["grpo"]["policy"]["kind"] == "tiny"
+    assert out.exit_code == 0 and yaml.safe_load(out.stdout)["policy"]["kind"] == "tiny"
     ok = runner.invoke(app, ["params", "--check", "--params", str(REPO / "params.yaml")])
     assert ok.exit_code == 0 and "ok" in ok.stdout
     bad = runner.invoke(app, ["params", "--check", "--params", str(REPO / "params.yaml"), "-o", "grpo.betta=1"])

@@ -79,8 +79,8 @@ def upload_dir(s3, local: Path, bucket: str, prefix: str) -> int:
 def training_job_request(
     name: str, params: Params, target: SagemakerCompute, channels: dict[str, str], checkpoint_uri: str
 ) -> dict:
-    """The CreateTrainingJob request: the image's grpo_job entry point, one S3 channel per input, spot with
-    checkpoints, and the MLflow run to log into."""
+    """The CreateTrainingJob request: the image's job entry point (`components.grpo.job`), one S3 channel per
+    input, spot with checkpoints, and the MLflow run to log into."""
     uri = target.tracking_uri or params.tracking.uri
     if not uri.startswith(("http://", "https://", "databricks")):
         print(
@@ -242,7 +242,7 @@ def download_outputs(aws: Aws, description: dict, out_dir: Path) -> dict:
     with tarfile.open(fileobj=io.BytesIO(_get(aws.s3, bucket, summary_key, description["TrainingJobName"]))) as out:
         member = out.extractfile("summary.json")
         if member is None:
-            raise RuntimeError(f"{summary_key} holds no summary.json; the job did not finish its grpo_job run")
+            raise RuntimeError(f"{summary_key} holds no summary.json; the job (components.grpo.job) did not finish")
         summary = json.loads(member.read())
     print(f"[sagemaker] downloaded s3://{bucket}/{key} -> {out_dir}", flush=True)
     return summary

@@ -21,7 +21,7 @@ def _scores(objectives: list[str], shift: float) -> pd.DataFrame:
     for policy, first, rest in [(BASE, 0.3, 0.3), ("policy-0", 0.8 + shift, 0.4), ("policy-1", 0.35, 0.7 + shift)]:
         for j in range(4):
             scores = {objectives[0]: first + 0.01 * j} | {o: rest + 0.01 * j for o in objectives[1:]}
-            rows.append({"policy": policy, "prompt_id": f"p{j}", "completion": "I hear you.", **scores})
+            rows.append({"policy": policy, "prompt_id": f"p{j}", "completion": "I hear you.", "ended": True, **scores})
     return pd.DataFrame(rows)
 
 

@@ -68,7 +68,7 @@ def test_sweep_with_lora_exports_merged_models_logs_audit_rewards_and_samples(tm
     assert [(m["name"], m["weights"], m["strategy"]) for m in manifest] == [
         (f"policy-{i}", w, "sweep") for i, w in enumerate(params.grpo.weights)
     ]
-    base = AutoModelForCausalLM.from_pretrained(summary["base"]).state_dict()
+    base = AutoModelForCausalLM.from_pretrained(summary["start_policy"]).state_dict()
     for m in manifest:
         policy = out / m["name"]
         assert not (policy / "adapter_config.json").exists() and not (policy / "checkpoints").exists()

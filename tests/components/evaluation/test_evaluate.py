@@ -40,18 +40,18 @@ def _scores(objectives):
     """Base and two policies, four replies each: policy-0 best on the first objective, policy-1 on the rest
     but below the base on the first."""
     rows = []
-    for policy, first, rest, text in [
-        (BASE, 0.3, 0.3, "ok then"),
-        ("policy-0", 0.9, 0.6, "I hear you, that is hard"),
-        ("policy-1", 0.25, 0.75, "hm"),
+    for policy, first, rest, text, ended in [
+        (BASE, 0.3, 0.3, "ok then", 1),
+        ("policy-0", 0.9, 0.6, "I hear you, that is hard", 3),
+        ("policy-1", 0.25, 0.75, "hm", 0),
     ]:
         for j in range(4):
             scores = {objectives[0]: first + 0.01 * j} | {o: rest + 0.01 * j for o in objectives[1:]}
-            rows.append({"policy": policy, "prompt_id": f"p{j}", "completion": text, **scores})
+            rows.append({"policy": policy, "prompt_id": f"p{j}", "completion": text, "ended": j < ended, **scores})
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("reference", [None, "base"])
+@pytest.mark.parametrize("reference", [None, "start"])
 def test_front_table_intervals_indicators_and_reference_point(reference):
     params = load_params(REPO / "params.yaml", [f"evaluate.reference_point={reference or 'null'}"])
     objectives = params.objective_names
@@ -60,9 +60,10 @@ def test_front_table_intervals_indicators_and_reference_point(reference):
     row = table.set_index("policy").loc["policy-0"]
     assert row[f"{objectives[0]}_ci_low"] <= row[objectives[0]] <= row[f"{objectives[0]}_ci_high"]
     assert row["length_growth"] == pytest.approx(6 / 2)
+    assert table.set_index("policy")["end_of_turn_rate"].to_dict() == {BASE: 0.25, "policy-0": 0.75, "policy-1": 0.0}
     assert table.loc[~table["is_base"], "on_front"].all()
     base = table.loc[table["is_base"], objectives].to_numpy()[0]
-    if reference == "base":
+    if reference == "start":
         assert table.attrs["reference_point"] == pytest.approx(base.tolist())
         # policy-1 is below the base on the first objective: only policy-0's box above the base counts
         gain = table.set_index("policy").loc["policy-0", objectives].to_numpy() - base
@@ -81,7 +82,7 @@ def test_interactive_front_shows_weights_scores_and_samples():
     shown = next(h for h in hovers if "policy-0" in h)
     assert "empathy=0.25" in shown and "I hear you &lt;3" in shown and f"{objectives[0]}: " in shown
     assert "[" in shown and "]" in shown  # the interval
-    assert {trace.name for trace in page.data} == {"base", "front"}
+    assert {trace.name for trace in page.data} == {"start policy", "front"}
     assert "<html>" in page.to_html(include_plotlyjs=False)
 
 
@@ -95,13 +96,14 @@ def test_generation_repeats_with_the_seed_and_follows_the_decoding_params(model_
         REPO / "params.yaml", ["profile=tiny", f"cache_dir={model_cache}", "evaluate.max_new_tokens=6"]
     )
     assert params.evaluate.do_sample, "the tiny profile samples (a random model repeats one token when greedy)"
-    path = policy_dir(params.grpo.policy, params.cache_dir)
+    path = policy_dir(params.policy, params.cache_dir)
     prompts = [[{"role": "user", "content": f"I feel {w} today."}] for w in ("sad", "tired", "lost")]
     first, again = generate(path, prompts, params), generate(path, prompts, params)
     other = generate(path, prompts, params.model_copy(update={"seed": params.seed + 1}))
     assert first == again and first != other
     tokenizer = AutoTokenizer.from_pretrained(path)
-    assert all(len(tokenizer(reply, add_special_tokens=False)["input_ids"]) <= 6 + 2 for reply in first)
+    assert all(r.tokens <= 6 and (r.ended or r.tokens == 6) for r in first)
+    assert all(len(tokenizer(r.text, add_special_tokens=False)["input_ids"]) <= 6 + 2 for r in first)
 
 
 def test_vllm_sampling_follows_the_decoding_params():

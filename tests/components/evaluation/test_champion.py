@@ -56,7 +56,7 @@ def test_a_registered_champion_is_fetched_once_and_generates_like_the_policy_it_
         REPO / "params.yaml",
         ["profile=tiny", f"cache_dir={model_cache}", f"tracking.uri={uri}", "evaluate.max_new_tokens=6"],
     )
-    policy = policy_dir(params.grpo.policy, params.cache_dir)
+    policy = policy_dir(params.policy, params.cache_dir)
     monkeypatch.chdir(tmp_path)  # the local artifact store lands here
     mlflow.set_tracking_uri(uri)
     _resolve_pipeline_class(TASK)

@@ -1,0 +1,99 @@
+"""Supervised examples for the warm start: reference replies of the pairs table, as prompt/completion chats.
+
+A reference reply is a pair's `chosen` reply (ESConv: a supporter turn of a conversation its seeker rated
+4-5; HH-RLHF: the preferred assistant turn; CounselChat: the higher-voted answer). Each source is sampled
+in proportion to its mixing weight up to `max_examples`; a reply longer than `max_reply_tokens` is left
+out (the policy learns to end its turn inside the evaluation budget), and a dialogue longer than
+`max_prompt_tokens` keeps its latest turns. Every row is accounted for in the counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from paretoflow.schema import Sft
+
+
+@dataclass
+class Examples:
+    rows: list[dict]  # {"prompt": messages, "completion": [assistant message], "source": name}
+    counts: dict[str, dict[str, int]]  # source -> available / duplicate / too_long / no_room / unused / used
+
+
+def reference_examples(pairs: pd.DataFrame, split: str, settings: Sft, tokenizer, limit: int, seed: int) -> Examples:
+    """Up to `limit` examples of `split`, mixed over sources by `settings.sources` weights (all 1 when empty)."""
+    table = pairs[pairs["split"] == split]
+    weights = settings.sources or {name: 1.0 for name in sorted(table["source"].unique())}
+    unknown = sorted(set(weights) - set(table["source"].unique()))
+    counts: dict[str, dict[str, int]] = {}
+    pools: dict[str, list[dict]] = {}
+    for name in sorted(weights):
+        rows = table[table["source"] == name]
+        tally = {"available": len(rows), "duplicate": 0, "too_long": 0, "no_room": 0}
+        pool, seen = [], set()
+        for prompt, reply in zip(rows["prompt"], rows["chosen"]):
+            key = (str(prompt), reply.strip())
+            if key in seen:  # one reply chosen for several objectives is one example
+                tally["duplicate"] += 1
+                continue
+            seen.add(key)
+            if len(tokenizer(reply.strip(), add_special_tokens=False)["input_ids"]) > settings.max_reply_tokens:
+                tally["too_long"] += 1
+                continue
+            kept = latest_turns(prompt, tokenizer, settings.max_prompt_tokens)
+            if kept is None:
+                tally["no_room"] += 1
+                continue
+            pool.append(
+                {"prompt": kept, "completion": [{"role": "assistant", "content": reply.strip()}], "source": name}
+            )
+        pools[name], counts[name] = pool, tally
+    if unknown:
+        raise ValueError(
+            f"sft.sources names {unknown}, which hold no pairs in the {split} split; sources with pairs: "
+            f"{sorted(table['source'].unique())}"
+        )
+    quotas = _quotas({n: len(p) for n, p in pools.items()}, weights, limit)
+    rng = np.random.default_rng(seed)
+    chosen: list[dict] = []
+    for name, pool in pools.items():
+        order = rng.permutation(len(pool))[: quotas[name]]
+        chosen.extend(pool[i] for i in sorted(order))
+        counts[name]["used"] = quotas[name]
+        counts[name]["unused"] = len(pool) - quotas[name]
+    return Examples(chosen, counts)
+
+
+def _quotas(sizes: dict[str, int], weights: dict[str, float], limit: int) -> dict[str, int]:
+    """Examples per source: proportional to the weights, never more than a source has; what a small source
+    cannot fill goes to the others (still in proportion)."""
+    quotas = dict.fromkeys(sizes, 0)
+    open_ = {n for n in sizes if weights.get(n, 0) > 0 and sizes[n] > 0}
+    left = limit
+    while left > 0 and open_:
+        total = sum(weights[n] for n in open_)
+        share = {n: left * weights[n] / total for n in open_}
+        for n in sorted(open_):
+            quotas[n] += min(int(share[n]) or 1, sizes[n] - quotas[n], left)
+            left = limit - sum(quotas.values())
+            if left <= 0:
+                break
+        open_ = {n for n in open_ if quotas[n] < sizes[n]}
+    return quotas
+
+
+def latest_turns(prompt: list[dict], tokenizer, max_tokens: int) -> list[dict] | None:
+    """The dialogue's latest turns that fit `max_tokens` once templated, starting with the seeker; None when
+    even the last seeker turn alone does not fit."""
+    for start in range(len(prompt)):
+        if prompt[start]["role"] != "user":
+            continue
+        tail = prompt[start:]
+        ids = tokenizer.apply_chat_template(tail, add_generation_prompt=True, tokenize=True)
+        ids = ids["input_ids"] if isinstance(ids, dict) else ids
+        if len(ids) <= max_tokens:
+            return tail
+    return None
