@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from paretoflow import paths
 from paretoflow.config import DEFAULT_PARAMS, ConfigError, load_params
@@ -42,8 +43,31 @@ def _load(params: Path, overrides: list[str] | None):
     try:
         return load_params(params, overrides or [])
     except ConfigError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
+
+
+def _check_servers(resolved, prefect: bool = False) -> None:
+    """The MLflow server (an http tracking.uri) and, for flows, a configured Prefect API must answer before anything
+    starts: their clients would retry for minutes and end in a traceback."""
+    from paretoflow.tracking import ServerUnreachable, check_server, check_tracking
+
+    try:
+        check_tracking(resolved.tracking.uri)
+        if prefect:
+            from prefect.settings import PREFECT_API_URL
+
+            url = PREFECT_API_URL.value()
+            if url:
+                check_server(
+                    url,
+                    "the Prefect API (PREFECT_API_URL)",
+                    "start it (prefect server start, or the compose stack in infra/) or unset PREFECT_API_URL to "
+                    "run on a temporary local API",
+                )
+    except ServerUnreachable as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -51,23 +75,33 @@ def run(
     params: ParamsOpt = Path(DEFAULT_PARAMS),
     override: OverrideOpt = None,
     until: Annotated[str | None, typer.Option(help="stop after this step")] = None,
-    force: Annotated[bool, typer.Option(help="ignore cached steps and run everything")] = False,
+    force: Annotated[
+        bool, typer.Option(help="ignore cached steps and run everything, finished GRPO policies included")
+    ] = False,
 ):
     """Run the whole pipeline through the Prefect flow `training_pipeline` (cached steps are skipped)."""
     embedded_defaults()
-    _load(params, override)
+    _check_servers(_load(params, override), prefect=True)
     from paretoflow.steps import ORDER, StepFailed
 
     if until is not None and until not in ORDER:
         errors.print(f"[red]error:[/red] --until {until!r} is not a step; steps are {', '.join(ORDER)}")
         raise typer.Exit(2)
     from flows.pipeline import training_pipeline
+    from paretoflow.locking import LockTimeout
     from paretoflow.report import print_summary
+    from paretoflow.tracking import ServerUnreachable
 
     try:
         result = training_pipeline(params_file=str(params), overrides=override or [], until=until, force=force)
     except StepFailed as exc:
-        errors.print(f"[red]pipeline stopped at {exc.step}:[/red] {exc}")
+        errors.print(f"[red]pipeline stopped at {exc.step}:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    except LockTimeout as exc:
+        errors.print(f"[red]pipeline not started:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    except ServerUnreachable as exc:  # the tracking server went away after the check above
+        errors.print(f"[red]pipeline stopped:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     print_summary(result, console)
 
@@ -75,12 +109,15 @@ def run(
 def _run_step(step: str, params: Path, override: list[str] | None) -> None:
     embedded_defaults()
     resolved = _load(params, override)
+    _check_servers(resolved)
+    from paretoflow.locking import LockTimeout
     from paretoflow.steps import StepFailed, execute
+    from paretoflow.tracking import ServerUnreachable
 
     try:
         result = execute(step, resolved)
-    except StepFailed as exc:
-        errors.print(f"[red]{step} failed:[/red] {exc}")
+    except (StepFailed, LockTimeout, ServerUnreachable) as exc:
+        errors.print(f"[red]{step} failed:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     console.print_json(json.dumps(result["summary"], default=str))
 
@@ -112,7 +149,7 @@ def ingest_command(
     try:
         summary = ingest(StepParams(resolved, "ingest"), out_dir=out)
     except (ValueError, FileNotFoundError) as exc:
-        errors.print(f"[red]ingest failed:[/red] {exc}")
+        errors.print(f"[red]ingest failed:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     console.print_json(json.dumps(summary, default=str))
 
@@ -156,7 +193,7 @@ def score(
         pairs, skipped = read_pairs(source, format)
         result = agreement(pairs, scorer_from_spec(scorer, resolved).raw)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # RuntimeError: a judge endpoint gave up
-        errors.print(f"[red]error:[/red] {exc}")
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     if skipped:
         errors.print(f"{skipped} unusable rows skipped (the ingest quarantine would name them)")
@@ -172,14 +209,14 @@ def promote(
 ):
     """Gate the candidate against the champion (flow `promote`); alias champion moves only if every gate passes."""
     embedded_defaults()
-    _load(params, override)
+    _check_servers(_load(params, override), prefect=True)
     from components.registry.promotion import PromotionError
     from flows.promote import promote as promote_flow
 
     try:
         result = promote_flow(params_file=str(params), overrides=override or [], version=version, dry_run=dry_run)
     except (PromotionError, ValueError) as exc:  # ValueError: a version without held-out score tags
-        errors.print(f"[red]promotion failed:[/red] {exc}")
+        errors.print(f"[red]promotion failed:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     for gate in result["gates"]:
         mark = "[green]pass[/green]" if gate["passed"] else "[red]fail[/red]"
@@ -195,10 +232,12 @@ def rollback(params: ParamsOpt = Path(DEFAULT_PARAMS), override: OverrideOpt = N
     """Put alias champion back on previous-champion (directly on the registry: no Prefect needed)."""
     from components.registry import promotion
 
+    resolved = _load(params, override)
+    _check_servers(resolved)
     try:
-        result = promotion.rollback(_load(params, override))
+        result = promotion.rollback(resolved)
     except promotion.PromotionError as exc:
-        errors.print(f"[red]rollback failed:[/red] {exc}")
+        errors.print(f"[red]rollback failed:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     console.print(
         f"champion: {result['model_uri']} (was v{result['rolled_back']}); "
@@ -216,10 +255,11 @@ def select(
     from components.registry import selection
 
     resolved = _load(params, override)
+    _check_servers(resolved)
     try:
         result = selection.select(resolved, selection.parse_weights(weights, resolved.objective_names))
     except ValueError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     if result["front"] != "champion":
         errors.print("[yellow]no champion yet: chose from the candidate front[/yellow]")
@@ -239,10 +279,11 @@ def fronts(
     from components.registry.front_overlay import overlay_fronts
 
     resolved = _load(params, override)
+    _check_servers(resolved)
     try:
         result = overlay_fronts(resolved.tracking.uri, run_ids, out)
     except ValueError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     hypervolume = {r["label"]: r["hypervolume"] for r in result["runs"]}
     table = Table(title=f"fronts of {len(result['runs'])} runs")
@@ -275,6 +316,7 @@ def serve(params: ParamsOpt = Path(DEFAULT_PARAMS), override: OverrideOpt = None
             "`prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api (or your server's URL)"
         )
         raise typer.Exit(2)
+    _check_servers(resolved, prefect=True)
     from flows.deployments import build
 
     serve_deployments(*build(resolved, str(params), override or []))

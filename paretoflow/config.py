@@ -38,7 +38,22 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, raw = text.split("=", 1)
     if not re.fullmatch(r"[A-Za-z_][\w-]*(\.[\w-]+)*", key.strip()):
         raise ConfigError(f"override {text!r}: {key!r} is not a dotted key like grpo.max_steps")
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else None
+    if not raw.strip():
+        return key.strip().split("."), None
+    try:
+        return key.strip().split("."), yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"override {text!r}: the value {raw!r} is not valid YAML ({_yaml_problem(exc)}); "
+            "quote it for the shell as a whole, e.g. -o 'grpo.weights=[[0.5, 0.5], [1, 0]]', or -o 'key=\"text\"'"
+        ) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's message in one line: the problem and where (line/column), without the echoed snippet."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
 def _set_dotted(tree: dict, path: list[str], value: Any) -> None:
@@ -114,8 +129,17 @@ def load_params(path: str | Path = DEFAULT_PARAMS, overrides: list[str] = ()) ->
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"parameter file {path} not found; pass --params FILE or run from the project root")
+    data = path.read_bytes()
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, byte {exc.start}); "
+            f"save it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path} > fixed.yaml"
+        ) from None
+    try:
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

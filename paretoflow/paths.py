@@ -18,3 +18,5 @@ REGISTRY = ARTIFACTS / "registry"
 METRICS = ARTIFACTS / "metrics"  # each step's summary, for `dvc metrics`
 LINEAGE = ARTIFACTS / "lineage"  # each step's input md5s as it last ran, which register tags versions with
 FRONTS = ARTIFACTS / "fronts"  # `paretoflow fronts` overlays
+RECORDS = ARTIFACTS / "records"  # each step's cache key and output md5s as it last succeeded (paretoflow.records)
+LOCK = ARTIFACTS / "paretoflow.lock"  # held by the run working in this project (paretoflow.locking)

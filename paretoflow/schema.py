@@ -92,6 +92,9 @@ class Source(Strict):
     format: Literal["canonical", "hh-rlhf", "esconv", "counselchat"] = "canonical"
     objective: str | None = Field(None, description="objective for pair rows that do not name one")
     endpoint_url: str | None = Field(None, description="s3:// only: an S3-compatible endpoint (MinIO, moto)")
+    allow_empty: bool = Field(
+        False, description="a source with no rows (empty files, an empty folder or prefix) is an error unless true"
+    )
 
     @model_validator(mode="after")
     def _objective_when_needed(self) -> Source:
@@ -132,7 +135,12 @@ class OpenAIJudge(Strict):
     timeout_s: float = Field(60.0, gt=0, description="per request, connect to last byte")
     max_retries: int = Field(5, ge=0, description="retries after the first try on 429, 5xx, timeouts, bad bodies")
     backoff_base_s: float = Field(0.5, ge=0, description="retry k sleeps uniform(0, min(max, base * 2**k))")
-    backoff_max_s: float = Field(30.0, ge=0, description="cap on one backoff sleep (and on a Retry-After)")
+    backoff_max_s: float = Field(30.0, ge=0, description="cap on one backoff sleep (not on a Retry-After)")
+    deadline_s: float = Field(
+        600.0,
+        gt=0,
+        description="per request, all tries, backoffs and Retry-After waits together; past it the request fails",
+    )
     top_logprobs: int = Field(
         20, ge=0, le=20, description="alternatives per token asked for expected scores; 0 = parse the verdict text"
     )
@@ -188,7 +196,7 @@ class RewardModel(Strict):
     heads: Literal["separate", "shared"] = Field(
         "separate", description="separate: one model per objective; shared: one backbone, one head per objective"
     )
-    epochs: float = Field(2.0, gt=0)
+    epochs: float = Field(1.0, gt=0)
     learning_rate: float = Field(5e-5, gt=0)
     batch_size: int = Field(8, ge=1)
     max_length: int = Field(256, ge=16, description="tokens; longer inputs lose their start (counted)")
@@ -330,6 +338,11 @@ class Sft(Strict):
     epochs: float = Field(1.0, gt=0)
     batch_size: int = Field(8, ge=1)
     learning_rate: float = Field(1e-4, gt=0)
+    train_embeddings: bool = Field(
+        True,
+        description="train the (tied) token embeddings too; frozen, a step is cheaper but the output row of the "
+        "end-of-turn token stays as pretrained",
+    )
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto", description="auto: bf16 where the CPU or GPU runs it natively, else fp32"
     )
@@ -419,6 +432,12 @@ class Evaluate(Strict):
     judge_attack_pairs: int = Field(
         12, ge=1, description="held-out pairs per judged objective on which the master-key probes are scored"
     )
+    perplexity_examples: int = Field(
+        16,
+        ge=0,
+        description="held-out perplexity: reference replies (chosen replies of test-split pairs) scored under every "
+        "policy, reply and end of turn given the prompt; 0 = not measured",
+    )
 
     @field_validator("independent")
     @classmethod
@@ -455,6 +474,13 @@ class Promote(Strict):
         le=1,
         description="gate.judge_attack passes when the training judges' false-positive rate on the master-key "
         "probes (measured by evaluate) is under this",
+    )
+    max_coherence_drop: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="gate.coherence fails when the candidate front's end-of-turn rate or in-language share (worst "
+        "version) is more than this below the champion front's",
     )
     require_approval: bool = Field(
         False, description="after the gates pass, pause the promote flow for a person's approval (Prefect input)"

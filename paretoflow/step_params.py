@@ -46,8 +46,9 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 # redoing; step cache keys keep whole sections, as DVC does.
 BOOKKEEPING: dict[type[BaseModel], frozenset[str]] = {
     Grpo: frozenset({"save_steps", "log_completions_every", "completions_logged", "compute", "vllm"}),
+    # not base_url: another endpoint may serve another model (or build) under the same model name
     OpenAIJudge: frozenset(
-        {"base_url", "api_key_env", "max_concurrency", "timeout_s", "max_retries", "backoff_base_s", "backoff_max_s"}
+        {"api_key_env", "max_concurrency", "timeout_s", "max_retries", "backoff_base_s", "backoff_max_s", "deadline_s"}
     ),
     HFJudge: frozenset({"batch_size"}),
 }

@@ -6,7 +6,11 @@ entry function is held to) and the DVC md5s of its dependencies: the outputs of 
 code, the stage packages its entry module reaches through its imports (`paretoflow.code_deps`), hashed where they
 are installed. So Prefect and DVC agree on what changed, from any working directory. A step that reads state
 outside files and params names a function returning it (`external`), which joins its key: evaluate scores the
-registry's champion front, so a promotion makes the next run evaluate again.
+registry's champion front, so a promotion makes the next run evaluate again; ingest reads the versions of its
+remote sources (s3:// listings, hf:// fingerprints or revisions), so new data makes the next run ingest again.
+
+A key names what the outputs should be made from; `paretoflow.records` says whether the outputs on disk are the ones
+made under it (`Step.stale`). `execute` holds the project lock (`paretoflow.locking`) while a step runs.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import mlflow
 
-from paretoflow import paths, resources, tracking
+from paretoflow import locking, paths, records, resources, tracking
 from paretoflow.code_deps import code_dependencies, code_md5
 from paretoflow.hashing import dvc_md5
 from paretoflow.schema import Params
@@ -43,6 +47,7 @@ class Step:
     outs: tuple[Path, ...]
     external: str | None = None  # "module:function": params -> JSON-able state outside files and params
     reads_sources: bool = False  # the local files of `data.sources` are inputs too
+    on_force: str | None = None  # "module:function": out folder -> None, run before a forced run (state it skips by)
 
     @property
     def module(self) -> str:
@@ -74,25 +79,39 @@ class Step:
                 )
         return {**code_md5(self.module), **{path: dvc_md5(path) for path in self._files(params)}}
 
-    def cache_key(self, params: Params) -> str:
+    def cache_key(self, params: Params, deps: dict[str, str] | None = None) -> str:
         payload = {
             "step": self.name,
             "params": params.section_hash(*self.sections),
-            "deps": self.deps_md5(params),
+            "deps": self.deps_md5(params) if deps is None else deps,
         }
         if self.external:
             module, function = self.external.split(":")
             payload["external"] = getattr(importlib.import_module(module), function)(StepParams(params, self.name))
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
-    def outputs_present(self) -> bool:
-        return all(p.exists() for p in (*self.outs, self.lineage))
+    @property
+    def recorded(self) -> tuple[Path, ...]:
+        """What a successful run leaves and its record vouches for: its outputs and its lineage file."""
+        return (*self.outs, self.lineage)
+
+    def stale(self, key: str) -> str | None:
+        """Why the outputs on disk are not the ones a successful run under `key` made (None when they are)."""
+        return records.stale(self.name, key, self.recorded)
 
 
 STEPS: dict[str, Step] = {
     s.name: s
     for s in [
-        Step("ingest", "ingest", "components.data.ingest:ingest", (), (paths.DATA,), reads_sources=True),
+        Step(
+            "ingest",
+            "ingest",
+            "components.data.ingest:ingest",
+            (),
+            (paths.DATA,),
+            external="components.data.versions:remote_versions",
+            reads_sources=True,
+        ),
         Step("validate", "validate", "components.data.validate:validate", (paths.DATA,), (paths.VALIDATION,)),
         Step("sft", "sft", "components.sft.train:train_sft", (paths.DATA, paths.VALIDATION), (paths.SFT,)),
         Step(
@@ -115,6 +134,7 @@ STEPS: dict[str, Step] = {
             "components.grpo.train:train_policies",
             (paths.DATA, paths.VALIDATION, paths.SFT, paths.REWARD_MODELS, paths.RUBRICS),
             (paths.POLICIES,),
+            on_force="components.grpo.checkpoints:forget_finished",
         ),
         Step(
             "evaluate",
@@ -144,16 +164,35 @@ def steps_until(until: str | None) -> list[str]:
     return ORDER[: ORDER.index(until) + 1]
 
 
-def execute(name: str, params: Params, parent_run_id: str | None = None, flow_run_id: str | None = None) -> dict:
+def execute(
+    name: str,
+    params: Params,
+    parent_run_id: str | None = None,
+    flow_run_id: str | None = None,
+    key: str | None = None,
+    force: bool = False,
+) -> dict:
     """Run one step inside its MLflow run, its entry seeing only its declared params; return its summary (what
-    the flow caches and prints)."""
-    step = STEPS[name]
+    the flow caches and prints). `key` is the step's cache key (computed here when not given): once the step
+    succeeded, its record ties the key to its outputs' md5s. `force` first runs the step's `on_force` hook."""
+    with locking.exclusive(paths.LOCK, f"paretoflow step {name}"):
+        return _execute(STEPS[name], params, parent_run_id, flow_run_id, key, force)
+
+
+def _execute(step: Step, params: Params, parent_run_id, flow_run_id, key: str | None, force: bool) -> dict:
+    name = step.name
     module, function = step.entry.split(":")
     entry = getattr(importlib.import_module(module), function)
     try:
         deps = step.deps_md5(params)
-    except FileNotFoundError as exc:
+        key = key or step.cache_key(params, deps)
+    except (FileNotFoundError, ValueError) as exc:  # ValueError: a remote source that cannot be listed
         raise StepFailed(name, str(exc)) from None
+    records.forget(name)  # from here until it succeeds, its outputs on disk are vouched for by nothing
+    if force and step.on_force:
+        hook_module, hook = step.on_force.split(":")
+        for out in step.outs:
+            getattr(importlib.import_module(hook_module), hook)(out)
     _write_json(step.lineage, deps)  # before the entry runs: register tags versions with its own inputs too
     meter = resources.Meter()
     with tracking.step_run(params, name, step.sections, deps, parent_run_id, flow_run_id) as run:
@@ -164,8 +203,10 @@ def execute(name: str, params: Params, parent_run_id: str | None = None, flow_ru
             raise StepFailed(name, str(exc)) from exc
         usage = meter.metrics(name)  # wall, CPU and (with a GPU) GPU seconds
         tracking.log_metrics(usage)
-        mlflow.set_tags({f"out.md5.{out.as_posix()}": dvc_md5(out) for out in step.outs})
+        outs = records.outputs_md5(step.recorded)
+        mlflow.set_tags({f"out.md5.{out.as_posix()}": outs[out.as_posix()] for out in step.outs})
     _write_json(paths.METRICS / f"{name}.json", summary)
+    records.remember(name, key, outs)  # last: only a step that got this far is trusted by a later cache hit
     seconds = round(usage[f"time/{name}_seconds"], 2)
     return {"step": name, "run_id": run.info.run_id, "seconds": seconds, "summary": summary}
 

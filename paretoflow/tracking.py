@@ -23,8 +23,68 @@ def metric_name(name: str) -> str:
     return _METRIC_BAD.sub("_", name)
 
 
+class ServerUnreachable(RuntimeError):
+    """A server the run needs (MLflow tracking, the Prefect API) does not answer; the message says which and how to
+    fix it."""
+
+
+def check_server(url: str, what: str, fix: str, path: str = "/health", timeout_s: float = 5.0) -> None:
+    """Raise `ServerUnreachable` unless an HTTP server answers at `url` + `path` within `timeout_s` (any answer but a
+    gateway's 502/503/504: a 401 or 404 still means something is there). Clients retry for minutes first."""
+    import urllib.error
+    import urllib.request
+
+    shown = _without_credentials(url)
+    request = _request(url.rstrip("/") + path)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s):  # noqa: S310 (http(s) URLs from params or the env)
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code not in (502, 503, 504):
+            return
+        reason = f"HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = str(getattr(exc, "reason", exc))
+    raise ServerUnreachable(f"{what} at {shown} is unreachable ({reason}); {fix}")
+
+
+def check_tracking(uri: str) -> None:
+    """A tracking server (http/https URI) must answer before a run starts; local stores need nothing."""
+    if uri.startswith(("http://", "https://")):
+        check_server(
+            uri,
+            "the MLflow tracking server (tracking.uri)",
+            "start it (mlflow server, or the compose stack in infra/) or point tracking.uri at a reachable server "
+            "or a local store such as sqlite:///mlflow.db",
+        )
+
+
+def _request(url: str):
+    """A GET for `url`, its user:password (if any) sent as basic auth: urllib takes them for part of the host."""
+    import base64
+    import urllib.request
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None:
+        return urllib.request.Request(url)
+    plain = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    token = base64.b64encode(f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()).decode()
+    return urllib.request.Request(plain, headers={"Authorization": f"Basic {token}"})
+
+
+def _without_credentials(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
 def setup(params: Params) -> str:
     """Point MLflow at the configured server and experiment; return the experiment id."""
+    check_tracking(params.tracking.uri)
     mlflow.set_tracking_uri(params.tracking.uri)
     return mlflow.set_experiment(params.tracking.experiment).experiment_id
 

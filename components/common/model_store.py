@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import secrets
 import shutil
+import socket
 from pathlib import Path
 
 from paretoflow.hashing import text_sha
@@ -66,16 +69,63 @@ def _spec_id(spec) -> str:
 
 
 def _cached(target: Path, build) -> Path:
-    """Build into a temporary sibling and rename, so an interrupted build never looks complete."""
-    if (target / "config.json").exists():
+    """Build into a temporary sibling of this process's own (`<name>.partial-<pid>-<random>-<host>`) and rename it
+    into place, so an interrupted build never looks complete and two runs sharing a cache_dir never delete each
+    other's build: when another process finished first, its model is kept and this build is dropped."""
+    if _complete(target):
         return target
-    tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    build(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(target)
+    tmp = target.with_name(f"{target.name}.partial-{os.getpid()}-{secrets.token_hex(4)}-{socket.gethostname()}")
+    tmp.mkdir()
+    try:
+        build(tmp)
+        _publish(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone already when published
     return target
+
+
+def _complete(target: Path) -> bool:
+    return (target / "config.json").exists()
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Rename `tmp` to `target` atomically; a complete `target` (another process won the race) stays as it is."""
+    for _ in range(3):
+        try:
+            tmp.rename(target)  # fails on a non-empty target: never replaces a model another process may be loading
+            return
+        except OSError:
+            if _complete(target):
+                return
+            # an incomplete target (left by an older version of this code): move it aside in one step, then retry
+            aside = target.with_name(f"{target.name}.stale-{os.getpid()}-{secrets.token_hex(4)}")
+            try:
+                target.rename(aside)
+            except FileNotFoundError:
+                continue  # someone else moved it first
+            shutil.rmtree(aside, ignore_errors=True)
+    raise RuntimeError(f"could not put the built model in place at {target}; remove it and run again")
+
+
+def _remove_abandoned(target: Path) -> None:
+    """Partial builds of this target whose process is gone (killed mid-build on this host)."""
+    for partial in target.parent.glob(f"{target.name}.partial-*"):
+        pid, _, rest = partial.name.removeprefix(f"{target.name}.partial-").partition("-")
+        host = rest.partition("-")[2]
+        if pid.isdigit() and host == socket.gethostname() and not _alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _tiny_tokenizer():
@@ -148,7 +198,7 @@ def _convert_gguf(package: str, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     module = _import_package(package)
-    gguf_path = module.assemble(out.parent / module.MODEL_NAME)
+    gguf_path = module.assemble(out / module.MODEL_NAME)  # inside this build's own folder: builds never share it
     loaded = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
     config = loaded.config
     if hasattr(config, "quantization_config"):

@@ -10,6 +10,7 @@ import pandas as pd
 from paretoflow.hashing import text_sha
 
 ROLES = ("system", "user", "assistant")
+MAX_DEPTH = 64  # nesting a canonical value may have (`meta`); deeper rows are quarantined, not written
 PAIR_COLUMNS = ["id", "prompt", "chosen", "rejected", "objective", "source", "split", "meta"]
 PROMPT_COLUMNS = ["id", "prompt", "source", "split", "meta"]
 
@@ -48,6 +49,7 @@ def check_messages(value) -> list[dict]:
             raise RecordError(f"prompt[{i}].role {m['role']!r} is not one of {', '.join(ROLES)}")
         if not isinstance(m["content"], str) or not m["content"].strip():
             raise RecordError(f"prompt[{i}].content is empty")
+        check_text(m["content"], f"prompt[{i}].content")
         messages.append({"role": m["role"], "content": m["content"]})
     if messages[-1]["role"] != "user":
         raise RecordError("prompt must end with a user message (the policy writes the next reply)")
@@ -58,6 +60,49 @@ def check_reply(record: dict, field: str) -> str:
     value = record.get(field)
     if not isinstance(value, str) or not value.strip():
         raise RecordError(f"{field} is missing or empty")
+    return check_text(value, field)
+
+
+def check_text(value: str, field: str) -> str:
+    """Text a UTF-8 table can hold: JSON's `\\ud800` escapes decode to lone surrogates, which Parquet (and every
+    later step's UTF-8) cannot write."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RecordError(
+            f"{field} holds a lone surrogate ({value[exc.start]!r} at character {exc.start}), which is not valid "
+            "Unicode text; fix the escaping where the row was written (a \\ud83d\\ude00 pair is fine, half is not)"
+        ) from None
+    return value
+
+
+def check_json(value, field: str):
+    """A free-form value a canonical row keeps as JSON (`meta`): JSON types only, valid text (keys too), at most
+    `MAX_DEPTH` levels deep. Walked without recursion, so a row nested 10 000 levels deep is quarantined."""
+    todo = [(field, value, 1)]
+    while todo:
+        where, item, depth = todo.pop()
+        if isinstance(item, str):
+            check_text(item, where)
+        elif item is None or isinstance(item, bool | int | float):
+            continue
+        elif depth >= MAX_DEPTH:
+            raise RecordError(f"{field} is nested deeper than {MAX_DEPTH} levels (at {where}); flatten it")
+        elif isinstance(item, dict):
+            for key in item:
+                if not isinstance(key, str):
+                    raise RecordError(f"{where} has a key {key!r} that is not text")
+                check_text(key, f"a key of {where}")
+            todo.extend((f"{where}.{k}", v, depth + 1) for k, v in reversed(item.items()))
+        elif isinstance(item, list | tuple):
+            todo.extend((f"{where}[{i}]", v, depth + 1) for i, v in reversed(list(enumerate(item))))
+        else:
+            raise RecordError(
+                f"{where} holds a {type(item).__name__}, which JSON cannot encode; store it as text (e.g. ISO 8601 "
+                "for a time)"
+            )
     return value
 
 

@@ -1,6 +1,7 @@
 """ingest: sources listed in params -> canonical `pairs` and `prompts` tables, quarantine and a report.
 
-Every row read is accounted for: accepted, quarantined (with source, line and reason) or a duplicate.
+Every row read is accounted for: accepted, quarantined (with source, file, line or row number, reason and the
+record) or a duplicate. A source with no rows at all is refused unless its `allow_empty` is set.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from components.data.canonical import (
     PROMPT_COLUMNS,
     RecordError,
     assign_split,
+    check_json,
     check_messages,
     check_reply,
+    check_text,
     encode_meta,
     encode_prompt,
     pair_id,
     prompt_id,
     write_encoded_table,
 )
-from components.data.sources import is_empty, read_rows
+from components.data.sources import SourceError, is_empty, read_rows
 from paretoflow import paths, tracking
 from paretoflow.schema import Params, Source
 
@@ -62,7 +65,7 @@ def ingest(params: Params, out_dir: Path = paths.DATA) -> dict:
             except RecordError as exc:
                 counts["quarantined"] += 1
                 kept = item if isinstance(item, dict) else row.record
-                quarantine.append({"source": source.name, **row.where, "reason": str(exc), "row": kept})
+                quarantine.append({"source": source.name, **row.where, "reason": str(exc), "record": kept})
                 continue
             seen = pairs if table == "pairs" else prompts
             if out["id"] in seen:
@@ -73,13 +76,16 @@ def ingest(params: Params, out_dir: Path = paths.DATA) -> dict:
             counts["accepted"] += 1
         report[source.name] = dict(counts)
         input_rows[source.name] = input_rows[source.name]["rows"]
-        warnings += [f"{source.name}: {f} is empty, no rows read from it" for f in is_empty(source.uri, adapter.ignore)]
+        empty = is_empty(source.uri, adapter.ignore)
+        if not input_rows[source.name] and not source.allow_empty:
+            raise SourceError(_empty_source(source, empty))
+        warnings += [f"{source.name}: {f} is empty, no rows read from it" for f in empty]
     pairs_df, prompts_df = _frame(pairs, PAIR_COLUMNS), _frame(prompts, PROMPT_COLUMNS)
     write_encoded_table(pairs_df, out_dir / "pairs.parquet")
     write_encoded_table(prompts_df, out_dir / "prompts.parquet")
-    with open(out_dir / "quarantine.jsonl", "w") as fh:
+    with open(out_dir / "quarantine.jsonl", "w", encoding="utf-8") as fh:
         for item in quarantine:
-            fh.write(json.dumps(item, default=str) + "\n")
+            fh.write(_quarantine_line(item) + "\n")
     summary = {
         "sources": report,
         "input_rows": input_rows,
@@ -97,6 +103,28 @@ def ingest(params: Params, out_dir: Path = paths.DATA) -> dict:
     tracking.log_metrics({f"ingest/{name}/{k}": v for name, c in report.items() for k, v in c.items()})
     _check_quarantine(report, params.data.max_quarantine_fraction, out_dir)
     return summary
+
+
+def _empty_source(source: Source, empty_files: list[str]) -> str:
+    if empty_files == [source.uri]:
+        why = "the file is empty"
+    elif empty_files:
+        shown = ", ".join(empty_files[:3]) + (f" and {len(empty_files) - 3} more" if len(empty_files) > 3 else "")
+        why = f"every data file in it is empty: {shown}"
+    else:
+        why = "no data file or object in it holds a row"
+    return (
+        f"data source {source.name!r} ({source.uri}) has no rows ({why}); check its uri and files, or set "
+        "allow_empty: true on it in data.sources if an empty source is expected"
+    )
+
+
+def _quarantine_line(item: dict) -> str:
+    """One JSON line (ASCII, so lone surrogates stay escaped); a record too deep to write is named, not written."""
+    try:
+        return json.dumps(item, default=str)
+    except (RecursionError, ValueError):
+        return json.dumps({**item, "record": f"({type(item['record']).__name__} nested too deeply to write)"})
 
 
 def _frame(rows: dict[str, dict], columns: list[str]) -> pd.DataFrame:
@@ -128,6 +156,8 @@ def _check_quarantine(report: dict, limit: float, out_dir: Path) -> None:
 
 def _canonical_row(record, source: Source, objectives: set[str], params: Params) -> tuple[str, dict]:
     messages = check_messages(record.get("prompt"))
+    if isinstance(record.get("split_key"), str):
+        check_text(record["split_key"], "the conversation's split key (its situation and first turn)")
     splits = params.data.splits
     split = record.get("split") or assign_split(messages, splits.salt, splits.test_fraction, record.get("split_key"))
     if split not in ("train", "test"):
@@ -135,9 +165,11 @@ def _canonical_row(record, source: Source, objectives: set[str], params: Params)
     meta = record.get("meta") or {}
     if not isinstance(meta, dict):
         raise RecordError("meta must be an object")
+    check_json(meta, "meta")
     origin = record.get("source") or source.name
     if not isinstance(origin, str):
         raise RecordError(f"source must be a string, got {type(origin).__name__}")
+    check_text(origin, "source")
     if "chosen" not in record and "rejected" not in record:
         return "prompts", {
             "id": prompt_id(messages),

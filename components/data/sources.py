@@ -1,9 +1,10 @@
 """Where rows come from: local files and folders, `s3://` objects, `hf://` datasets -> raw rows with their origin.
 
 File-level problems (missing path, not gzip, truncated, not UTF-8, NUL bytes, a JSON array in a
-JSON-lines file, a giant line, missing columns) raise `SourceError` naming the file and the fix: they
-mean the file is not what it claims, so no row of it can be trusted. Row-level problems (an
-unparseable line) come through as a `RecordError` in place of the record, to be quarantined.
+JSON-lines file, a giant line, missing columns, a Parquet column of a type JSON cannot hold, an object that
+cannot be downloaded) raise `SourceError` naming the file and the fix: they mean the file is not what it claims,
+so no row of it can be trusted, and the source is refused. Row-level problems (an unparseable line, one nested
+deeper than the JSON parser goes) come through as a `RecordError` in place of the record, to be quarantined.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import sys
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from components.data.canonical import RecordError
@@ -27,6 +30,9 @@ MAX_LINE_BYTES = 16 * 2**20
 TEXT_TYPES = (".jsonl", ".ndjson", ".json", ".csv")
 TYPES = (*TEXT_TYPES, ".parquet")
 GZIP_MAGIC = b"\x1f\x8b"
+
+
+TOO_DEEP = f"nested deeper than the JSON parser allows (about {sys.getrecursionlimit()} levels)"
 
 
 class SourceError(ValueError):
@@ -96,10 +102,24 @@ def file_rows(path: Path, columns: tuple[str, ...] = (), label: str | None = Non
 
 
 def is_empty(uri: str, ignore: tuple[str, ...] = ()) -> list[str]:
-    """Local files behind `uri` with no bytes, for a warning in the report (an empty file reads as no rows)."""
+    """Local files behind `uri` with no bytes or only whitespace, for a warning in the report (they read as no
+    rows)."""
     if uri.startswith(("s3://", "hf://")):
         return []
-    return [str(p) for p in local_files(uri, ignore) if p.stat().st_size == 0]
+    return [str(p) for p in local_files(uri, ignore) if _blank(p)]
+
+
+def _blank(path: Path, limit: int = 64 * 2**10) -> bool:
+    size = path.stat().st_size
+    if size == 0:
+        return True
+    if size > limit or _kind(path) not in TEXT_TYPES:
+        return False
+    try:
+        with _open(path, str(path)) as fh:
+            return not fh.read(limit + 1).strip()
+    except (SourceError, OSError, EOFError, zlib.error):
+        return False
 
 
 def _open(path: Path, label: str):
@@ -142,6 +162,8 @@ def _jsonl_rows(fh, label: str) -> Iterator[Row]:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
             record = RecordError(f"not valid JSON: {exc}")
+        except RecursionError:
+            record = RecordError(TOO_DEEP)
         if first and text.lstrip().startswith("[") and not isinstance(record, dict):
             raise SourceError(
                 f"{label}: holds a JSON array, not JSON lines (one object per line); "
@@ -158,6 +180,11 @@ def _json_rows(fh, label: str) -> Iterator[Row]:
     except json.JSONDecodeError as exc:
         hint = "; if it holds one object per line, name it .jsonl" if "Extra data" in exc.msg else ""
         raise SourceError(f"{label}: not valid JSON ({exc.msg} at line {exc.lineno}){hint}") from None
+    except RecursionError:
+        raise SourceError(
+            f"{label}: {TOO_DEEP}, so the file cannot be parsed; write it as JSON lines (.jsonl) so that only "
+            "the deep records are quarantined, or flatten them"
+        ) from None
     records = data if isinstance(data, list) else [data]
     for number, record in enumerate(records, start=1):
         yield Row(label, "row", number, record)
@@ -174,6 +201,8 @@ def _check_columns(found, columns: tuple[str, ...], label: str) -> None:
 
 def _csv_rows(fh, label: str, columns: tuple[str, ...]) -> Iterator[Row]:
     text = _decode(fh.read(), label, 1)
+    if not text.strip():  # no header, no rows: read like an empty file (ingest warns, or refuses an empty source)
+        return
     try:
         chunks = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], chunksize=20_000)
         number = 0
@@ -194,6 +223,7 @@ def _parquet_rows(path: Path, label: str, columns: tuple[str, ...]) -> Iterator[
             f"{label}: not a readable Parquet file ({exc}); write it again with pandas or pyarrow"
         ) from None
     _check_columns(table.schema_arrow.names, columns, label)
+    _check_json_types(table.schema_arrow, label)
     number = 0
     for batch in table.iter_batches(batch_size=10_000):
         for record in batch.to_pylist():
@@ -201,30 +231,102 @@ def _parquet_rows(path: Path, label: str, columns: tuple[str, ...]) -> Iterator[
             yield Row(label, "row", number, record)
 
 
+def _check_json_types(schema: pa.Schema, label: str) -> None:
+    """Rows are JSON values (as from a .jsonl file): a column of bytes, timestamps, decimals... cannot be one."""
+    for field in schema:
+        problem = _non_json(field.type, field.name)
+        if problem:
+            column, kind = problem
+            raise SourceError(
+                f"{label}: column {column} has type {kind}, which a JSON row cannot hold; cast it to text (for "
+                "example ISO 8601 for times, base64 for bytes) or drop it, and write the file again"
+            )
+
+
+def _non_json(t: pa.DataType, name: str) -> tuple[str, str] | None:
+    """(column path, type) of the first part of an Arrow type that is not null, bool, int, float, text, list,
+    struct or map (of those), else None."""
+    if pa.types.is_dictionary(t):
+        return _non_json(t.value_type, name)
+    plain = (pa.types.is_null, pa.types.is_boolean, pa.types.is_integer, pa.types.is_string, pa.types.is_large_string)
+    if any(check(t) for check in plain) or t in (pa.float32(), pa.float64()) or str(t) == "string_view":
+        return None
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _non_json(t.value_type, f"{name}[]")
+    if pa.types.is_map(t):
+        return _non_json(t.key_type, f"{name} keys") or _non_json(t.item_type, f"{name} values")
+    if pa.types.is_struct(t):
+        for i in range(t.num_fields):
+            problem = _non_json(t.field(i).type, f"{name}.{t.field(i).name}")
+            if problem:
+                return problem
+        return None
+    return name, str(t)
+
+
 def _s3_rows(uri: str, columns, ignore, endpoint_url) -> Iterator[Row]:
     """Objects under an s3:// key or prefix, downloaded one at a time to a temporary folder and read locally."""
     import boto3
-    import botocore.exceptions
 
-    bucket, _, key = uri[len("s3://") :].partition("/")
     client = boto3.client("s3", endpoint_url=endpoint_url)
-    try:
-        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
-        keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
-    except botocore.exceptions.BotoCoreError as exc:
-        raise SourceError(f"{uri}: cannot list objects ({exc}); check the endpoint and AWS_* credentials") from None
-    except botocore.exceptions.ClientError as exc:
-        raise SourceError(f"{uri}: cannot list objects ({exc}); check the bucket name and permissions") from None
-    keys = [k for k in keys if (k == key or k.startswith(key.rstrip("/") + "/") or not key) and not k.endswith("/")]
-    keys = [k for k in keys if _kind(Path(k)) in TYPES and Path(k).name not in ignore]
+    bucket = uri[len("s3://") :].partition("/")[0]
+    keys = [o["Key"] for o in s3_objects(uri, ignore, endpoint_url, client)]
     if not keys:
         raise SourceError(f"{uri}: no .jsonl/.json/.csv/.parquet object at this key or prefix; check the URI")
     with tempfile.TemporaryDirectory(prefix="paretoflow-s3-") as tmp:
         for k in keys:
             local = Path(tmp) / Path(k).name
-            client.download_file(bucket, k, str(local))
+            _download(client, bucket, k, local, uri)
             yield from file_rows(local, columns, label=f"s3://{bucket}/{k}")
             local.unlink()
+
+
+def s3_objects(uri: str, ignore: tuple[str, ...] = (), endpoint_url=None, client=None) -> list[dict]:
+    """The data objects an s3:// source reads, sorted by key: `{Key, ETag, Size}` from list_objects_v2 (what
+    ingest's cache key holds, so new or changed objects make the next run ingest again)."""
+    import boto3
+    import botocore.exceptions
+
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    client = client or boto3.client("s3", endpoint_url=endpoint_url)
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+        listing = [o for page in pages for o in page.get("Contents", [])]
+    except botocore.exceptions.BotoCoreError as exc:
+        raise SourceError(f"{uri}: cannot list objects ({exc}); check the endpoint and AWS_* credentials") from None
+    except botocore.exceptions.ClientError as exc:
+        raise SourceError(f"{uri}: cannot list objects ({exc}); check the bucket name and permissions") from None
+    return sorted(
+        (
+            {"Key": o["Key"], "ETag": o.get("ETag"), "Size": o.get("Size")}
+            for o in listing
+            if (o["Key"] == key or o["Key"].startswith(key.rstrip("/") + "/") or not key)
+            and not o["Key"].endswith("/")
+            and _kind(Path(o["Key"])) in TYPES
+            and Path(o["Key"]).name not in ignore
+        ),
+        key=lambda o: o["Key"],
+    )
+
+
+def _download(client, bucket: str, key: str, local: Path, uri: str) -> None:
+    """One object to a local file; a refusal (403), a vanished object or an outage refuses the whole source, with
+    the object named, rather than leaving a source read in part."""
+    import boto3.exceptions
+    import botocore.exceptions
+
+    try:
+        client.download_file(bucket, key, str(local))
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, boto3.exceptions.Boto3Error) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, botocore.exceptions.ClientError) else None
+        fix = {
+            "403": "the credentials may not read this object: check AWS_* credentials, the bucket policy and the role",
+            "404": "it was listed but is gone: the bucket changed during the run; run again",
+        }.get(str(code), "check that the endpoint is up and reachable, then run again")
+        raise SourceError(
+            f"s3://{bucket}/{key} (source {uri}): cannot download ({exc}); {fix}. The source is refused: "
+            "no row of it is used"
+        ) from None
 
 
 def _hf_rows(uri: str) -> Iterator[Row]:
@@ -243,5 +345,6 @@ def _hf_rows(uri: str) -> Iterator[Row]:
             dataset = datasets.load_dataset(name, config or None, split=split)
     except (KeyError, ValueError, FileNotFoundError, ConnectionError) as exc:
         raise SourceError(f"{uri}: cannot load this dataset split ({exc}); check the id, config and split") from None
+    _check_json_types(dataset.features.arrow_schema, uri)
     for number, record in enumerate(dataset, start=1):
         yield Row(uri, "row", number, record)

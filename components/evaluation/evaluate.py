@@ -10,6 +10,12 @@ scores carry bootstrap 95% intervals, its end-of-turn rate (replies stop at the 
 and reward-hacking indicators (length growth over the start policy, repetition, distinct-n, and the gap
 between each training scorer and an independent one); the trained judges face the master-key probes.
 
+Coherence (`coherence`): per policy the share of replies in the prompt's script and language, of replies that
+speak as the seeker or carry role markers, the end-of-turn rate, median length, repetition, distinct-n and the
+held-out perplexity of reference replies (`evaluate.perplexity_examples`), in front.json, `coherence.json`, the
+summary and MLflow (`coherence/<policy>/<indicator>`). With `sft.enabled`, the pretrained `policy` SFT started
+from is generated and measured too, for context only: it is not scored, not on the front and not a reference.
+
 The champion front in the registry, if there is one, is generated and scored here too, on the same prompts with
 the same seed, decoding and scorers (`champion.json`): promotion compares the candidates with those scores.
 """
@@ -27,18 +33,22 @@ import pandas as pd
 
 from components.common import pareto
 from components.common.messages import as_messages
+from components.common.model_store import policy_dir
 from components.common.replies import Reply, generate_replies
 from components.common.stats import bootstrap_ci
 from components.data.canonical import read_table
 from components.evaluation import champion as champion_eval
+from components.evaluation import coherence
 from components.evaluation.scorer_checks import independent_scorers, judge_attack, scorer_gaps
 from components.evaluation.stats import indicators
 from components.scorers.objectives import reward_functions
+from components.sft.examples import reference_examples
 from components.sft.start import start_policy_dir
 from paretoflow import paths, tracking
 from paretoflow.schema import Evaluate, Params
 
 BASE = "start"  # the start policy: what every trained policy is compared against
+PRETRAINED = "pretrained"  # the model SFT started from: its coherence is shown for context, it is not a candidate
 HACKING = ("length_words", "length_growth", "repetition", "distinct_1", "distinct_2")
 
 
@@ -69,13 +79,16 @@ def evaluate_policies(
         completions = [r.text for r in replies]
         scores = {o: f(prompts, completions) for o, f in zip(objectives, scorers)}
         scores |= {f"{o}_independent": f(prompts, completions) for o, f in independent.items()}
-        for j, prompt_id in enumerate(heldout["id"]):
-            responses.append(
-                {"policy": name, "prompt_id": prompt_id, "completion": completions[j], "ended": replies[j].ended}
-                | {column: values[j] for column, values in scores.items()}
-            )
+        rows = reply_rows(name, heldout, replies)
+        responses += [row | {column: values[j] for column, values in scores.items()} for j, row in enumerate(rows)]
     scores_df = pd.DataFrame(responses)
-    table = _front_table(scores_df, candidates, params)
+    examples = perplexity_examples(params, data_dir, candidates[0][1])
+    perplexity = {
+        name: coherence.reference_perplexity(path, examples, params.evaluate.batch_size) for name, path, _ in candidates
+    }
+    table = _front_table(scores_df, candidates, params, {n: p and p["perplexity"] for n, p in perplexity.items()})
+    context = pretrained_context(params, heldout, examples)
+    coherent = coherence_block(table, context, perplexity, examples)
     base_replies = list(scores_df.loc[scores_df["policy"] == BASE, "completion"])
     attack = judge_attack(params, scorers, data_dir, heldout, base_replies)
     held = heldout_set(list(heldout["id"]))
@@ -86,6 +99,9 @@ def evaluate_policies(
     (out_dir / "heldout.json").write_text(json.dumps(held, indent=2) + "\n")
     (out_dir / "champion.json").write_text(json.dumps(champion, indent=2) + "\n")
     (out_dir / "judge_attack.json").write_text(json.dumps(attack, indent=2) + "\n")
+    (out_dir / "coherence.json").write_text(json.dumps(coherent, indent=2) + "\n")
+    if context is not None:
+        context[0].to_parquet(out_dir / "pretrained_replies.parquet", index=False)
     trained = table[~table["is_base"]]
     grid = pareto.weight_grid(len(objectives), params.evaluate.weight_grid_steps)
     metrics = {
@@ -97,7 +113,9 @@ def evaluate_policies(
         **{f"eval/{o}/mean": float(trained[o].mean()) for o in objectives},
         **{f"eval/start/{o}/mean": float(table.loc[table["is_base"], o].iloc[0]) for o in objectives},
         "coherence/end_of_turn_rate/min": float(trained["end_of_turn_rate"].min()),
-        "coherence/start/end_of_turn_rate": float(table.loc[table["is_base"], "end_of_turn_rate"].iloc[0]),
+        "coherence/in_language/min": float(trained["in_language"].min()),
+        "coherence/as_seeker/max": float(trained["as_seeker"].max()),
+        **coherence_metrics(coherent),
         "hacking/length_growth/max": float(trained["length_growth"].max()),
         "hacking/repetition/max": float(trained["repetition"].max()),
         "hacking/distinct_2/min": float(trained["distinct_2"].min()),
@@ -120,14 +138,110 @@ def evaluate_policies(
     page = pareto.plot_front_html(table, objectives, samples.to_dict(), title)
     page.write_html(out_dir / "pareto_front.html", include_plotlyjs=True)
     _log(table, metrics, figure, objectives)
+    if context is not None:
+        with tracking.child_run(f"evaluate/{PRETRAINED}"):
+            tracking.log_metrics(_coherence_numbers(coherent["policies"][PRETRAINED], "coherence/"))
+            tracking.set_tags({"policy": PRETRAINED, "on_front": "context only"})
     tracking.log_figure(page, "pareto/front.html")
     tracking.log_dict(attack, "judge_attack.json")
     tracking.log_dict(champion, "champion.json")
+    tracking.log_dict(coherent, "coherence.json")
     return metrics | {
         "front": front_rows(table, objectives),
+        "coherence": coherent,
         "html": str((out_dir / "pareto_front.html").resolve()),
         "champion": champion["note"],
     }
+
+
+def reply_rows(policy: str, heldout: pd.DataFrame, replies: list[Reply]) -> list[dict]:
+    """One row per held-out prompt: the reply, whether it ended its turn, and its coherence flags."""
+    flags = coherence.judge_replies(list(heldout["prompt"]), [r.text for r in replies])
+    return [
+        {"policy": policy, "prompt_id": prompt_id, "completion": reply.text, "ended": reply.ended} | flag
+        for prompt_id, reply, flag in zip(heldout["id"], replies, flags)
+    ]
+
+
+def perplexity_examples(params: Params, data_dir: Path, start_path) -> list[dict]:
+    """Up to `evaluate.perplexity_examples` reference replies of the test split's pairs, chosen with the start
+    policy's tokenizer as SFT chooses its held-out examples (same sources, mix and length caps): every policy's
+    perplexity is measured on the same examples."""
+    limit = params.evaluate.perplexity_examples
+    if not limit:
+        return []
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(start_path)
+    pairs = read_table(Path(data_dir) / "pairs.parquet")
+    return reference_examples(pairs, "test", params.sft, tokenizer, limit, params.seed).rows
+
+
+def pretrained_context(params: Params, heldout: pd.DataFrame, examples: list[dict]) -> tuple[pd.DataFrame, dict] | None:
+    """With `sft.enabled`, the pretrained `policy` SFT started from, for context only: its held-out replies with
+    their coherence flags, and its perplexity of the reference replies. Not scored, not a candidate, not a
+    reference; None when the start policy is the pretrained policy itself."""
+    if not params.sft.enabled:
+        return None
+    path = policy_dir(params.policy, params.cache_dir)
+    replies = generate(path, list(heldout["prompt"]), params)
+    frame = pd.DataFrame(reply_rows(PRETRAINED, heldout, replies))
+    return frame, coherence.reference_perplexity(path, examples, params.evaluate.batch_size)
+
+
+def coherence_block(
+    table: pd.DataFrame, context: tuple[pd.DataFrame, dict | None] | None, perplexity: dict, examples: list[dict]
+) -> dict:
+    """coherence.json and the summary's `coherence`: per policy (the pretrained policy for context when SFT ran,
+    the start policy, each trained policy) every coherence indicator, and what the perplexity was measured on."""
+    policies = {}
+    base_words = table.loc[table["is_base"], "length_words"].iloc[0]
+    if context is not None:
+        frame, held = context
+        row = coherence.policy_indicators(frame, held and held["perplexity"])
+        row |= indicators(list(frame["completion"]), base_words)
+        policies[PRETRAINED] = {"role": "pretrained (context only)"} | _rounded(
+            {k: row[k] for k in coherence.INDICATORS}
+        )
+    for _, row in table.iterrows():
+        role = "start policy" if row["is_base"] else "trained"
+        policies[row["policy"]] = {"role": role} | _rounded({k: row[k] for k in coherence.INDICATORS})
+    measured = next((p for p in perplexity.values() if p), None)
+    return {
+        "language_id": coherence.LANGUAGE_ID,
+        "perplexity_reference": {
+            "replies": "chosen replies of the test split's pairs (sft.sources mix and length caps), reply and end "
+            "of turn given the templated prompt",
+            "examples": len(examples),
+            "tokens": measured["tokens"] if measured else 0,
+        },
+        "policies": policies,
+    }
+
+
+def coherence_metrics(block: dict) -> dict[str, float]:
+    """`coherence/<policy>/<indicator>` for every policy of the coherence block."""
+    return {
+        k: v
+        for policy, row in block["policies"].items()
+        for k, v in _coherence_numbers(row, f"coherence/{tracking.metric_name(policy)}/").items()
+    }
+
+
+def _coherence_numbers(row: dict, prefix: str) -> dict[str, float]:
+    return {f"{prefix}{k}": _number(row.get(k)) for k in coherence.INDICATORS if _number(row.get(k)) is not None}
+
+
+def _number(value) -> float | None:
+    """A float, or None for a missing or NaN value (a perplexity not measured)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if np.isnan(value) else value
+
+
+def _rounded(row: dict) -> dict:
+    return {k: (None if _number(v) is None else round(float(v), 4)) for k, v in row.items()}
 
 
 def champion_policy(version: str) -> str:
@@ -258,14 +372,18 @@ def _free_cuda() -> None:
     torch.cuda.empty_cache()
 
 
-def _front_table(scores: pd.DataFrame, candidates, params: Params) -> pd.DataFrame:
-    """One row per policy: mean scores with 95% intervals, reward-hacking indicators, front membership."""
+def _front_table(
+    scores: pd.DataFrame, candidates, params: Params, perplexity: dict[str, float | None] | None = None
+) -> pd.DataFrame:
+    """One row per policy: mean scores with 95% intervals, coherence and reward-hacking indicators, front
+    membership."""
     objectives = params.objective_names
     base_words = scores.loc[scores["policy"] == BASE, "completion"].map(lambda t: len(t.split())).mean()
     rows = []
     for name, _, weights in candidates:
         replies = scores[scores["policy"] == name]
         row = {"policy": name, "is_base": name == BASE, "weights": weights} | _policy_stats(replies, params)
+        row |= coherence.policy_indicators(replies, (perplexity or {}).get(name))
         rows.append(row | indicators(list(replies["completion"]), base_words))
     table = pd.DataFrame(rows)
     trained = ~table["is_base"]
@@ -290,6 +408,8 @@ def _policy_stats(replies: pd.DataFrame, params: Params) -> dict[str, float]:
         low, high = bootstrap_ci(replies[o], params.evaluate.bootstrap_samples, params.seed)
         row |= {f"{o}_ci_low": low, f"{o}_ci_high": high}
     row["end_of_turn_rate"] = float(replies["ended"].mean())
+    if "in_language" in replies:  # what the coherence gate compares, with the end-of-turn rate
+        row["in_language"] = float(replies["in_language"].mean())
     return row | {c: float(replies[c].mean()) for c in replies.columns if c.endswith("_independent")}
 
 
@@ -313,6 +433,7 @@ def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> N
                 | {f"independent/{o}/mean": row[f"{o}_independent"] for o in objectives if f"{o}_independent" in row}
                 | {f"hacking/{o}/scorer_gap": row[f"{o}_scorer_gap"] for o in objectives if f"{o}_scorer_gap" in row}
                 | {"eval/utility": row["utility"]}
+                | _coherence_numbers(row, "coherence/")
             )
             tracking.set_tags({"policy": row["policy"], "on_front": str(bool(row["on_front"]))})
     logged = table.assign(weights=table["weights"].map(json.dumps))

@@ -1,6 +1,7 @@
 """The evaluation as a markdown table (the training flow's Prefect artifact): policies x objectives with 95%
-intervals, front membership, hypervolume contribution, EUM, reward-hacking signs, and links to the MLflow run
-and the interactive front."""
+intervals, front membership, hypervolume contribution, EUM, the coherence of each policy's replies (the
+pretrained policy beside them for context), reward-hacking signs, and links to the MLflow run and the
+interactive front."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def markdown(step: dict, objectives: list[str], tracking_uri: str) -> str:
             f"| {row['policy']} | {weights} | " + " | ".join(cells) + f" | {front} | {row['hv_contribution']:.4g} |"
         )
     lines += ["", f"Weights in the order {'/'.join(objectives)}; scores are means with bootstrap 95% intervals.", ""]
+    lines += coherence_lines(summary.get("coherence"))
     gaps = {k.split("/")[1]: v for k, v in summary.items() if k.startswith("hacking/") and k.endswith("/scorer_gap")}
     if gaps:
         shown = ", ".join(f"{o} {v:+.3f}" for o, v in gaps.items())
@@ -55,3 +57,38 @@ def markdown(step: dict, objectives: list[str], tracking_uri: str) -> str:
         + (f", [local copy](file://{summary['html']})" if summary.get("html") else ""),
     ]
     return "\n".join(lines)
+
+
+COHERENCE_COLUMNS = (  # indicator, header, format
+    ("in_language", "in language", "{:.0%}"),
+    ("as_seeker", "as seeker", "{:.0%}"),
+    ("role_marker", "role markers", "{:.0%}"),
+    ("end_of_turn_rate", "end of turn", "{:.0%}"),
+    ("median_words", "median words", "{:g}"),
+    ("repetition", "repetition", "{:.2f}"),
+    ("distinct_2", "distinct-2", "{:.2f}"),
+    ("perplexity", "perplexity", "{:.2f}"),
+)
+
+
+def coherence_lines(block: dict | None) -> list[str]:
+    """Per policy the coherence of its held-out replies; the pretrained policy's row is context, not a candidate."""
+    if not block:
+        return []
+    lines = [
+        "| policy | " + " | ".join(h for _, h, _ in COHERENCE_COLUMNS) + " |",
+        "|---|" + "---|" * len(COHERENCE_COLUMNS),
+    ]
+    for policy, row in block["policies"].items():
+        name = {"start policy": f"{policy} (start policy)", "pretrained (context only)": f"{policy} (context)"}
+        cells = ["–" if row.get(k) is None else f.format(row[k]) for k, _, f in COHERENCE_COLUMNS]
+        lines.append(f"| {name.get(row['role'], policy)} | " + " | ".join(cells) + " |")
+    reference = block["perplexity_reference"]
+    lines += [
+        "",
+        "Coherence of the held-out replies: in the prompt's script and language "
+        f"({block['language_id']}), speaking as the seeker, carrying role markers, ending the turn. Perplexity of "
+        f"reference replies: {reference['replies']} ({reference['examples']} replies, {reference['tokens']} tokens).",
+        "",
+    ]
+    return lines

@@ -53,6 +53,19 @@ def last_complete_checkpoint(folder: Path) -> Path | None:
     return None
 
 
+def forget_finished(policies: Path) -> list[str]:
+    """Before a forced run (`paretoflow run --force`): every policy under `policies` trains again from its start,
+    so finished markers and checkpoints go; returns the names of the policies that had finished."""
+    policies = Path(policies)
+    if not policies.is_dir():
+        return []
+    finished = sorted(p.parent.name for p in policies.glob(f"*/{FINISHED}"))
+    for folder in (p for p in policies.iterdir() if p.is_dir()):
+        (folder / FINISHED).unlink(missing_ok=True)
+        shutil.rmtree(folder / CHECKPOINTS, ignore_errors=True)
+    return finished
+
+
 def mark_finished(out: Path, summary: dict) -> None:
     (out / FINISHED).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)

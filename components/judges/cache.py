@@ -1,7 +1,8 @@
 """Content-addressed reply cache for chat clients: a re-run asks the judge nothing it has already answered.
 
 The key is the sha256 of (backend, model, max_tokens, temperature, messages), the client's version (the code of
-the judge backends, hashed where installed, and the settings that shape replies, `paretoflow.step_params`), plus
+the judge backends, hashed where installed, and the settings that shape replies, `paretoflow.step_params`: the
+endpoint's base URL, log-prob settings, input truncation), plus
 the verdict method for probability verdicts (stored as JSON numbers). The messages are the rendered prompt, so the
 template's content is part of the key: editing a template changes every key.
 Replies live in append-only JSONL shards, one per (backend, model); each record is written with one
@@ -110,9 +111,14 @@ def shard_name(backend: str, model: str) -> str:
 
 
 def client_version(client: ChatClient) -> str:
-    """The judge backends' code and the client's settings that shape replies (not its timeouts or batching)."""
+    """The judge backends' code and the client's settings that shape replies (not its timeouts or batching): for
+    `openai` the endpoint (base URL, without a trailing slash), model and log-prob settings (`top_logprobs`); for
+    `hf` the model spec and input truncation (`max_input_tokens`)."""
     settings = getattr(client, "settings", None)
-    shaping = json.dumps(result_settings(settings), sort_keys=True) if settings is not None else ""
+    shaping = result_settings(settings) if settings is not None else {}
+    if isinstance(shaping.get("base_url"), str):
+        shaping["base_url"] = shaping["base_url"].rstrip("/")
+    shaping = json.dumps(shaping, sort_keys=True) if settings is not None else ""
     return text_sha(code_version("components.judges.backends"), shaping, length=12)
 
 

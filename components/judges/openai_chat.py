@@ -1,9 +1,11 @@
 """Judge backend for any OpenAI-compatible `/v1/chat/completions` endpoint (vLLM, TGI, OpenAI, `transformers serve`).
 
-Requests go out concurrently (asyncio + httpx, at most `max_concurrency` in flight), each under a total
+Requests go out concurrently (asyncio + httpx, at most `max_concurrency` in flight), each try under a total
 timeout. 429, 5xx, timeouts, connection errors and bodies that are not a complete chat completion are
 retried with exponential backoff and full jitter (AWS's "full jitter": sleep uniform(0, min(cap, base 2^k))),
-or exactly the server's Retry-After when it sends one. Other 4xx are the caller's mistake and fail at once.
+or exactly the server's Retry-After when it sends one, however long, within the request's overall deadline
+(`deadline_s`, from its first try: tries, backoffs and waits together). A wait that would end past the deadline
+is not started: the request fails at once, naming the endpoint. Other 4xx are the caller's mistake and fail at once.
 The API key is read from the environment variable named in params and never appears in logs or errors.
 Verdicts (`verdicts`: a pointwise score, a pairwise winner) ask for `logprobs`/`top_logprobs` and read the
 label probabilities at the verdict's label (components.judges.expected_score); servers that send no
@@ -127,9 +129,11 @@ class OpenAIChatClient:
 
     async def _with_retries(self, client: httpx.AsyncClient, payload: dict) -> dict:
         s = self.settings
+        start = time.monotonic()
         for attempt in range(s.max_retries + 1):
+            left = s.deadline_s - (time.monotonic() - start)
             try:
-                return await self._once(client, payload)
+                return await self._once(client, payload, max(min(s.timeout_s, left), 0.001))
             except _Retryable as raw:
                 failure = self._redact(str(raw))
                 if attempt == s.max_retries:
@@ -138,8 +142,21 @@ class OpenAIChatClient:
                         f"Check that the server is up and serves this model, or raise rubrics.judge.max_retries / "
                         f"timeout_s, or lower max_concurrency if it is overloaded."
                     ) from None
-                self.retries += 1
                 delay = _backoff(attempt, s.backoff_base_s, s.backoff_max_s, raw.retry_after)
+                spent = time.monotonic() - start
+                if spent + delay >= s.deadline_s:
+                    wait = (
+                        f"the server asked to retry after {raw.retry_after:g}s (Retry-After)"
+                        if raw.retry_after is not None
+                        else f"the next try would start after {spent + delay:.1f}s"
+                    )
+                    raise JudgeError(
+                        f"judge endpoint {self.url} (model {s.model!r}) gave no answer within rubrics.judge.deadline_s="
+                        f"{s.deadline_s:g}s: {attempt + 1} tr{'y' if attempt == 0 else 'ies'} in {spent:.1f}s, last: "
+                        f"{failure}; {wait}. Raise rubrics.judge.deadline_s, lower max_concurrency, or check the "
+                        "server's rate limits and load."
+                    ) from None
+                self.retries += 1
                 log.warning("judge %s: %s; retry %d/%d in %.2fs", self.url, failure, attempt + 1, s.max_retries, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
@@ -148,14 +165,15 @@ class OpenAIChatClient:
         """Server error bodies may echo request headers; the key never leaves this object."""
         return text.replace(self._secret, "***") if self._secret else text
 
-    async def _once(self, client: httpx.AsyncClient, payload: dict) -> dict:
-        """The parsed body of a complete chat completion (one with `choices[0].message`)."""
+    async def _once(self, client: httpx.AsyncClient, payload: dict, limit_s: float) -> dict:
+        """The parsed body of a complete chat completion (one with `choices[0].message`), within `limit_s`."""
         self.requests += 1
         try:
-            async with asyncio.timeout(self.settings.timeout_s):
+            async with asyncio.timeout(limit_s):
                 response = await client.post(self.url, json=payload)
         except (TimeoutError, httpx.TimeoutException):
-            raise _Retryable(f"no complete answer within timeout_s={self.settings.timeout_s}") from None
+            within = f"timeout_s={self.settings.timeout_s:g}" if limit_s >= self.settings.timeout_s else "the deadline"
+            raise _Retryable(f"no complete answer within {within} ({limit_s:.3g}s)") from None
         except httpx.TransportError as exc:
             raise _Retryable(f"connection error ({type(exc).__name__}: {exc})") from None
         status = response.status_code
@@ -185,8 +203,9 @@ def _content(body: dict) -> str:
 
 
 def _backoff(attempt: int, base: float, cap: float, retry_after: float | None) -> float:
+    """The server's Retry-After as sent (the caller holds it to the request's deadline), else full jitter."""
     if retry_after is not None:
-        return min(retry_after, cap)
+        return retry_after
     return random.uniform(0, min(cap, base * 2**attempt))
 
 

@@ -7,7 +7,11 @@ scores decide. Otherwise (the champion moved since, or an older candidate) the g
 registered scores (tags `heldout.<objective>`), comparable only when both were scored on the same held-out prompts
 (tag `heldout_set.md5`); each gate's detail says which comparison it made. The judge-attack gate reads the
 false-positive rate of the master-key probes that evaluate measured on the candidate's training judges (tag
-`judge_attack.fpr`).
+`judge_attack.fpr`). The coherence gate refuses a candidate front whose end-of-turn rate or in-language share
+(tags `coherence.<indicator>`, worst version of the front) falls more than `promote.max_coherence_drop` below the
+champion front's worst, read from the candidate's side-by-side tags (`sidebyside.v<version>.coherence.<indicator>`)
+when they cover the champion front, else from the champion's own tags; a champion registered before those tags
+existed leaves nothing to compare, and the gate passes saying so.
 Each gate is recorded on the candidate version as a `gate.<name>` tag (`pass`/`fail`) with a
 `gate.<name>.detail` tag saying why. With `promote.require_approval`, a person decides last
 (`gate.human_approval`), through the `approve` callback the promote flow gives (a Prefect pause).
@@ -44,6 +48,8 @@ SIDE_RUN = "sidebyside.run_id"
 # Scores reach the tags through front.json (10 decimals) and champion.json (full precision): the same front scored
 # twice may differ by rounding, which must not fail the hypervolume gate.
 HV_ROUNDING = 1e-9
+COHERENCE_GATED = ("end_of_turn_rate", "in_language")  # coherence.<indicator> tags compared by gate.coherence
+COHERENCE_ROUNDING = 1e-9  # a drop of exactly max_coherence_drop (1.0 - 0.95 in floats) is allowed
 PENDING = "pending approval"  # gate.passed while the automatic gates passed and a reviewer has not answered yet
 
 
@@ -66,7 +72,7 @@ def gates(candidate: Front, champion: Front | None, objectives: list[str], setti
     attack = judge_attack_gate(candidate, settings)
     if champion is None:
         first = "no champion yet: first promotion"
-        return [*(Gate(n, True, first) for n in ("heldout_set", "hypervolume", "objectives")), attack]
+        return [*(Gate(n, True, first) for n in ("heldout_set", "hypervolume", "objectives", "coherence")), attack]
     side, why = side_by_side(candidate, champion, objectives)
     if side is not None:
         how = f"evaluated side by side in run {candidate.anchor.tags.get(SIDE_RUN, 'unknown')}"
@@ -101,7 +107,7 @@ def gates(candidate: Front, champion: Front | None, objectives: list[str], setti
         )
         + f", {how}",
     )
-    return [heldout, hypervolume, kept, attack]
+    return [heldout, hypervolume, kept, coherence_gate(candidate, champion, settings), attack]
 
 
 def side_by_side(candidate: Front, champion: Front, objectives: list[str]) -> tuple[dict | None, str]:
@@ -119,6 +125,74 @@ def side_by_side(candidate: Front, champion: Front, objectives: list[str]) -> tu
     if missing:
         return None, f"the candidate lacks side-by-side scores {', '.join(missing[:3])} (objectives changed since?)"
     return {v: [float(tags[k]) for k in ks] for v, ks in keys.items()}, ""
+
+
+def coherence_gate(candidate: Front, champion: Front, settings: Promote) -> Gate:
+    """Neither the end-of-turn rate nor the in-language share of the candidate front's worst version may fall more
+    than `max_coherence_drop` below the champion front's worst. Passes when the champion carries no coherence
+    tags (registered before evaluate measured them): there is nothing to compare, and only a measured drop fails."""
+    limit = settings.max_coherence_drop
+    theirs, how = champion_coherence(candidate, champion)
+    if not theirs:
+        tags = ", ".join(f"coherence.{k}" for k in COHERENCE_GATED)
+        return Gate(
+            "coherence",
+            True,
+            f"nothing to compare: the champion front carries no coherence tags ({tags}; registered before evaluate "
+            "measured them)",
+        )
+    ours = worst_coherence(candidate.versions)
+    missing = [k for k in theirs if k not in ours]
+    if missing:
+        return Gate(
+            "coherence",
+            False,
+            f"the candidate front has no {', '.join(f'coherence.{k}' for k in missing)} tags while the champion's "
+            "has: re-run evaluate and register to measure it",
+        )
+    compared = [f"{k} {ours[k]:.3f} vs {theirs[k]:.3f}" for k in theirs]
+    dropped = [k for k in theirs if theirs[k] - ours[k] > limit + COHERENCE_ROUNDING]
+    verdict = (
+        f"fell more than {limit} below the champion: {', '.join(dropped)}"
+        if dropped
+        else f"none more than {limit} below the champion"
+    )
+    return Gate(
+        "coherence",
+        not dropped,
+        f"{verdict} ({'; '.join(compared)}; worst version of each front), {how}",
+    )
+
+
+def champion_coherence(candidate: Front, champion: Front) -> tuple[dict[str, float], str]:
+    """The champion front's worst end-of-turn rate and in-language share, and where they come from: the
+    candidate's own evaluate run when it measured every champion version beside it, else the champion's tags."""
+    tags = candidate.anchor.tags
+    if _beside_current(candidate, champion):
+        side = {
+            k: [tags.get(f"sidebyside.v{v.version}.coherence.{k}") for v in champion.versions] for k in COHERENCE_GATED
+        }
+        if all(None not in values for values in side.values()):
+            found = {k: min(map(float, values)) for k, values in side.items()}
+            return found, f"evaluated side by side in run {tags.get(SIDE_RUN, 'unknown')}"
+    return worst_coherence(champion.versions), "champion's own evaluation"
+
+
+def worst_coherence(versions: list) -> dict[str, float]:
+    """Per gated indicator the lowest `coherence.<indicator>` tag of the versions; one tagged nowhere is left out."""
+    worst = {}
+    for k in COHERENCE_GATED:
+        values = [float(v.tags[f"coherence.{k}"]) for v in versions if f"coherence.{k}" in v.tags]
+        if values:
+            worst[k] = min(values)
+    return worst
+
+
+def _beside_current(candidate: Front, champion: Front) -> bool:
+    """Whether the candidate's evaluate run scored exactly the current champion front beside it."""
+    tagged = candidate.anchor.tags.get(SIDE_VERSIONS)
+    current = sorted((str(v.version) for v in champion.versions), key=int)
+    return tagged is not None and sorted(tagged.split(","), key=int) == current
 
 
 def heldout_gate(candidate: Front, champion: Front, settings: Promote) -> Gate:

@@ -3,9 +3,10 @@ equal-weight utility. Training never moves `champion`: promotion is its own flow
 
 Each version is the policy's saved directory logged as it is (a transformers text-generation checkpoint with
 a signature and an input example), tagged with what a reviewer needs to trust it: weights, held-out scores
-with intervals, hypervolume contribution, reward-hacking signs, the judge-attack rate, rubric version, the
-DVC md5 of every step input (the values dvc.lock records, read from the lineage files steps write as they run)
-and the pipeline run. When evaluate scored the champion front beside the candidates, every version also carries
+with intervals, hypervolume contribution, coherence of its replies (`coherence.*`, beside the start policy's
+and the pretrained policy's), reward-hacking signs, the judge-attack rate, rubric version, the DVC md5 of every
+step input (the values dvc.lock records, read from the lineage files steps write as they run) and the pipeline
+run. When evaluate scored the champion front beside the candidates, every version also carries
 those champion scores (`sidebyside.*`), which promotion compares against instead of the champion's own older
 evaluation.
 """
@@ -31,6 +32,11 @@ SIGNATURE = infer_signature(INPUT_EXAMPLE, ["I am sorry work has been weighing o
 # pinned to what trained the policy; MLflow's own guess imports torchvision, which is not installed
 PIP_REQUIREMENTS = [f"{pkg}=={metadata.version(pkg)}" for pkg in ("torch", "transformers", "accelerate")]
 HACKING_SHOWN = ("length_growth", "repetition", "distinct_2")  # front.json columns a reviewer checks first
+# front.json coherence columns tagged on each version as `coherence.<indicator>` (gate.coherence reads the first two)
+COHERENCE_SHOWN = ("end_of_turn_rate", "in_language", "as_seeker", "median_words", "perplexity")
+SIDE_BY_SIDE_COHERENCE = ("end_of_turn_rate", "in_language")  # champion.json columns gate.coherence reads
+# the policies a version is compared with, one readable tag each (`coherence.start`, `coherence.pretrained`)
+COHERENCE_CONTEXT = ("start", "pretrained")
 
 
 def register_front(
@@ -61,6 +67,7 @@ def register_front(
         "rubrics.version": rubric_version(rubrics_dir),
         **judge_attack_tags(evaluation_dir / "judge_attack.json"),
         **side_by_side_tags(evaluation_dir / "champion.json", params.objective_names),
+        **coherence_context_tags(evaluation_dir / "coherence.json"),
     }
     _resolve_pipeline_class(TASK)
     registered = []
@@ -93,6 +100,7 @@ def register_front(
                 for o in params.objective_names
             },
             **{f"hacking.{k}": round(row[k], 4) for k in HACKING_SHOWN},
+            **coherence_tags(row),
             **{
                 f"independent.{o}": row[f"{o}_independent"] for o in params.objective_names if f"{o}_independent" in row
             },
@@ -168,7 +176,40 @@ def side_by_side_tags(path: Path, objectives: list[str]) -> dict[str, str]:
             for version, scores in champion["scores"].items()
             for o in objectives
         },
+        **{  # what gate.coherence compares, measured on the champion's replies in this run
+            f"sidebyside.v{version}.coherence.{k}": str(scores[k])
+            for version, scores in champion["scores"].items()
+            for k in SIDE_BY_SIDE_COHERENCE
+            if scores.get(k) is not None
+        },
     }
+
+
+def coherence_tags(row: dict) -> dict[str, float]:
+    """The version's own coherence (`coherence.<indicator>`); an indicator evaluate did not measure is left out."""
+    return {f"coherence.{k}": round(row[k], 4) for k in COHERENCE_SHOWN if row.get(k) is not None}
+
+
+def coherence_context_tags(path: Path) -> dict[str, str]:
+    """The start policy's (and, when SFT ran, the pretrained policy's) coherence in one readable tag each, from
+    coherence.json: what the version's own `coherence.*` tags compare with."""
+    if not path.exists():
+        return {}
+    policies = json.loads(path.read_text())["policies"]
+    return {
+        f"coherence.{policy}": describe_coherence(policies[policy])
+        for policy in COHERENCE_CONTEXT
+        if policy in policies
+    }
+
+
+def describe_coherence(row: dict) -> str:
+    """The measured indicators in one line: `end_of_turn_rate 0.917, in_language 1.000, ...`."""
+    return ", ".join(
+        f"{k} {row[k]:.3f}" if k != "median_words" else f"{k} {row[k]:g}"
+        for k in COHERENCE_SHOWN
+        if row.get(k) is not None
+    )
 
 
 def rubric_version(rubrics_dir: Path) -> str:

@@ -87,9 +87,13 @@ def train_sft(params: Params, data_dir: Path = paths.DATA, out_dir: Path = paths
 def _trainer(params: Params, pretrained: Path, tokenizer, train: Examples, heldout: Examples):
     import torch
     from datasets import Dataset
+    from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
     cfg = params.sft
+    model = AutoModelForCausalLM.from_pretrained(pretrained, dtype=torch.float32)
+    if not cfg.train_embeddings:  # tied to the output head in Gemma: both stay as pretrained
+        model.get_input_embeddings().weight.requires_grad_(False)
     args = SFTConfig(
         output_dir=str(paths.SFT.parent / "sft-checkpoints"),
         num_train_epochs=cfg.epochs,
@@ -110,7 +114,7 @@ def _trainer(params: Params, pretrained: Path, tokenizer, train: Examples, heldo
     )
     columns = ("prompt", "completion")
     trainer = SFTTrainer(
-        model=str(pretrained),
+        model=model,
         args=args,
         train_dataset=Dataset.from_list([{k: r[k] for k in columns} for r in train.rows]),
         eval_dataset=Dataset.from_list([{k: r[k] for k in columns} for r in heldout.rows]) if heldout.rows else None,

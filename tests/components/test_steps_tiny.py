@@ -65,6 +65,33 @@ def test_evaluate_scores_every_objective_and_finds_a_front(tiny_run):
     assert (root / "artifacts/evaluation/pareto_front.png").stat().st_size > 10_000
 
 
+def test_evaluate_measures_coherence_per_policy_with_the_pretrained_for_context(tiny_run):
+    root, params, results = tiny_run
+    evaluation = root / "artifacts/evaluation"
+    scores = pd.read_parquet(evaluation / "scores.parquet")
+    assert {"in_script", "in_language", "role_marker", "as_seeker"} <= set(scores.columns)
+    coherence = json.loads((evaluation / "coherence.json").read_text())
+    assert list(coherence["policies"]) == ["pretrained", "start", "policy-0", "policy-1", "policy-2"]
+    assert coherence["policies"]["pretrained"]["role"] == "pretrained (context only)"
+    assert coherence["perplexity_reference"]["examples"] == params.evaluate.perplexity_examples
+    for policy, row in coherence["policies"].items():
+        assert 0 <= row["in_language"] <= 1 and 0 <= row["end_of_turn_rate"] <= 1, policy
+        assert 1 < row["perplexity"] < 10 * 800, policy  # a random tiny model: near its vocabulary, never below 1
+    front = {r["policy"]: r for r in json.loads((evaluation / "front.json").read_text())}
+    assert "pretrained" not in front
+    assert abs(front["start"]["perplexity"] - coherence["policies"]["start"]["perplexity"]) < 1e-4
+    pretrained = pd.read_parquet(evaluation / "pretrained_replies.parquet")
+    assert list(pretrained["prompt_id"]) == list(scores.loc[scores["policy"] == "start", "prompt_id"])
+    summary = results["evaluate"]["summary"]
+    assert summary["coherence/pretrained/perplexity"] == coherence["policies"]["pretrained"]["perplexity"]
+    assert (
+        abs(summary["coherence/in_language/min"] - min(front[p]["in_language"] for p in front if p != "start")) < 1e-9
+    )
+    client = mlflow.MlflowClient(params.tracking.uri)
+    logged = client.get_run(results["evaluate"]["run_id"]).data.metrics
+    assert logged["coherence/start/median_words"] == coherence["policies"]["start"]["median_words"]
+
+
 def test_register_puts_the_front_in_the_registry(tiny_run):
     root, params, results = tiny_run
     summary = results["register"]["summary"]

@@ -31,6 +31,9 @@ def test_serve_builds_three_deployments_with_the_cron_from_params():
     assert schema["force"]["type"] == "boolean" and schema["overrides"]["anyOf"][0]["type"] == "array"
     assert deployments["promote"].entrypoint == "flows/promote.py:promote"
     assert deployments["promote"]._parameter_openapi_schema.properties["dry_run"]["type"] == "boolean"
+    for name in ("scheduled-retrain", "manual-retrain"):  # one run at a time; later ones wait in the queue
+        assert deployments[name].concurrency_limit == 1, name
+        assert deployments[name].concurrency_options.collision_strategy == "ENQUEUE", name
 
 
 def test_infra_prefect_yaml_declares_the_same_deployments_on_a_cpu_and_a_gpu_pool(monkeypatch):
@@ -52,6 +55,12 @@ def test_infra_prefect_yaml_declares_the_same_deployments_on_a_cpu_and_a_gpu_poo
         assert declared[name]["entrypoint"] == deployment.entrypoint, name
         assert declared[name]["parameters"] == deployment.parameters, name
         assert set(deployment.parameters) <= set(deployment._parameter_openapi_schema.properties), name  # UI-editable
+        if deployment.concurrency_limit is not None:
+            options = deployment.concurrency_options
+            limit = {"limit": deployment.concurrency_limit, "collision_strategy": options.collision_strategy.value}
+            assert declared[name]["concurrency_limit"] == limit, name
+        else:
+            assert "concurrency_limit" not in declared[name], name
     schedule = {"cron": params.serve.cron, "timezone": params.serve.timezone}
     assert declared["scheduled-retrain"]["schedules"] == [schedule]
     pools = {name: d["work_pool"]["name"] for name, d in declared.items()}
@@ -211,8 +220,28 @@ def test_scheduled_retrain_triggered_again_through_the_api_finishes_from_cache(t
             )
             asyncio.run(Runner().execute_flow_run(flow_run.id))
             assert asyncio.run(state_of(flow_run.id)).is_completed()
+        assert asyncio.run(second_run_of_manual_retrain_waits(build(params, "params.yaml", overrides)))
     store = MlflowClient(params.tracking.uri)
     experiment = store.get_experiment_by_name(params.tracking.experiment).experiment_id
     parents = store.search_runs([experiment], "tags.`paretoflow.step` = 'pipeline'", order_by=["start_time ASC"])
     assert [p.data.tags["paretoflow.cached_steps"] for p in parents] == ["-", "ingest,validate"]
     assert all(p.info.status == "FINISHED" for p in parents)
+
+
+async def second_run_of_manual_retrain_waits(deployments) -> bool:
+    """The server holds a second run of a retrain deployment while one is going: its move to Pending is answered
+    with AwaitingConcurrencySlot, and it may start once the first run has finished."""
+    from prefect import get_client
+    from prefect.states import Completed, Pending, Running
+
+    (manual,) = [d for d in deployments if d.name == "manual-retrain"]
+    deployment_id = await manual.aapply()
+    async with get_client() as client:
+        first, second = [await client.create_flow_run_from_deployment(deployment_id) for _ in range(2)]
+        assert (await client.set_flow_run_state(first.id, Pending())).state.is_pending()
+        await client.set_flow_run_state(first.id, Running())
+        held = await client.set_flow_run_state(second.id, Pending())
+        assert held.state.name == "AwaitingConcurrencySlot", held.state
+        await client.set_flow_run_state(first.id, Completed())
+        assert (await client.set_flow_run_state(second.id, Pending())).state.is_pending()
+    return True

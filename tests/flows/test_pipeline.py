@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -9,8 +10,12 @@ import mlflow
 import pytest
 
 from paretoflow.config import load_params
-from paretoflow.steps import ORDER
+from paretoflow.hashing import dvc_md5
+from paretoflow.locking import LockTimeout
+from paretoflow.steps import ORDER, STEPS, StepFailed, execute
 from tests.conftest import copy_project, tiny
+from tests.lock_holder import hold
+from tests.moto_s3 import make_bucket, s3_endpoint  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -160,6 +165,118 @@ def test_force_reruns_everything_and_until_stops_early(pipeline):
     assert list(result["steps"]) == ["ingest", "validate"] and _ran(result) == ["ingest", "validate"]
 
 
+def test_params_a_then_b_then_a_again_runs_what_b_overwrote(pipeline, model_cache):
+    """The tests above left B (grpo.learning_rate=2e-5, evaluate.max_new_tokens=6) in artifacts/ while Prefect still
+    holds A's results: serving them would evaluate and register B's policies under A's lineage."""
+    root, run, (first, first_seconds) = pipeline
+    a = load_params("params.yaml", tiny(root, model_cache))
+    grpo_key = STEPS["grpo"].cache_key(a)
+    assert "made with other inputs or params" in STEPS["grpo"].stale(grpo_key)
+    result, seconds = run()
+    assert _ran(result) == ["grpo", "evaluate", "register"]
+    assert {name: STEPS[name].stale(STEPS[name].cache_key(a)) for name in ORDER} == dict.fromkeys(ORDER)
+    cached, cached_seconds = run()
+    assert _ran(cached) == []
+    share = cached_seconds / first_seconds
+    print(f"A again after B {seconds:.1f}s; then a cached run {cached_seconds:.1f}s, {share:.1%} of the first run")
+
+
+def test_a_failed_run_leaves_nothing_a_later_cache_hit_trusts(pipeline):
+    """Ingest writes its tables before it stops on the quarantine limit; the next run with A's params must not take
+    A's cached result over B's tables."""
+    root, run, _ = pipeline
+    tables = dvc_md5("artifacts/data")
+    good = {
+        "prompt": [{"role": "user", "content": "My dog died."}],
+        "chosen": "I'm so sorry.",
+        "rejected": "Get a cat.",
+    }
+    (root / "extra.jsonl").write_text(json.dumps({**good, "objective": "empathy"}) + "\n{not json\n")
+    sources = [
+        {"name": "sample-pairs", "uri": "data/sample/pairs.jsonl"},
+        {"name": "sample-prompts", "uri": "data/sample/prompts.jsonl"},
+        {"name": "extra", "uri": "extra.jsonl"},
+    ]
+    with pytest.raises(StepFailed, match="too many rows rejected"):
+        run(f"data.sources={json.dumps(sources)}", "data.max_quarantine_fraction=0")
+    assert dvc_md5("artifacts/data") != tables, "the failed ingest left B's tables"
+    result, _ = run()
+    assert _ran(result) == ["ingest"], "ingest again; the steps after it find A's inputs and are cached"
+    assert dvc_md5("artifacts/data") == tables
+
+
+def test_force_retrains_finished_policies(pipeline, model_cache):
+    """A re-run with the same settings skips finished policies; a forced one (`paretoflow run --force`, which the
+    flow hands to every step it executes) trains them again."""
+    root, _, _ = pipeline
+    params = load_params("params.yaml", tiny(root, model_cache))
+    again = execute("grpo", params)["summary"]
+    assert (again["trained"], again["skipped_finished"]) == (0, 3)
+    forced = execute("grpo", params, force=True)["summary"]
+    assert (forced["trained"], forced["skipped_finished"]) == (3, 0)
+    assert all((root / "artifacts/policies" / f"policy-{i}" / "finished.json").exists() for i in range(3))
+
+
+def test_a_scheduled_run_ingests_a_new_s3_object_and_skips_when_nothing_changed(
+    harness,
+    tmp_path,
+    model_cache,
+    monkeypatch,
+    s3_endpoint,  # noqa: F811
+):
+    from flows.pipeline import training_pipeline
+
+    root = copy_project(tmp_path)
+    monkeypatch.chdir(root)
+    client = make_bucket(s3_endpoint, "nightly")
+    row = {"prompt": [{"role": "user", "content": "I can't sleep."}], "chosen": "That's hard.", "rejected": "Ok."}
+    row["objective"] = "empathy"
+    client.put_object(Bucket="nightly", Key="prefs/day-1.jsonl", Body=json.dumps(row).encode() + b"\n")
+    source = f"data.sources=[{{name: remote, uri: s3://nightly/prefs, endpoint_url: {s3_endpoint}}}]"
+
+    def run() -> dict:
+        return training_pipeline(params_file="params.yaml", overrides=tiny(root, model_cache, source), until="ingest")
+
+    first, unchanged = run(), run()
+    client.put_object(
+        Bucket="nightly", Key="prefs/day-2.jsonl", Body=json.dumps({**row, "chosen": "Nights are hard."}).encode()
+    )
+    added = run()
+    assert [_ran(r) for r in (first, unchanged, added)] == [["ingest"], [], ["ingest"]]
+    assert (first["steps"]["ingest"]["summary"]["pairs"], added["steps"]["ingest"]["summary"]["pairs"]) == (1, 2)
+
+
+def test_a_second_run_waits_for_the_project_lock_naming_the_holder(harness, tmp_path, model_cache, monkeypatch, caplog):
+    """A real process holds the project's lock (a scheduled retrain still going): another run waits, says which run
+    holds it, and fails with that name after its timeout; once the holder is done, it goes on."""
+    from flows.pipeline import training_pipeline
+
+    root = copy_project(tmp_path)
+    monkeypatch.chdir(root)
+
+    def run(until: str) -> tuple[dict, float]:
+        started = time.perf_counter()
+        result = training_pipeline(params_file="params.yaml", overrides=tiny(root, model_cache), until=until)
+        return result, time.perf_counter() - started
+
+    lock = root / "artifacts" / "paretoflow.lock"
+    holder = hold(lock, "training_pipeline flow run nightly-retrain")
+    try:
+        monkeypatch.setenv("PARETOFLOW_LOCK_TIMEOUT_S", "1")
+        with pytest.raises(LockTimeout, match=f"held by pid {holder.pid} .*nightly-retrain"):
+            run(until="ingest")
+    finally:
+        holder.kill()
+        holder.wait()
+    monkeypatch.setenv("PARETOFLOW_LOCK_TIMEOUT_S", "120")
+    holder = hold(lock, "training_pipeline flow run nightly-retrain", seconds=2)
+    result, seconds = run(until="ingest")
+    assert holder.wait() == 0 and _ran(result) == ["ingest"]
+    waiting = [r.getMessage() for r in caplog.records if r.getMessage().startswith("waiting for the lock")]
+    assert waiting and f"on {lock}" in waiting[-1] and f"held by pid {holder.pid} " in waiting[-1]
+    assert seconds >= 1, "it went on only once the holder had let go"
+
+
 def test_run_command_stops_cleanly_naming_the_failed_step(harness, tmp_path, model_cache, monkeypatch):
     from typer.testing import CliRunner
 
@@ -168,7 +285,7 @@ def test_run_command_stops_cleanly_naming_the_failed_step(harness, tmp_path, mod
     root = copy_project(tmp_path)
     monkeypatch.chdir(root)
     (root / "data/sample/prompts.jsonl").write_text("")  # no prompts: the prompts suite must fail
-    args = [x for o in tiny(root, model_cache) for x in ("-o", o)]
+    args = [x for o in tiny(root, model_cache, "data.sources.1.allow_empty=true") for x in ("-o", o)]
     out = CliRunner().invoke(app, ["run", *args, "--until", "validate"])
     assert out.exit_code == 1, out.output
     assert "pipeline stopped at validate:" in out.stderr and "prompts: expect_table_row_count" in out.stderr

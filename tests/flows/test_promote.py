@@ -69,6 +69,10 @@ def test_evaluation_outputs_reach_the_registered_versions(registered):
         tags = client.get_model_version(params.register.model_name, entry["version"]).tags
         assert tags["heldout_set.md5"] == heldout["md5"] and tags["objectives"] == ",".join(params.objective_names)
         assert tags["heldout.empathy.ci95"].startswith("[") and "hacking.length_growth" in tags
+        row = next(r for r in front if r["policy"] == entry["policy"])
+        assert float(tags["coherence.end_of_turn_rate"]) == pytest.approx(row["end_of_turn_rate"], abs=1e-4)
+        assert float(tags["coherence.in_language"]) == pytest.approx(row["in_language"], abs=1e-4)
+        assert tags["coherence.start"].startswith("end_of_turn_rate ") and "coherence.pretrained" in tags
 
 
 def test_select_before_any_promotion_uses_the_candidate_front_and_says_so(registered):
@@ -213,9 +217,12 @@ def test_champion_front_is_evaluated_side_by_side_and_its_scores_decide(register
         assert {float(tags[f"sidebyside.v{v}.empathy"]) for v in champions} == {
             report["scores"][v]["empathy"] for v in champions
         }
+        assert {float(tags[f"sidebyside.v{v}.coherence.in_language"]) for v in champions} == {
+            report["scores"][v]["in_language"] for v in champions
+        }
     out = runner.invoke(app, ["promote", *args])
     assert out.exit_code == 0, out.output
     tags = client.get_model_version(params.register.model_name, again["alias_version"]).tags
-    for gate in ("heldout_set", "hypervolume", "objectives"):
+    for gate in ("heldout_set", "hypervolume", "objectives", "coherence"):
         assert f"evaluated side by side in run {evaluated['run_id']}" in tags[f"gate.{gate}.detail"], gate
     assert STEPS["evaluate"].cache_key(params) != key, "the champion moved: evaluate must run again"

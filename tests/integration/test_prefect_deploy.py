@@ -64,3 +64,6 @@ def test_prefect_yaml_deploys_on_a_cpu_and_a_gpu_pool(stack, tmp_path):
     (pull,) = retrain.pull_steps
     assert pull["prefect.deployments.steps.set_working_directory"]["directory"] == "{{ $PARETOFLOW_PROJECT_DIR }}"
     assert deployed["promote"].parameters["dry_run"] is False
+    for name in ("scheduled-retrain", "manual-retrain"):  # one run at a time, later ones queued
+        assert deployed[name].global_concurrency_limit.limit == 1, name
+        assert deployed[name].concurrency_options.collision_strategy == "ENQUEUE", name

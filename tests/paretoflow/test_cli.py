@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from paretoflow.cli import app
@@ -25,6 +26,9 @@ def test_problems_end_in_one_clear_line_not_a_traceback(project, model_cache):
     assert "artifacts/data does not exist; run the step that produces it first" in out.stderr
     assert "Traceback" not in out.output
     (project / "data/sample/pairs.jsonl").write_text("")
+    out = runner.invoke(app, ["ingest", *args])
+    assert out.exit_code == 1 and "data source 'sample-pairs' (data/sample/pairs.jsonl) has no rows" in out.stderr
+    args += ["-o", "data.sources.0.allow_empty=true"]
     out = runner.invoke(app, ["ingest", *args])
     assert out.exit_code == 0
     out = runner.invoke(app, ["validate", *args])
@@ -83,3 +87,78 @@ def test_score_explains_bad_params_before_scoring(tmp_path):
     assert out.exit_code == 2 and f"unknown key cache_dri in {params}; did you mean cache_dir?" in out.stderr
     out = runner.invoke(app, ["score", str(source), "-p", str(tmp_path / "none.yaml"), "--scorer", "brevity:chars=9"])
     assert out.exit_code == 2 and "none.yaml not found; pass --params FILE" in out.stderr
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_tracking_server_or_prefect_api_is_one_message_not_minutes_of_retries(project, model_cache):
+    import time
+
+    port = _closed_port()
+    args = [x for o in tiny(project, model_cache, f"tracking.uri=http://127.0.0.1:{port}") for x in ("-o", o)]
+    start = time.monotonic()
+    for command in (["ingest"], ["run", "--until", "ingest"]):
+        out = runner.invoke(app, [*command, *args])
+        assert out.exit_code == 1 and "Traceback" not in out.output, out.output
+        message = " ".join(out.stderr.split())
+        assert f"MLflow tracking server (tracking.uri) at http://127.0.0.1:{port} is unreachable" in message
+        assert "Connection refused" in message and "sqlite:///mlflow.db" in message
+    args = [x for o in tiny(project, model_cache) for x in ("-o", o)]
+    out = runner.invoke(app, ["run", *args], env={"PREFECT_API_URL": f"http://127.0.0.1:{port}/api"})
+    message = " ".join(out.stderr.split())
+    assert out.exit_code == 1 and "Traceback" not in out.output, out.output
+    assert f"Prefect API (PREFECT_API_URL) at http://127.0.0.1:{port}/api is unreachable" in message
+    assert time.monotonic() - start < 30  # MLflow's own retries took 4 minutes, Prefect's 13 s and a traceback
+
+
+def _http_server(status: int):
+    """A real HTTP server on loopback that answers every GET with `status`, recording the Authorization headers."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.server.seen.append((self.path, self.headers.get("Authorization")))
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.seen = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_gateway_error_in_front_of_the_tracking_server_counts_as_unreachable(project, model_cache):
+    """A real HTTP server answering 503 (a proxy whose MLflow is down); credentials never reach the message."""
+    server = _http_server(503)
+    try:
+        url = f"http://user:secret@127.0.0.1:{server.server_address[1]}"
+        args = [x for o in tiny(project, model_cache, f"tracking.uri={url}") for x in ("-o", o)]
+        out = runner.invoke(app, ["ingest", *args])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out.exit_code == 1 and "HTTP 503" in out.stderr and "secret" not in out.output
+    assert server.seen == [("/health", "Basic dXNlcjpzZWNyZXQ=")]  # user:secret as basic auth, not in the host
+
+
+@pytest.mark.parametrize("status", [200, 401, 404])
+def test_any_answer_but_a_gateway_error_counts_as_reachable(status):
+    from paretoflow.tracking import check_tracking
+
+    server = _http_server(status)
+    try:
+        check_tracking(f"http://127.0.0.1:{server.server_address[1]}/")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [path for path, _ in server.seen] == ["/health"]

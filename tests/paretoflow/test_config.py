@@ -103,3 +103,25 @@ def test_overriding_objectives_keeps_only_their_independent_scorers():
         load_params(
             REPO / "params.yaml", [objectives, weights, "evaluate.independent={helpfulness: 'brevity:chars=80'}"]
         )
+
+
+@pytest.mark.parametrize("value", ["[a", "{a: 1", "[[0.5, 0.5], [1, 0]", "a: b: c", "'open"])
+def test_a_malformed_override_value_is_one_message_naming_it(value):
+    with pytest.raises(ConfigError) as err:
+        parse_override(f"grpo.weights={value}")
+    message = str(err.value)
+    assert message.startswith(f"override {'grpo.weights=' + value!r}: the value {value!r} is not valid YAML (")
+    assert "line 1, column" in message and "\n" not in message
+    out = CliRunner().invoke(app, ["params", "--params", str(REPO / "params.yaml"), "-o", f"grpo.weights={value}"])
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    assert f"the value {value!r} is not valid YAML" in " ".join(out.stderr.split())  # brackets not eaten as markup
+
+
+def test_a_params_file_that_is_not_utf8_is_one_message_naming_it(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes((REPO / "params.yaml").read_bytes() + "# r\u00e9sum\u00e9\n".encode("latin-1"))
+    lines = path.read_bytes().count(b"\n")
+    with pytest.raises(ConfigError, match=rf"latin1\.yaml is not UTF-8 text \(byte 0xe9 at line {lines}, .*iconv"):
+        load_params(path)
+    out = CliRunner().invoke(app, ["params", "--check", "--params", str(path)])
+    assert out.exit_code == 2 and "is not UTF-8 text" in out.stderr and "Traceback" not in out.output

@@ -8,7 +8,10 @@ Rules (also in data/README.md):
   (emotion, problem, situation, experience, and the strategies of the reference supporter turn).
   Prompts come from ESConv conversations only, not from `FailedESConv.json`.
 - Successful conversation: the seeker rated the supporter's empathy 4 or 5. Low-empathy: rated 1 or
-  2, or any conversation of a file whose name contains "failed" (`FailedESConv.json`).
+  2, or any conversation of the failed-conversation file, matched by its base name (`FailedESConv.json`, also
+  `.jsonl` and gzipped; any case), never by a word in the folders above it.
+- A conversation (outside the failed file) that yields no prompt, having no supporter turn after a seeker turn,
+  is quarantined: it would otherwise leave no trace in the tables.
 - One pair per supporter turn of a successful conversation: chosen = that turn; rejected = a
   supporter turn (one that answers a seeker) from a low-empathy conversation with the same
   normalised strategy, picked by a hash of the prompt so the choice is stable. The rejected reply
@@ -20,13 +23,15 @@ Rules (also in data/README.md):
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import PurePosixPath
 
 from components.data.adapters.formats import Adapted
 from components.data.canonical import RecordError
-from components.data.sources import Row
+from components.data.sources import TOO_DEEP, Row
 from paretoflow.hashing import text_sha
 
 ESCONV_IGNORE = ("strategy.json",)
+FAILED_FILE = "failedesconv"  # the base name of ESConv's failed-conversation file, lower case, before its suffixes
 SPEAKERS = {  # ESConv (usr/sys) and the upstream raw schema (seeker/supporter, speaker/listener)
     **dict.fromkeys(("usr", "seeker", "speaker"), "user"),
     **dict.fromkeys(("sys", "supporter", "listener"), "assistant"),
@@ -48,6 +53,9 @@ def adapt_esconv(rows: Iterable[Row], objective: str | None) -> Adapted:
         except RecordError as exc:
             yield row, exc
             continue
+        except RecursionError:
+            yield row, RecordError(TOO_DEEP)
+            continue
         if conv["low_empathy"]:
             for turn in conv["turns"]:
                 if turn["answers_seeker"]:
@@ -56,7 +64,10 @@ def adapt_esconv(rows: Iterable[Row], objective: str | None) -> Adapted:
             conversations.append((row, conv))
     everything = [item for turns in pool.values() for item in turns]
     for row, conv in conversations:
-        for prompt, turn in _prompts(conv):
+        prompts = list(_prompts(conv))
+        if not prompts:
+            yield row, RecordError("conversation has no supporter turn answering a seeker turn, so no prompt")
+        for prompt, turn in prompts:
             meta = {**conv["meta"], "strategy": turn["strategy"], "strategies": turn["strategies"]}
             split_key = conv["split_key"]
             yield row, {"prompt": prompt, "meta": meta, "split_key": split_key}
@@ -82,10 +93,11 @@ def _conversation(row: Row) -> dict:
         raise record
     if not isinstance(record, dict) or not isinstance(record.get("dialog"), list) or not record["dialog"]:
         raise RecordError("conversation must be an object with a non-empty `dialog` list")
-    failed = "failed" in row.file.lower()
+    failed = is_failed_file(row.file)
     turns = _merged_turns(record["dialog"])
     survey = record.get("survey_score") if isinstance(record.get("survey_score"), dict) else {}
-    empathy = str((survey.get("seeker") or {}).get("empathy") or "").strip()
+    seeker = survey.get("seeker") if isinstance(survey.get("seeker"), dict) else {}
+    empathy = str(seeker.get("empathy") or "").strip()
     meta = {
         "emotion": str(record.get("emotion_type") or ""),
         "problem": str(record.get("problem_type") or ""),
@@ -105,13 +117,19 @@ def _conversation(row: Row) -> dict:
     }
 
 
+def is_failed_file(file: str) -> bool:
+    """`FailedESConv.json` (or .jsonl, .json.gz...) by its base name; `file` is a path or an s3:// URI."""
+    return PurePosixPath(file.replace("\\", "/")).name.split(".")[0].lower() == FAILED_FILE
+
+
 def _merged_turns(dialog: list) -> list[dict]:
     """Both schemas (`text`/`speaker: usr|sys`/`strategy` and upstream `content`/`annotation.strategy`)."""
     turns: list[dict] = []
     for i, turn in enumerate(dialog):
         if not isinstance(turn, dict):
             raise RecordError(f"dialog[{i}] must be an object")
-        role = SPEAKERS.get(turn.get("speaker"))
+        speaker = turn.get("speaker")
+        role = SPEAKERS.get(speaker) if isinstance(speaker, str) else None
         if role is None:
             raise RecordError(f"dialog[{i}].speaker {turn.get('speaker')!r} is not a seeker or supporter role")
         text = turn.get("text", turn.get("content"))
@@ -119,6 +137,8 @@ def _merged_turns(dialog: list) -> list[dict]:
             raise RecordError(f"dialog[{i}] text must be a string, got {type(text).__name__}")
         annotation = turn.get("annotation") if isinstance(turn.get("annotation"), dict) else {}
         strategy = turn.get("strategy") or annotation.get("strategy")
+        if strategy is not None and not isinstance(strategy, str):
+            raise RecordError(f"dialog[{i}] strategy must be a string, got {type(strategy).__name__}")
         strategy = STRATEGY_ALIASES.get(strategy, strategy)
         if not text.strip():
             continue

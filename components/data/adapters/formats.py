@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from components.data.canonical import RecordError
-from components.data.sources import Row
+from components.data.sources import TOO_DEEP, Row
 
 Adapted = Iterator[tuple[Row, dict | RecordError]]
 
@@ -40,9 +40,12 @@ def per_record(fn: Callable[[dict, str | None], dict]) -> Callable[[Iterable[Row
                 yield row, RecordError("row is not a JSON object")
             else:
                 try:
-                    yield row, fn(row.record, objective)
+                    candidate = fn(row.record, objective)
                 except RecordError as exc:
-                    yield row, exc
+                    candidate = exc
+                except RecursionError:
+                    candidate = RecordError(TOO_DEEP)
+                yield row, candidate
 
     return adapt
 
@@ -77,6 +80,8 @@ def _json_or(text: str, fallback):
             return json.loads(text)
         except json.JSONDecodeError:
             raise RecordError(f"not valid JSON text: {text[:80]!r}") from None
+        except RecursionError:
+            raise RecordError(f"JSON text {TOO_DEEP}") from None
     return fallback
 
 
@@ -137,6 +142,9 @@ def counselchat_rows(rows: Iterable[Row], objective: str | None) -> Adapted:
         except RecordError as exc:
             yield row, exc
             continue
+        except RecursionError:
+            yield row, RecordError(TOO_DEEP)
+            continue
         questions.setdefault(answer["question_id"], []).append((row, answer))
     for answers in questions.values():
         first_row, first = answers[0]
@@ -175,7 +183,8 @@ def _counsel_answer(record: dict) -> dict:
         raise RecordError("answerText is missing or empty")
     if not str(record.get("questionID") or "").strip() or not (title or text):
         raise RecordError("questionID and a question title or text are required")
-    question = title if not text or text.startswith(title) else f"{title}\n\n{text}"
+    # the text alone when it already opens with the title (or there is no title), the title alone without text
+    question = text if text.startswith(title) else (f"{title}\n\n{text}" if text else title)
     return {
         "question_id": str(record["questionID"]).strip(),
         "question": question,

@@ -3,6 +3,7 @@ the file; bad rows are quarantined with their line or row and reason; nothing is
 
 import gzip
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -62,11 +63,26 @@ def test_missing_path_and_missing_columns_name_the_file_and_the_fix(project, mod
         _run(project, model_cache, project / "cc.csv", "counselchat")
 
 
-def test_an_empty_file_reads_as_no_rows_with_a_warning(project, model_cache):
+def test_an_empty_source_is_refused_unless_allowed_and_empty_files_are_warned_about(project, model_cache):
     (project / "empty.jsonl").write_text("")
-    report = _run(project, model_cache, project / "empty.jsonl")
+    with pytest.raises(
+        SourceError,
+        match=r"data source 'src' \(.*empty.jsonl\) has no rows \(the file is empty\);.*"
+        "allow_empty: true",
+    ):
+        _run(project, model_cache, project / "empty.jsonl")
+    assert not (project / "out" / "pairs.parquet").exists()
+    report = _run(project, model_cache, project / "empty.jsonl", "canonical", "data.sources.0.allow_empty=true")
     assert report["sources"]["src"] == {"read": 0, "accepted": 0, "quarantined": 0, "duplicates": 0}
     assert report["warnings"] == [f"src: {project / 'empty.jsonl'} is empty, no rows read from it"]
+    (project / "folder").mkdir()
+    (project / "folder" / "blank.csv").write_text("  \n\t\n")
+    (project / "folder" / "empty.jsonl.gz").write_bytes(gzip.compress(b""))
+    with pytest.raises(SourceError, match="every data file in it is empty: .*blank.csv, .*empty.jsonl.gz"):
+        _run(project, model_cache, project / "folder")
+    (project / "folder" / "rows.jsonl").write_bytes(LINE)
+    report = _run(project, model_cache, project / "folder")
+    assert report["sources"]["src"]["accepted"] == 1 and len(report["warnings"]) == 2
 
 
 def test_the_command_prints_the_message_not_a_traceback(project, model_cache):
@@ -129,7 +145,8 @@ def test_format_rows_with_wrong_types_or_shapes_are_quarantined(project, model_c
     assert _quarantine(project)[0] == {
         "source": "src",
         "file": str(project / "cc.csv"),
-        "row": {**cc.iloc[2].to_dict()},
+        "row": 3,  # the location, beside the record itself
+        "record": {**cc.iloc[2].to_dict()},
         "reason": "upvotes 'many' is not a whole number",
     }
     conv = {"dialog": [{"speaker": "usr", "text": "hi"}, {"speaker": "robot", "text": "beep"}]}
@@ -174,3 +191,134 @@ def test_a_folder_source_reads_every_data_file_in_it(project, model_cache):
     (project / "folder" / "README.md").write_text("not data")
     report = _run(project, model_cache, project / "folder")
     assert report["sources"]["src"] == {"read": 2, "accepted": 1, "quarantined": 0, "duplicates": 1}
+
+
+def _lines(rows) -> str:
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows)
+
+
+def test_lone_surrogates_are_quarantined_with_their_line_and_field(project, model_cache):
+    """JSON's \\ud800 escape decodes to half a surrogate pair: valid JSON, but no UTF-8 table can hold it."""
+    bad = [
+        {**GOOD, "chosen": "fine \ud800 not"},
+        {**GOOD, "prompt": [{"role": "user", "content": "\udfff"}]},
+        {**GOOD, "meta": {"note": ["ok", "\ud83d"]}},
+        {**GOOD, "meta": {"\udc00": 1}},
+        {**GOOD, "source": "web\ud800"},
+    ]
+    pair = {**GOOD, "chosen": "A smile \ud83d\ude00 is fine."}  # a whole pair is a real character
+    (project / "rows.jsonl").write_text(_lines([GOOD, *bad, pair]))  # json.dumps writes the \\u escapes
+    report = _run(project, model_cache, project / "rows.jsonl")
+    assert report["sources"]["src"] == {"read": 7, "accepted": 2, "quarantined": 5, "duplicates": 0}
+    quarantine = _quarantine(project)
+    assert [q["line"] for q in quarantine] == [2, 3, 4, 5, 6]
+    assert all("lone surrogate" in q["reason"] for q in quarantine)
+    assert [q["reason"].split(" holds")[0] for q in quarantine[:3]] == ["chosen", "prompt[0].content", "meta.note[1]"]
+    assert quarantine[3]["reason"].startswith("a key of meta holds") and quarantine[4]["reason"].startswith("source")
+    assert pd.read_parquet(project / "out" / "pairs.parquet")["chosen"].str.contains("\U0001f600").any()
+    hh = {"chosen": "\n\nHuman: hi \ud800\n\nAssistant: yes", "rejected": "\n\nHuman: hi \ud800\n\nAssistant: no"}
+    (project / "hh.jsonl").write_text(_lines([hh]))
+    assert _run(project, model_cache, project / "hh.jsonl", "hh-rlhf")["sources"]["src"]["quarantined"] == 1
+    conv = {"situation": "alone \udbff", "dialog": [{"speaker": "usr", "text": "hi"}, {"speaker": "sys", "text": "yo"}]}
+    (project / "es.jsonl").write_text(_lines([conv]))
+    assert _run(project, model_cache, project / "es.jsonl", "esconv")["sources"]["src"]["quarantined"] == 1
+    assert "split key" in _quarantine(project)[0]["reason"]
+
+
+def test_rows_nested_too_deep_are_quarantined_or_the_file_refused(project, model_cache):
+    deep = "[" * 10_000 + "]" * 10_000
+    meta = {"a": 1}
+    for _ in range(200):
+        meta = {"a": meta}
+    rows = [
+        GOOD,
+        f'{{"prompt": {deep}}}',
+        {**GOOD, "meta": meta},
+        {**GOOD, "chosen": "Deep enough.", "meta": {"a": {}}},
+    ]
+    (project / "deep.jsonl").write_text(_lines(rows))
+    report = _run(project, model_cache, project / "deep.jsonl")
+    assert report["sources"]["src"] == {"read": 4, "accepted": 2, "quarantined": 2, "duplicates": 0}
+    first, second = _quarantine(project)
+    assert first["line"] == 2 and "nested deeper than the JSON parser allows" in first["reason"]
+    assert second["line"] == 3 and "meta is nested deeper than 64 levels" in second["reason"]
+    df = pd.DataFrame({"prompt": [json.dumps(GOOD["prompt"]), deep], "chosen": ["a", "b"], "rejected": ["c", "d"]})
+    df.to_csv(project / "deep.csv", index=False)
+    report = _run(project, model_cache, project / "deep.csv")
+    assert report["sources"]["src"]["quarantined"] == 1 and _quarantine(project)[0]["row"] == 2
+    (project / "deep.json").write_text(f'[{json.dumps(GOOD)}, {{"prompt": {deep}}}]')
+    with pytest.raises(
+        SourceError, match=r"deep\.json: nested deeper than the JSON parser allows.*write it as JSON lines"
+    ):
+        _run(project, model_cache, project / "deep.json")
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "kind"),
+    [
+        ("chosen", [b"bytes", b"more"], "binary"),
+        ("created", pd.to_datetime(["2024-01-01", "2024-01-02"]), "timestamp"),
+        ("meta", [{"at": pd.Timestamp("2024-01-01")}, {"at": pd.Timestamp("2024-01-02")}], "timestamp"),
+    ],
+)
+def test_parquet_columns_json_cannot_hold_refuse_the_file_naming_the_column(project, model_cache, column, values, kind):
+    df = pd.DataFrame([GOOD, {**GOOD, "chosen": "Another reply."}])
+    df["prompt"] = df["prompt"].map(json.dumps)
+    df[column] = values
+    df.to_parquet(project / "typed.parquet")
+    with pytest.raises(SourceError) as err:
+        _run(project, model_cache, project / "typed.parquet")
+    message = str(err.value)
+    assert "typed.parquet: column " + column in message and kind in message and "cast it to text" in message
+
+
+def test_esconv_failed_file_is_matched_by_its_base_name_not_its_folder(project, model_cache):
+    """A folder named not-failed-data holds ordinary conversations; only FailedESConv.json is the failed file."""
+    turns = [
+        {"speaker": "usr", "text": "I lost my job."},
+        {"speaker": "sys", "text": "That must hurt.", "strategy": "Question"},
+    ]
+    rated = {"situation": "job", "survey_score": {"seeker": {"empathy": "5"}}, "dialog": turns}
+    low = {**rated, "situation": "other", "survey_score": {"seeker": {"empathy": "1"}}}
+    low["dialog"] = [{"speaker": "usr", "text": "I failed a test."}, {"speaker": "sys", "text": "Whatever."}]
+    folder = project / "not-failed-data"
+    folder.mkdir()
+    (folder / "ESConv.json").write_text(json.dumps([rated, low]))
+    report = _run(project, model_cache, folder, "esconv")
+    assert (report["prompts"], report["pairs"]) == (2, 1)  # both conversations give prompts: neither is "failed"
+    (folder / "ESConv.json").write_text(json.dumps([rated]))
+    (folder / "FailedESConv.json").write_text(json.dumps([{**low, "survey_score": {}}]))
+    report = _run(project, model_cache, folder, "esconv")
+    assert (report["prompts"], report["pairs"]) == (1, 1)  # the failed file gives the rejected reply, no prompt
+    from components.data.adapters.esconv import is_failed_file
+
+    assert is_failed_file("s3://b/esconv/FailedESConv.json.gz") and is_failed_file("x/failedesconv.jsonl")
+    assert not is_failed_file("/data/failed/ESConv.json") and not is_failed_file("/d/FailedESConv-notes/a.json")
+
+
+def test_a_conversation_that_yields_no_prompt_is_quarantined(project, model_cache):
+    only_supporter = {"dialog": [{"speaker": "sys", "text": "Hello?"}, {"speaker": "sys", "text": "Anyone?"}]}
+    (project / "es.jsonl").write_text(_lines([only_supporter]))
+    report = _run(project, model_cache, project / "es.jsonl", "esconv", "data.sources.0.allow_empty=true")
+    assert report["sources"]["src"] == {"read": 1, "accepted": 0, "quarantined": 1, "duplicates": 0}
+    assert _quarantine(project)[0]["line"] == 1 and "no prompt" in _quarantine(project)[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("blank.csv", b"  \n \t \n", r"blank\.csv\) has no rows \(the file is empty\)"),
+        ("typed.parquet", None, r"typed\.parquet: column created has type timestamp"),
+        ("deep.json", b"[" * 5000 + b"]" * 5000, r"deep\.json: nested deeper than the JSON parser allows"),
+    ],
+)
+def test_the_command_names_the_file_and_exits_non_zero(project, model_cache, name, content, message):
+    if content is None:
+        pd.DataFrame({"prompt": ["hi"], "created": pd.to_datetime(["2024-01-01"])}).to_parquet(project / name)
+    else:
+        (project / name).write_bytes(content)
+    source = f"data.sources=[{{name: src, uri: {project / name}}}]"
+    args = [x for o in tiny(project, model_cache, source) for x in ("-o", o)]
+    out = CliRunner().invoke(app, ["ingest", "--out", str(project / "out"), *args])
+    assert out.exit_code == 1 and "Traceback" not in out.output, out.output
+    assert re.search(message, " ".join(out.stderr.split())), out.stderr

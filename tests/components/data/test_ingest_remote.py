@@ -4,12 +4,14 @@ import gzip
 import json
 
 import pytest
+from typer.testing import CliRunner
 
 from components.data.ingest import ingest
 from components.data.sources import SourceError
+from paretoflow.cli import app
 from paretoflow.config import load_params
 from tests.conftest import SHARED_DATA, tiny
-from tests.moto_s3 import make_bucket, s3_endpoint  # noqa: F401  (fixture)
+from tests.moto_s3 import CREDENTIALS, make_bucket, s3_endpoint  # noqa: F401  (fixture)
 
 GOOD = {
     "prompt": [{"role": "user", "content": "I feel low."}],
@@ -66,3 +68,50 @@ def test_hf_dataset_saved_to_disk_and_a_folder_of_data_files(project, model_cach
         _run(project, model_cache, f"{{name: hf, uri: 'hf://{tmp_path / 'files'}'}}")
     with pytest.raises(SourceError, match="cannot load this dataset split"):
         _run(project, model_cache, f"{{name: hf, uri: 'hf://{tmp_path / 'saved'}@validation'}}")
+
+
+def test_s3_object_refused_with_403_mid_source_refuses_the_source(project, model_cache, s3_endpoint):  # noqa: F811
+    """The listing succeeds, then a bucket policy denies one object: a real 403 from the server, and no partial
+    source (the rows of the readable object are not used either)."""
+    client = make_bucket(s3_endpoint, "locked")
+    client.put_object(Bucket="locked", Key="data/a.jsonl", Body=(json.dumps(GOOD) + "\n").encode())
+    client.put_object(Bucket="locked", Key="data/b.jsonl", Body=(json.dumps(GOOD) + "\n").encode())
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::locked/data/b.jsonl"}
+    client.put_bucket_policy(Bucket="locked", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]}))
+    source = f"data.sources=[{{name: locked, uri: s3://locked/data, endpoint_url: {s3_endpoint}}}]"
+    args = [x for o in tiny(project, model_cache, source) for x in ("-o", o)]
+    out = CliRunner().invoke(app, ["ingest", "--out", str(project / "out"), *args])
+    message = " ".join(out.stderr.split())
+    assert out.exit_code == 1 and "Traceback" not in out.output, out.output
+    assert "s3://locked/data/b.jsonl (source s3://locked/data): cannot download" in message and "403" in message
+    assert "bucket policy" in message and "The source is refused" in message
+    assert not (project / "out" / "pairs.parquet").exists()
+
+
+def test_s3_outage_mid_source_and_before_listing_refuse_the_source(monkeypatch):
+    """A moto server of its own, stopped after the first object was read, then stopped before the listing."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from components.data.sources import read_rows
+
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # botocore's retries of a refused connection, kept short
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint)
+    client.create_bucket(Bucket="outage")
+    for name in ("a", "b"):
+        client.put_object(Bucket="outage", Key=f"d/{name}.jsonl", Body=(json.dumps(GOOD) + "\n").encode() * 2)
+    rows = read_rows("s3://outage/d", endpoint_url=endpoint)
+    assert next(rows).file == "s3://outage/d/a.jsonl"
+    server.stop()
+    with pytest.raises(
+        SourceError, match=r"s3://outage/d/b\.jsonl \(source s3://outage/d\): cannot download .*connect"
+    ):
+        list(rows)
+    with pytest.raises(SourceError, match=r"s3://outage/d: cannot list objects .*check the endpoint"):
+        list(read_rows("s3://outage/d", endpoint_url=endpoint))

@@ -221,3 +221,57 @@ def test_front_table_and_page_carry_the_independent_score_and_gap():
     hover = next(t for trace in page.data for t in trace.text if "policy-0" in t)
     assert "concision: 0.615" in hover and "independent 0.500 (gap +0.300)" in hover
     assert "empathy: " in hover and "independent" not in hover.split("concision")[0]
+
+
+def _judged(objectives):
+    """The hand-made scores with coherence flags: policy-1 drifts out of the prompt's language and as the seeker."""
+    scores = _scores(objectives)
+    drifting = scores["policy"] == "policy-1"
+    scores["in_script"] = True
+    scores["in_language"] = ~drifting | (scores["prompt_id"] == "p0")
+    scores["role_marker"] = False
+    scores["as_seeker"] = drifting & (scores["prompt_id"] != "p3")
+    return scores
+
+
+def test_coherence_per_policy_in_the_front_table_block_metrics_and_report(monkeypatch):
+    from components.evaluation import report
+    from components.evaluation.evaluate import PRETRAINED, coherence_block, coherence_metrics
+
+    monkeypatch.setattr(report, "run_url", lambda uri, run_id: f"{uri}/runs/{run_id}")
+
+    params = load_params(REPO / "params.yaml")
+    objectives = params.objective_names
+    candidates = [(BASE, None, None), ("policy-0", None, {o: 0.25 for o in objectives}), ("policy-1", None, {})]
+    table = _front_table(_judged(objectives), candidates, params, {BASE: 9.0, "policy-0": 8.0, "policy-1": None})
+    rows = table.set_index("policy")
+    assert rows["in_language"].to_dict() == {BASE: 1.0, "policy-0": 1.0, "policy-1": 0.25}
+    assert rows["as_seeker"].to_dict() == {BASE: 0.0, "policy-0": 0.0, "policy-1": 0.75}
+    assert rows.loc["policy-0", "median_words"] == 6 and rows.loc[BASE, "perplexity"] == 9.0
+    pretrained = pd.DataFrame(
+        {"completion": ["User: I am scared", "I don't know. I am lost."], "ended": [False, False]}
+        | {"in_script": [True, True], "in_language": [True, True], "role_marker": [True, False]}
+        | {"as_seeker": [True, True]}
+    )
+    block = coherence_block(table, (pretrained, {"perplexity": 40.0, "tokens": 30}), {BASE: {"tokens": 30}}, [{}] * 3)
+    assert list(block["policies"]) == [PRETRAINED, BASE, "policy-0", "policy-1"]
+    context = block["policies"][PRETRAINED]
+    assert (context["role"], context["as_seeker"], context["end_of_turn_rate"]) == ("pretrained (context only)", 1, 0)
+    assert block["policies"]["policy-1"]["perplexity"] is None and block["perplexity_reference"]["tokens"] == 30
+    assert block["language_id"].startswith("py3langid ")
+    metrics = coherence_metrics(block)
+    assert metrics["coherence/pretrained/perplexity"] == 40.0 and metrics["coherence/policy-1/in_language"] == 0.25
+    assert "coherence/policy-1/perplexity" not in metrics  # not measured: no metric rather than NaN
+    summary = {
+        "pareto/hypervolume": 0.1,
+        "pareto/eum": 0.5,
+        "pareto/front_size": 2,
+        "pareto/candidates": 2,
+        "front": [],
+        "coherence": block,
+    }
+    shown = report.markdown({"summary": summary, "run_id": "r"}, objectives, "http://mlflow:5000")
+    assert "| pretrained (context) | 100% | 100% | 50% | 0% | 5 |" in shown
+    assert "| start (start policy) | 100% | 0% | 0% | 25% |" in shown
+    assert shown.split("| policy-1 |")[1].split("\n")[0].endswith("| – |")  # perplexity not measured
+    assert "given the templated prompt (3 replies, 30 tokens)" in shown

@@ -60,6 +60,41 @@ def test_retry_after_is_honoured(judge_server):
     assert second - first >= 0.5  # the backoff alone would wait at most 1 ms
 
 
+def test_retry_after_longer_than_the_backoff_cap_is_honoured_in_full(judge_server):
+    judge_server.plan("q0", "429:0.6")
+    client = OpenAIChatClient(judge_server.settings(backoff_max_s=0.01, deadline_s=10))
+    assert client.chat(conversations(1), max_tokens=8) == ["re: q0"]
+    first, second = judge_server.times("q0")
+    assert second - first >= 0.6  # capped by backoff_max_s it would have come back after 10 ms
+
+
+def test_retry_after_past_the_deadline_fails_at_once_naming_the_endpoint(judge_server):
+    judge_server.plan("q0", "429:3600")
+    client = OpenAIChatClient(judge_server.settings(deadline_s=5))
+    start = time.monotonic()
+    with pytest.raises(JudgeError) as caught:
+        client.chat(conversations(1), max_tokens=8)
+    assert time.monotonic() - start < 2  # no point waiting an hour, nor the 5 s left
+    message = str(caught.value)
+    assert judge_server.base_url + "/chat/completions" in message and "rubrics.judge.deadline_s=5s" in message
+    assert "1 try in" in message and "HTTP 429" in message and "retry after 3600s (Retry-After)" in message
+    assert judge_server.count("q0") == 1
+
+
+def test_the_deadline_bounds_every_try_and_wait_of_a_request(judge_server):
+    judge_server.plan("q0", *["429:0.3"] * 20)
+    judge_server.plan("q1", "hang")
+    client = OpenAIChatClient(judge_server.settings(max_retries=20, timeout_s=30, deadline_s=1.0))
+    start = time.monotonic()
+    with pytest.raises(JudgeError, match=r"gave no answer within rubrics.judge.deadline_s=1s: [34] tries"):
+        client.chat(conversations(1), max_tokens=8)
+    assert 0.9 <= time.monotonic() - start < 1.8 and judge_server.count("q0") in (3, 4)
+    start = time.monotonic()
+    with pytest.raises(JudgeError, match=r"deadline_s=1s: .*no complete answer within the deadline"):
+        client.chat([conversations(2)[1]], max_tokens=8)  # a hung try is cut at the deadline, not at timeout_s
+    assert time.monotonic() - start < 2
+
+
 def test_clear_error_after_the_last_retry(judge_server):
     judge_server.plan("q0", *["500"] * 10)
     client = OpenAIChatClient(judge_server.settings(max_retries=2))
@@ -114,7 +149,7 @@ def test_backoff_is_exponential_with_full_jitter():
         bound = min(1.0, 0.1 * 2**attempt)
         assert min(waits) >= 0 and max(waits) <= bound
         assert max(waits) > 0.8 * bound and min(waits) < 0.2 * bound  # spread over the whole range
-    assert _backoff(0, base=0.1, cap=1.0, retry_after=7) == 1.0  # Retry-After capped by backoff_max_s
+    assert _backoff(0, base=0.1, cap=1.0, retry_after=7) == 7  # Retry-After as sent (the deadline bounds it)
 
 
 def test_retry_after_parses_seconds_and_dates():

@@ -34,12 +34,19 @@ def registry(store, tmp_path, request):
         candidate: int = 0,
         judge_fpr: str | None = "0.0",
         extra: dict[str, str] | None = None,
+        coherence: list[tuple[float, float]] | None = None,
     ) -> list[str]:
+        """`coherence`: (end-of-turn rate, in-language share) per version; None registers without those tags."""
         versions = []
         for i, point in enumerate(points):
             tags = {f"heldout.{o}": str(s) for o, s in zip(objectives, point)}
             tags |= {"pipeline.run_id": run, "heldout_set.md5": heldout, "policy": f"policy-{i}"}
             tags |= {} if judge_fpr is None else {"judge_attack.fpr": judge_fpr, "judge_attack.worst_judge": "empathy"}
+            if coherence is not None:
+                tags |= {
+                    "coherence.end_of_turn_rate": str(coherence[i][0]),
+                    "coherence.in_language": str(coherence[i][1]),
+                }
             tags |= extra or {}
             source = tmp_path / run / f"policy-{i}"
             source.mkdir(parents=True)
@@ -340,3 +347,64 @@ def test_the_same_front_scored_twice_passes_despite_rounding_in_the_tags(registr
     side = _side_by_side(params, "eval-2", {old: 0.5000000000001})  # champion.json keeps every digit
     register_front("run-2", [[0.5, 0.5, 0.5, 0.5]], extra=side)  # front.json rounds to 10 decimals
     assert promote(params, client=client)["promoted"]
+
+
+def _coherence_gate(result) -> dict:
+    return next(g for g in result["gates"] if g["name"] == "coherence")
+
+
+@pytest.mark.parametrize(
+    ("candidate", "passed", "detail"),
+    [
+        ([(0.96, 1.0)], True, "none more than 0.05 below the champion (end_of_turn_rate 0.960 vs 1.000;"),
+        ([(0.95, 0.95)], True, "none more than 0.05 below"),  # exactly five points: allowed
+        ([(0.94, 1.0)], False, "fell more than 0.05 below the champion: end_of_turn_rate ("),
+        ([(1.0, 0.9)], False, "fell more than 0.05 below the champion: in_language ("),
+        ([(1.0, 1.0), (0.5, 1.0)], False, "end_of_turn_rate 0.500 vs 1.000"),  # the front's worst version counts
+        (None, False, "the candidate front has no coherence.end_of_turn_rate, coherence.in_language tags"),
+    ],
+    ids=["small-drop", "at-limit", "turns-drop", "language-drops", "worst-version", "candidate-unmeasured"],
+)
+def test_coherence_gate_refuses_a_drop_in_end_of_turn_rate_or_in_language_share(registry, candidate, passed, detail):
+    params, client, register_front = registry
+    (old,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]], coherence=[(1.0, 1.0)])
+    promote(params, client=client)
+    new = register_front("run-2", [[0.6, 0.6, 0.6, 0.6]] * (len(candidate) if candidate else 1), coherence=candidate)
+    result = promote(params, client=client)
+    gate = _coherence_gate(result)
+    assert gate["passed"] is passed and detail in gate["detail"], gate["detail"]
+    assert result["promoted"] is passed and _aliases(client, params)[CHAMPION] == (new[0] if passed else old)
+    if passed:
+        assert "champion's own evaluation" in gate["detail"]
+    tags = client.get_model_version(params.register.model_name, new[0]).tags
+    assert tags["gate.coherence"] == ("pass" if passed else "fail") and tags["gate.coherence.detail"] == gate["detail"]
+
+
+def test_coherence_gate_passes_when_the_champion_predates_the_tags(registry):
+    params, client, register_front = registry
+    register_front("run-1", [[0.5, 0.5, 0.5, 0.5]])  # registered before evaluate measured coherence
+    first = _coherence_gate(promote(params, client=client))
+    assert first["passed"] and "first promotion" in first["detail"]
+    register_front("run-2", [[0.6, 0.6, 0.6, 0.6]], coherence=[(0.2, 0.3)])
+    result = promote(params, client=client)
+    gate = _coherence_gate(result)
+    assert result["promoted"] and gate["passed"] and gate["detail"].startswith("nothing to compare: the champion")
+
+
+def test_coherence_measured_side_by_side_decides_over_the_champions_own_tags(registry):
+    params, client, register_front = registry
+    (old,) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5]], coherence=[(0.8, 0.8)])  # its own, older evaluation
+    promote(params, client=client)
+    side = _side_by_side(params, "eval-2", {old: 0.5})
+    side |= {f"sidebyside.v{old}.coherence.end_of_turn_rate": "1.0", f"sidebyside.v{old}.coherence.in_language": "1.0"}
+    register_front("run-2", [[0.6, 0.6, 0.6, 0.6]], coherence=[(0.9, 1.0)], extra=side)
+    gate = _coherence_gate(promote(params, dry_run=True, client=client))
+    assert not gate["passed"] and "end_of_turn_rate 0.900 vs 1.000" in gate["detail"]
+    assert "evaluated side by side in run eval-2" in gate["detail"]
+    # side-by-side scores without coherence (an older evaluate): the champion's own tags decide
+    register_front(
+        "run-3", [[0.6, 0.6, 0.6, 0.6]], coherence=[(0.9, 1.0)], extra=_side_by_side(params, "e3", {old: 0.5})
+    )
+    gate = _coherence_gate(promote(params, dry_run=True, client=client))
+    assert gate["passed"] and "end_of_turn_rate 0.900 vs 0.800" in gate["detail"]
+    assert "champion's own evaluation" in gate["detail"]

@@ -1,0 +1,144 @@
+"""The start policy on the cpu profile: pretrained Gemma 3 270M against its SFT warm start, on held-out prompts.
+
+Runs ingest, validate and sft on the project's sample data (the demo's inputs) in a temporary copy of the project,
+then generates greedy replies of both policies on every held-out prompt (the prompts table's test split and the
+test pairs' prompts, up to `--prompts`) within evaluation's budget of 64 new tokens, and measures:
+- held-out loss and perplexity of the test split's reference replies (the sft step's own report);
+- end-of-turn rate (the reply closed its turn within 64 tokens), replies carrying a role marker or the next
+  speaker's turn, median length in words (so stubs cannot pass), with Wilson 95% intervals on the rates;
+- SFT training time (wall seconds of `trainer.train()`), steps, examples;
+- sample replies of both policies side by side.
+The issue's bar is checked and recorded: end-of-turn >= 95%, no role marker, median >= 8 words.
+Writes benchmarks/results/sft_cpu.json whole.
+
+    .venv/bin/python -m benchmarks.sft [--prompts 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from components.common.model_store import policy_dir
+from components.common.replies import generate_replies
+from components.data.canonical import read_table
+from paretoflow.config import load_params
+from paretoflow.steps import execute
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "results" / "sft_cpu.json"
+ROLE_MARKER = re.compile(r"(^|\n)\s*(user|model|assistant|seeker|supporter|human|patient|therapist)\s*[:\n]", re.I)
+BUDGET = 64
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prompts", type=int, default=40, help="held-out prompts to generate on")
+    args = parser.parse_args()
+    load_start = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name in ("params.yaml", "data"):
+            subprocess.run(["cp", "-r", str(REPO / name), str(root / name)], check=True)
+        os.chdir(root)
+        params = load_params(
+            "params.yaml", [f"cache_dir={REPO / '.cache'}", f"tracking.uri=sqlite:///{root}/mlflow.db"]
+        )
+        started = time.perf_counter()
+        for step in ("ingest", "validate", "sft"):
+            result = execute(step, params)
+        step_seconds = time.perf_counter() - started
+        sft = json.loads((root / "artifacts/sft/sft.json").read_text())
+        prompts = heldout_prompts(root / "artifacts/data", args.prompts)
+        policies = {"pretrained": policy_dir(params.policy, params.cache_dir), "sft": root / "artifacts/sft/policy"}
+        replies = {
+            name: generate_replies(path, prompts, max_new_tokens=BUDGET, batch_size=8, seed=params.seed)
+            for name, path in policies.items()
+        }
+        os.chdir(REPO)
+    indicators = {name: reply_indicators(r) for name, r in replies.items()}
+    bar = indicators["sft"]
+    report = {
+        "command": " ".join([".venv/bin/python -m benchmarks.sft", *sys.argv[1:]]),
+        "commit": _git("rev-parse", "HEAD").strip(),
+        "worktree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no").strip()),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_1min": {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "policy": params.policy.model_dump(),
+        "sft_settings": params.sft.model_dump(),
+        "sft": {
+            "examples": sft["examples"],
+            "steps": sft["steps"],
+            "bf16": sft["bf16"],
+            "train_seconds": sft["train_seconds"],
+            "step_seconds_with_heldout_checks": round(result["seconds"], 1),
+            "ingest_validate_sft_seconds": round(step_seconds, 1),
+            "heldout_reference_replies": sft["heldout"],
+        },
+        "heldout_prompts": len(prompts),
+        "max_new_tokens": BUDGET,
+        "indicators": indicators,
+        "bar": {
+            "end_of_turn_rate>=0.95": bar["end_of_turn_rate"] >= 0.95,
+            "no_role_marker": bar["role_marker_replies"] == 0,
+            "median_words>=8": bar["median_words"] >= 8,
+        },
+        "samples": [
+            {"prompt": p[-1]["content"], **{name: replies[name][i].text for name in replies}}
+            for i, p in enumerate(prompts[:12])
+        ],
+    }
+    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: report[k] for k in ("sft", "indicators", "bar")}, indent=2))
+
+
+def heldout_prompts(data_dir: Path, limit: int) -> list[list[dict]]:
+    """The test split's prompts, then the test pairs' prompts, without repeats, in id order."""
+    prompts = read_table(data_dir / "prompts.parquet")
+    pairs = read_table(data_dir / "pairs.parquet")
+    seen, out = set(), []
+    for table in (prompts, pairs):
+        for prompt in table[table["split"] == "test"].sort_values("id")["prompt"]:
+            key = json.dumps(prompt)
+            if key not in seen:
+                seen.add(key)
+                out.append(prompt)
+    return out[:limit]
+
+
+def reply_indicators(replies) -> dict:
+    n = len(replies)
+    ended = sum(r.ended for r in replies)
+    marked = sum(bool(ROLE_MARKER.search(r.text)) for r in replies)
+    words = sorted(len(r.text.split()) for r in replies)
+    return {
+        "n": n,
+        "end_of_turn_rate": round(ended / n, 3),
+        "end_of_turn_ci95": wilson(ended, n),
+        "role_marker_replies": marked,
+        "median_words": words[n // 2],
+        "median_tokens": sorted(r.tokens for r in replies)[n // 2],
+    }
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
+    centre = (k + z * z / 2) / (n + z * z)
+    half = z * ((k * (n - k) / n + z * z / 4) ** 0.5) / (n + z * z)
+    return [round(centre - half, 3), round(centre + half, 3)]
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
+
+
+if __name__ == "__main__":
+    main()
