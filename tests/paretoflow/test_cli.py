@@ -109,10 +109,18 @@ def test_an_unreachable_tracking_server_or_prefect_api_is_one_message_not_minute
         message = " ".join(out.stderr.split())
         assert f"MLflow tracking server (tracking.uri) at http://127.0.0.1:{port} is unreachable" in message
         assert "Connection refused" in message and "sqlite:///mlflow.db" in message
+    # a fresh process: Prefect settings read by earlier in-process flow tests must not decide this one
+    import os
+    import subprocess
+    import sys
+
     args = [x for o in tiny(project, model_cache) for x in ("-o", o)]
-    out = runner.invoke(app, ["run", *args], env={"PREFECT_API_URL": f"http://127.0.0.1:{port}/api"})
+    env = {**os.environ, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    out = subprocess.run(
+        [sys.executable, "-m", "paretoflow.cli", "run", *args], env=env, cwd=project, capture_output=True, text=True
+    )
     message = " ".join(out.stderr.split())
-    assert out.exit_code == 1 and "Traceback" not in out.output, out.output
+    assert out.returncode == 1 and "Traceback" not in out.stderr + out.stdout, out.stderr
     assert f"Prefect API (PREFECT_API_URL) at http://127.0.0.1:{port}/api is unreachable" in message
     assert time.monotonic() - start < 30  # MLflow's own retries took 4 minutes, Prefect's 13 s and a traceback
 
