@@ -25,7 +25,7 @@ from paretoflow.resources import Meter
 from paretoflow.step_params import StepParams
 
 SM = Path("/opt/ml")
-CHANNELS = ("data", "reward_models", "params")
+CHANNELS = ("data", "reward_models", "params")  # and "sft", the start policy, beside reward_models
 
 
 def sagemaker_paths(env: dict[str, str] = os.environ, root: Path = SM) -> dict[str, Path]:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from components.grpo.compute.environment import active_run_id, tracking_environment
-from paretoflow import tracking
+from paretoflow import paths, tracking
 from paretoflow.hashing import dvc_md5
 from paretoflow.schema import Params, SagemakerCompute
 from paretoflow.step_params import SECTIONS
@@ -66,7 +66,14 @@ def inputs_key(params: Params, data_dir: Path, reward_models_dir: Path) -> str:
         "data": dvc_md5(data_dir),
         "reward_models": dvc_md5(reward_models_dir),
     }
+    if params.sft.enabled:
+        payload["start_policy"] = dvc_md5(_sft_dir(reward_models_dir))
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _sft_dir(reward_models_dir: Path) -> Path:
+    """The sft step's output beside the reward models (as the grpo step finds its start policy)."""
+    return Path(reward_models_dir).parent / paths.SFT.name
 
 
 def upload_dir(s3, local: Path, bucket: str, prefix: str) -> int:
@@ -137,6 +144,8 @@ def submit(aws: Aws, params: Params, target: SagemakerCompute, data_dir: Path, r
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "params.yaml").write_text(params.to_yaml())
         sources = {"data": Path(data_dir), "reward_models": Path(reward_models_dir), "params": Path(tmp)}
+        if params.sft.enabled:  # the start policy, where the job looks for it: beside its reward models channel
+            sources["sft"] = _sft_dir(reward_models_dir)
         channels = {}
         for channel, local in sources.items():
             if not local.is_dir():

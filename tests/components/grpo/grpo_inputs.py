@@ -1,5 +1,6 @@
-"""Inputs for running the grpo step on other compute targets in tests: the tiny policy, ingested sample
-prompts, and two concision objectives (so no reward model needs training first)."""
+"""Inputs for running the grpo step on other compute targets in tests: the tiny policy as the start policy (no
+pairs of these objectives to warm-start on), ingested sample prompts, and two concision objectives (so no reward
+model needs training first)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ OBJECTIVES = [
     "objectives=[{name: brevity, scorer: concision, target_words: 4}, {name: concision, scorer: concision}]",
     "grpo.weights=[{brevity: 0.5, concision: 0.5}]",
     "evaluate.independent={}",
+    "sft.enabled=false",
 ]
 
 

@@ -151,3 +151,25 @@ def test_job_entry_point_runs_on_staged_inputs(project, model_cache, s3_endpoint
     assert step["metrics.compute/price_per_hour"] == 1.408
     job_run = runs[runs["tags.mlflow.runName"] == "grpo-job/sagemaker"]
     assert job_run["tags.mlflow.parentRunId"].tolist() == [step_run.info.run_id]
+
+
+def test_the_start_policy_is_staged_and_keys_the_checkpoints(s3_endpoint, tmp_path):  # noqa: F811
+    """With sft on, the job's start policy travels as channel `sft` (beside `reward_models`, where the job finds
+    it) and a new start policy means new checkpoints."""
+    from components.grpo.compute.sagemaker import inputs_key
+
+    make_bucket(s3_endpoint, "pf-sft")
+    params = load_params(REPO / "params.yaml", ["profile=tiny", *sagemaker(s3_endpoint, "pf-sft")])
+    data, reward_models, sft = (tmp_path / "artifacts" / name for name in ("data", "reward_models", "sft"))
+    for folder, text in ((data, "rows"), (reward_models, "model"), (sft / "policy", "weights")):
+        folder.mkdir(parents=True)
+        (folder / "file.txt").write_text(text)
+    key = inputs_key(params, data, reward_models)
+    job = submit(Aws(params.grpo.compute), params, params.grpo.compute, data, reward_models)
+    channels = {c["ChannelName"] for c in job["request"]["InputDataConfig"]}
+    assert channels == {"data", "reward_models", "params", "sft"}
+    (sft / "policy" / "file.txt").write_text("other weights")
+    assert inputs_key(params, data, reward_models) != key
+    off = load_params(REPO / "params.yaml", ["profile=tiny", "sft.enabled=false", *sagemaker(s3_endpoint, "pf-sft")])
+    job = submit(Aws(off.grpo.compute), off, off.grpo.compute, data, reward_models)
+    assert "sft" not in {c["ChannelName"] for c in job["request"]["InputDataConfig"]}
