@@ -57,6 +57,7 @@ def test_sigterm_saves_and_sigkill_resumes_to_the_same_final_step(tmp_path, mode
             "grpo.save_steps=3",
             "grpo.num_generations=2",
             "grpo.log_completions_every=0",
+            "sft.enabled=false",  # prompts only: the tiny policy is the start policy
         ],
     )
     ingest(params, tmp_path / "data")

@@ -27,6 +27,7 @@ TWO_OBJECTIVES = [
     "data.sources=[{name: prompts, uri: data/sample/prompts.jsonl}]",
     "grpo.max_steps=2",
     "grpo.num_generations=2",
+    "sft.enabled=false",  # prompts only: the tiny policy is the start policy
 ]
 
 
