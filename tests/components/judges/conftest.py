@@ -85,11 +85,23 @@ class _Handler(BaseHTTPRequestHandler):
             behaviour = server.plans[content].pop(0) if server.plans[content] else "ok"
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        self._counted = True
         try:
             self._answer(behaviour, body, content)
         finally:
-            with server.lock:
-                server.in_flight -= 1
+            self._leave()
+
+    def _leave(self) -> None:
+        """Out of flight once, before the answer goes out: the client may send its next request as soon as it
+        has this one's answer, before this thread gets back here (seen as one request too many in flight)."""
+        if getattr(self, "_counted", False):
+            self._counted = False
+            with self.server.lock:
+                self.server.in_flight -= 1
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._leave()
+        super().send_response(code, message)
 
     def _answer(self, behaviour: str, body: dict, content: str) -> None:
         name, _, arg = behaviour.partition(":")
