@@ -31,6 +31,7 @@ test-fast: install
 bench: install
 	$(BIN)/python -m benchmarks.run  # per-step wall time of a full and a cached pipeline run, tiny profile
 	$(BIN)/python -m benchmarks.ingest  # ingest rows/s and peak RSS over ../shared/data, at 1x and 10x
+	$(BIN)/python -m benchmarks.sft  # pretrained vs SFT start policy on the sample data: perplexity, end of turn, cpu profile, ~10 min
 	$(BIN)/python -m benchmarks.grpo_step_time  # GRPO step: pipeline vs raw TRL, cpu profile, ~10 min
 	$(BIN)/python -m benchmarks.grpo_strategies  # sweep vs dynamic vs soup at equal steps, cpu profile, ~20 min
 	$(BIN)/python -m benchmarks.reward_model  # separate vs shared reward models on ../shared/data, ~25 min on 2 cores
