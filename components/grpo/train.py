@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from components.common.lora import lora_config
 from components.data.canonical import read_table
 from components.grpo import checkpoints as ckpt
 from components.grpo.compute import dispatch as compute
@@ -315,23 +316,9 @@ def build_trainer(params: Params, base, train, rewards, args):
         args=args,
         train_dataset=Dataset.from_dict({"prompt": list(train["prompt"])}),
         processing_class=tokenizer,
-        peft_config=_lora_config(params.grpo.lora),
+        peft_config=lora_config(params.grpo.lora),
     )
     return trainer, tokenizer
-
-
-def _lora_config(lora):
-    if lora is None:
-        return None
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
 
 
 def _dynamic_callback(params: Params, run: Run, trainer, names: list[str]):

@@ -16,6 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
+from components.common.lora import lora_config
 from components.common.model_store import policy_dir
 from components.common.precision import use_bf16
 from components.common.replies import generate_replies, stop_token_ids
@@ -119,24 +120,10 @@ def _trainer(params: Params, pretrained: Path, tokenizer, train: Examples, heldo
         train_dataset=Dataset.from_list([{k: r[k] for k in columns} for r in train.rows]),
         eval_dataset=Dataset.from_list([{k: r[k] for k in columns} for r in heldout.rows]) if heldout.rows else None,
         processing_class=tokenizer,
-        peft_config=_lora_config(cfg.lora),
+        peft_config=lora_config(cfg.lora),
     )
     tracking.trainer_callbacks(trainer, "loss", "mean_token_accuracy")
     return trainer
-
-
-def _lora_config(lora):
-    if lora is None:
-        return None
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
-        task_type="CAUSAL_LM",
-    )
 
 
 def _heldout_loss(trainer, heldout: Examples) -> dict | None:
