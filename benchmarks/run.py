@@ -11,6 +11,8 @@ import json
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +51,9 @@ def main() -> None:
             )
         hv = result["steps"]["evaluate"]["summary"]["pareto/hypervolume"]
     report = {
+        "command": " ".join([".venv/bin/python -m benchmarks.run", *sys.argv[1:]]),
+        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
+        "load_average_1min_end": round(os.getloadavg()[0], 2),
         "profile": args.profile,
         "machine": {
             "cpus": os.cpu_count(),
