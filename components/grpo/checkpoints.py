@@ -1,15 +1,23 @@
-"""Resumable GRPO runs: which state a policy directory is in, complete checkpoints, a clean stop on SIGTERM.
+"""Resumable GRPO runs: which state a policy directory is in, checkpoints that are what they claim, a clean
+stop on SIGTERM.
 
 A policy directory holds `run_spec.json` (the fingerprint of everything that shapes the run). With the same
 fingerprint a re-run skips a finished policy (`finished.json`, written last) and resumes an unfinished one
-from its newest *complete* checkpoint: Trainer writes model, optimizer, scheduler and RNG state, the callbacks
-add their own state in `on_save`, and the marker below comes last, so a checkpoint cut short by SIGKILL is
-never resumed from. Another fingerprint means other settings: the directory starts over.
+from its newest *verified* checkpoint: Trainer writes model, optimizer, scheduler and RNG state, the callbacks
+add their own state in `on_save`, and the marker comes last, listing every file with its size (and the sha256
+of each small one). Resume checks the files against it, so a checkpoint cut short by SIGKILL (no marker) or
+damaged afterwards (a truncated copy, a half-synced spot restore) is removed, with a message, and the run
+falls back to the previous one. Another fingerprint means other settings: the directory starts over.
+
+For the fault test only: with `PARETOFLOW_SIGKILL_BEFORE_MARKER=<step>` in its environment a process kills
+itself with SIGKILL once checkpoint-<step> is written but before its marker is (the worst moment to die).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shutil
 import signal
@@ -21,8 +29,10 @@ from transformers import TrainerCallback
 
 SPEC = "run_spec.json"
 FINISHED = "finished.json"
-COMPLETE = "checkpoint_complete"
+COMPLETE = "checkpoint_complete.json"
 CHECKPOINTS = "checkpoints"
+HASHED_BELOW = 1 << 20  # bytes: config, trainer state, scheduler, RNG and callback state get a sha256 too
+KILL_BEFORE_MARKER = "PARETOFLOW_SIGKILL_BEFORE_MARKER"
 _STEP = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -42,15 +52,75 @@ def run_state(out: Path, fingerprint: str) -> tuple[str, Path | None]:
 
 
 def last_complete_checkpoint(folder: Path) -> Path | None:
-    """The newest `checkpoint-N` carrying the completion marker; incomplete ones are removed."""
+    """The newest `checkpoint-N` that its marker vouches for; newer ones, cut short or damaged, are removed
+    with a message saying why, and the search falls back to the one before."""
     if not folder.is_dir():
         return None
     found = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP.match(p.name)) and p.is_dir())
     for _, path in reversed(found):
-        if (path / COMPLETE).exists():
+        problem = verify(path)
+        if problem is None:
             return path
         shutil.rmtree(path, ignore_errors=True)
+        print(f"grpo: {path} is not a whole checkpoint ({problem}); removed it, falling back", flush=True)
+    if found:
+        print(f"grpo: no whole checkpoint left in {folder}; the run starts from step 0", flush=True)
     return None
+
+
+def mark_complete(folder: Path, step: int) -> None:
+    """Flush the checkpoint's files to disk, then write the marker listing them (atomically, by rename): a
+    marker present means every file it lists was whole and durable when it was written."""
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != COMPLETE):
+        _fsync(path)
+        files[path.relative_to(folder).as_posix()] = _describe(path)
+    if os.environ.get(KILL_BEFORE_MARKER) == str(step):
+        os.kill(os.getpid(), signal.SIGKILL)
+    partial = folder / f"{COMPLETE}.partial"
+    partial.write_text(json.dumps({"step": step, "files": files}, indent=2, sort_keys=True) + "\n")
+    _fsync(partial)
+    os.replace(partial, folder / COMPLETE)
+    _fsync(folder)
+
+
+def verify(folder: Path) -> str | None:
+    """Why `folder` is not the checkpoint its marker lists (a missing marker, file, size or hash), or None."""
+    marker = folder / COMPLETE
+    if not marker.exists():
+        return "no completion marker: cut short while being written"
+    try:
+        listed = json.loads(marker.read_text())["files"]
+        files = {name: (int(entry["size"]), entry.get("sha256")) for name, entry in listed.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return f"unreadable completion marker {marker.name} ({exc!r})"
+    for name, (size, sha256) in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if (actual := path.stat().st_size) != size:
+            return f"{name} is {actual} bytes, the marker lists {size}"
+        if sha256 is not None and _sha256(path) != sha256:
+            return f"{name} does not match the sha256 in the marker"
+    return None
+
+
+def _describe(path: Path) -> dict:
+    size = path.stat().st_size
+    return {"size": size, "sha256": _sha256(path)} if size < HASHED_BELOW else {"size": size}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    """To disk, so that a host crash cannot leave a marker over files still in the page cache."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def forget_finished(policies: Path) -> list[str]:
@@ -72,12 +142,13 @@ def mark_finished(out: Path, summary: dict) -> None:
 
 
 class CheckpointMarker(TrainerCallback):
-    """Add it last: its marker says every other part of the checkpoint has been written."""
+    """Add it last: its marker says every other part of the checkpoint has been written. Only the process
+    that saves writes it (in a multi-GPU launch the others wrote nothing there)."""
 
     def on_save(self, args, state, control, **kwargs):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if folder.is_dir():
-            (folder / COMPLETE).write_text(str(state.global_step))
+        if args.should_save and folder.is_dir():
+            mark_complete(folder, state.global_step)
 
 
 class StopOnSigterm(TrainerCallback):

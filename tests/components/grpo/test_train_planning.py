@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from components.grpo import checkpoints as ckpt
 from components.grpo.dynamic_weights import HypervolumeWeights, gradient_influence, objective_advantages
 from components.grpo.rewards import audit_objectives, full_weights, sample_table
 from components.grpo.train import plan, simplex_points, soup_plan, weight_vectors
@@ -134,22 +133,6 @@ def test_completion_sample_table_lines_up_completions_with_their_scores():
     table = sample_table(logs, step=7, size=2)
     assert table["prompt"].tolist() == ["q3", "q4"] and table["completion"].tolist() == ["a3", "a4"]
     assert table["concision"].tolist() == pytest.approx([0.3, 0.4]) and set(table["step"]) == {7}
-
-
-def test_run_state_resumes_only_matching_complete_checkpoints(tmp_path):
-    out = tmp_path / "policy-0"
-    assert ckpt.run_state(out, "f1") == ("fresh", None)
-    for step, complete in [(2, True), (4, True), (6, False)]:
-        folder = out / ckpt.CHECKPOINTS / f"checkpoint-{step}"
-        folder.mkdir(parents=True)
-        if complete:
-            (folder / ckpt.COMPLETE).write_text(str(step))
-    assert ckpt.run_state(out, "f1") == ("resume", out / ckpt.CHECKPOINTS / "checkpoint-4")
-    assert not (out / ckpt.CHECKPOINTS / "checkpoint-6").exists()  # cut short by a kill: removed
-    ckpt.mark_finished(out, {"steps": 8})
-    assert ckpt.run_state(out, "f1") == ("finished", None)
-    assert ckpt.run_state(out, "f2") == ("fresh", None)  # other settings: starts over
-    assert not (out / ckpt.FINISHED).exists()
 
 
 def test_hypervolume_weights_move_on_a_trade_off_not_only_on_a_dominating_point():
