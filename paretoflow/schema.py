@@ -340,6 +340,11 @@ class Sft(Strict):
     learning_rate: float = Field(1e-4, gt=0)
     train_embeddings: bool = Field(
         True,
+    context_turns: list[str] = Field(
+        [],
+        description="sources whose dialogues' earlier assistant turns are reference replies too (ESConv: the "
+        "supporter's turns of a well-rated conversation); never HH-RLHF, whose context turns were never judged",
+    )
         description="train the (tied) token embeddings too; frozen, a step is cheaper but the output row of the "
         "end-of-turn token stays as pretrained",
     )

@@ -36,10 +36,12 @@ def test_sources_mix_by_weight_and_counts_reconcile():
     got = reference_examples(_pairs(rows), "train", settings, WordTokenizer(), limit=8, seed=0)
     by_source = pd.Series([r["source"] for r in got.rows]).value_counts().to_dict()
     assert by_source == {"esconv": 6, "hh": 2}
-    assert got.counts["hh"] == {"available": 12, "duplicate": 1, "too_long": 1, "no_room": 0, "used": 2, "unused": 8}
+    assert got.counts["hh"] == {
+        **{"pairs": 12, "context_turns": 0, "duplicate": 1, "too_long": 1, "no_room": 0, "used": 2, "unused": 8}
+    }
     for tally in got.counts.values():
         dropped = tally["duplicate"] + tally["too_long"] + tally["no_room"]
-        assert tally["available"] == dropped + tally["used"] + tally["unused"]
+        assert tally["pairs"] + tally["context_turns"] == dropped + tally["used"] + tally["unused"]
     assert all(r["completion"] == [{"role": "assistant", "content": r["completion"][0]["content"]}] for r in got.rows)
 
 
@@ -67,6 +69,24 @@ def test_a_long_dialogue_keeps_its_latest_turns_starting_with_the_seeker():
     assert latest_turns(dialogue, WordTokenizer(), 2) is None
 
 
+def test_context_turns_of_listed_sources_are_reference_replies_too():
+    dialogue = [
+        {"role": "user", "content": "I lost my job"},
+        {"role": "assistant", "content": "that sounds hard"},
+        {"role": "user", "content": "it is"},
+        {"role": "assistant", "content": "I am here with you"},
+        {"role": "user", "content": "thanks"},
+    ]
+    rows = [(dialogue, "take your time", "esconv", "train"), (dialogue[:3], "that sounds hard", "hh", "train")]
+    rows += [(dialogue, "sure", "hh", "train")]
+    settings = Sft(context_turns=["esconv"], max_reply_tokens=10, max_prompt_tokens=100)
+    got = reference_examples(_pairs(rows), "train", settings, WordTokenizer(), limit=10, seed=0)
+    esconv = {(len(r["prompt"]), r["completion"][0]["content"]) for r in got.rows if r["source"] == "esconv"}
+    assert esconv == {(5, "take your time"), (1, "that sounds hard"), (3, "I am here with you")}
+    assert got.counts["esconv"]["context_turns"] == 2
+    assert got.counts["hh"]["context_turns"] == 0  # not listed: its dialogues' assistant turns stay context
+
+
 def test_an_unknown_source_is_named():
-    with pytest.raises(ValueError, match=r"sft.sources names \['typo'\].*sources with pairs: \['s'\]"):
+    with pytest.raises(ValueError, match=r"sft.sources or sft.context_turns names \['typo'\].*sources with pairs: \['s'\]"):
         reference_examples(_pairs([_row("s", "a reply")]), "train", Sft(sources={"typo": 1}), WordTokenizer(), 4, 0)
