@@ -51,6 +51,7 @@ def _check_servers(resolved, prefect: bool = False) -> None:
     """The MLflow server (an http tracking.uri) and, for flows, a configured Prefect API must answer before anything
     starts: their clients would retry for minutes and end in a traceback."""
     from paretoflow.tracking import ServerUnreachable, check_server, check_tracking
+    from paretoflow.credentials import CredentialError
 
     try:
         check_tracking(resolved.tracking.uri)
@@ -65,7 +66,7 @@ def _check_servers(resolved, prefect: bool = False) -> None:
                     "start it (prefect server start, or the compose stack in infra/) or unset PREFECT_API_URL to "
                     "run on a temporary local API",
                 )
-    except ServerUnreachable as exc:
+    except (ServerUnreachable, CredentialError) as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
 

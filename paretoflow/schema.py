@@ -270,6 +270,17 @@ class SagemakerCompute(Strict):
         None, ge=60, description="spot: StoppingCondition.MaxWaitTimeInSeconds; default twice max_run_seconds"
     )
     poll_seconds: float = Field(30, gt=0, description="how often the job status and its log tail are read")
+    wait_seconds: int | None = Field(
+        None,
+        ge=1,
+        description="how long the step waits for the job before stopping it; default: its stopping "
+        "condition (max_wait_seconds under spot, else max_run_seconds) plus an hour to start and upload",
+    )
+    secrets: dict[str, str] = Field(
+        {},
+        description="environment variable -> AWS Secrets Manager secret id the job reads it from (MLflow "
+        "password, HF token); the job definition names the secret, never its value",
+    )
     log_lines: int = Field(20, ge=0, description="lines of the job's CloudWatch log shown at each poll")
     tracking_uri: str | None = Field(None, description="MLflow URI the job can reach; default tracking.uri")
     prices: dict[str, float] = Field(

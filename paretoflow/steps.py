@@ -47,7 +47,7 @@ class Step:
     outs: tuple[Path, ...]
     external: str | None = None  # "module:function": params -> JSON-able state outside files and params
     reads_sources: bool = False  # the local files of `data.sources` are inputs too
-    on_force: str | None = None  # "module:function": out folder -> None, run before a forced run (state it skips by)
+    on_force: str | None = None  # "module:function": (out folder, params) -> None, run before a forced run
 
     @property
     def module(self) -> str:
@@ -134,7 +134,7 @@ STEPS: dict[str, Step] = {
             "components.grpo.train:train_policies",
             (paths.DATA, paths.VALIDATION, paths.SFT, paths.REWARD_MODELS, paths.RUBRICS),
             (paths.POLICIES,),
-            on_force="components.grpo.checkpoints:forget_finished",
+            on_force="components.grpo.compute.dispatch:forget_finished",
         ),
         Step(
             "evaluate",

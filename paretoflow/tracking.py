@@ -12,6 +12,7 @@ from pathlib import Path
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from paretoflow import credentials
 from paretoflow.hashing import dvc_md5
 from paretoflow.schema import Params
 
@@ -50,6 +51,7 @@ def check_server(url: str, what: str, fix: str, path: str = "/health", timeout_s
 
 def check_tracking(uri: str) -> None:
     """A tracking server (http/https URI) must answer before a run starts; local stores need nothing."""
+    credentials.check_tracking_credentials(uri)  # no password in the URI, no example password in the environment
     if uri.startswith(("http://", "https://")):
         check_server(
             uri,

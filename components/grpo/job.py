@@ -6,7 +6,9 @@ Paths come from arguments or, inside SageMaker, from its layout: channels under 
 summary to `/opt/ml/output/data` (`SM_OUTPUT_DATA_DIR`, output.tar.gz), and training under
 `/opt/ml/checkpoints`, which SageMaker syncs to S3 and restores after a spot interruption. So the GPU image's
 command `python -m components.grpo.job` needs no arguments. MLflow: `MLFLOW_TRACKING_URI` and
-`PARETOFLOW_PARENT_RUN_ID` (the pipeline's grpo step run) come from the launcher.
+`PARETOFLOW_PARENT_RUN_ID` (the pipeline's grpo step run) come from the launcher; tokens from the environment or,
+named in `PARETOFLOW_SECRETS`, from AWS Secrets Manager (paretoflow.credentials), never from the job definition.
+The rubrics step's output, which rubric rewards read, is found beside the reward models (channel `rubrics`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
-from paretoflow import tracking
+from paretoflow import credentials, paths, tracking
 from paretoflow.config import ConfigError, load_params
 from paretoflow.resources import Meter
 from paretoflow.step_params import StepParams
 
 SM = Path("/opt/ml")
-CHANNELS = ("data", "reward_models", "params")  # and "sft", the start policy, beside reward_models
+CHANNELS = ("data", "reward_models", "params")  # and "sft" (start policy), "rubrics" beside reward_models
 
 
 def sagemaker_paths(env: dict[str, str] = os.environ, root: Path = SM) -> dict[str, Path]:
@@ -57,6 +59,7 @@ def run_job(
     from components.grpo.train import train_policies
 
     params = StepParams(load_params(params_file), "grpo")
+    _require_rubrics(params, Path(reward_models_dir))
     meter = Meter()
     with _job_run(params):
         tracking.set_tags({"compute.target": params.grpo.compute.target, "compute.host": os.uname().nodename})
@@ -72,6 +75,19 @@ def run_job(
     summary_file.parent.mkdir(parents=True, exist_ok=True)
     summary_file.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
     return summary
+
+
+def _require_rubrics(params, reward_models_dir: Path) -> None:
+    """Rubric rewards without the rubrics step's table would quietly judge against prompt-only rubrics."""
+    from components.grpo.rewards import audit_objectives
+
+    rubrics = reward_models_dir.parent / paths.RUBRICS.name
+    scorers = {o.scorer for o in [*params.objectives, *audit_objectives(params)]}
+    if "rubric" in scorers and not rubrics.is_dir():
+        raise FileNotFoundError(
+            f"rubric rewards need the rubrics step's output at {rubrics} (beside the reward models); the launcher "
+            "stages it there (SageMaker channel rubrics)"
+        )
 
 
 def _main_process() -> bool:
@@ -107,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         args.work = sm["checkpoints"] / "policies"  # inside SageMaker: survives spot interruptions
     params_file = args.params or sm["params"] / "params.yaml"
     try:
+        credentials.load_secrets()
         run_job(params_file, args.data, args.reward_models, args.out, args.summary, args.work)
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"grpo job failed: {exc}", file=sys.stderr)

@@ -23,3 +23,15 @@ def dispatch(params: Params, data_dir: Path, reward_models_dir: Path, out_dir: P
 def train_here(params: Params, target: LocalCompute, data_dir: Path, reward_models_dir: Path, out_dir: Path) -> None:
     """`local`: nothing to send elsewhere; the grpo step trains in its own process."""
     return None
+
+
+def forget_finished(policies: Path, params: Params) -> None:
+    """The grpo step's `--force` hook: finished markers and checkpoints go here (components.grpo.checkpoints) and,
+    for a SageMaker job, on S3, where the job would otherwise restore them and skip every policy."""
+    from components.grpo import checkpoints
+
+    checkpoints.forget_finished(policies)
+    if params.grpo.compute.target == "sagemaker":
+        from components.grpo.compute.sagemaker import forget_checkpoints
+
+        forget_checkpoints(params)

@@ -1,9 +1,12 @@
 """The `sagemaker` target: GRPO as a SageMaker training job running the GPU image of infra/docker.
 
-submit: stage the inputs (artifacts/data, artifacts/reward_models, the resolved params) to S3 and create the
-job (managed spot with a checkpoint S3 URI keyed on the inputs, so a re-run resumes from the last
-checkpoint). collect: poll its status with the tail of its CloudWatch log, stop on Failed/Stopped with the
-reason, download model.tar.gz into the policies folder, and log instance type, billable time and cost.
+A run first looks for a job still running for the same inputs (named after their key: a launcher killed before
+it could stop its job) and re-attaches to it. Otherwise it stages the inputs (artifacts/data, artifacts/reward_models,
+the rubrics and the start policy where the objectives need them, the resolved params) to S3 and creates the job:
+managed spot with a checkpoint S3 URI keyed on the inputs, so a re-run resumes from the last checkpoint. The wait
+(sagemaker_jobs) prints the status and the tail of its CloudWatch log, has a deadline, and stops the job when the
+step ends early; then model.tar.gz lands in the policies folder, with instance type, billable time and cost logged.
+Tokens reach the job from AWS Secrets Manager (grpo.compute.secrets), never in its definition.
 """
 
 from __future__ import annotations
@@ -18,24 +21,28 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from components.grpo.compute import sagemaker_jobs as jobs
 from components.grpo.compute.environment import active_run_id, tracking_environment
-from paretoflow import paths, tracking
+from components.grpo.rewards import audit_objectives
+from paretoflow import credentials, paths, tracking
 from paretoflow.hashing import dvc_md5
 from paretoflow.schema import Params, SagemakerCompute
-from paretoflow.step_params import SECTIONS
+from paretoflow.step_params import SECTIONS, result_settings
 
-LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENTRYPOINT = ["python", "-m", "components.grpo.job"]
-DONE = ("Completed", "Failed", "Stopped")
+START_SLACK_SECONDS = 3600  # beyond the stopping condition: queueing for capacity, staging, uploading the model
 
 
 class Aws:
-    """boto3 clients for one target (region and endpoint from params, credentials from the environment)."""
+    """boto3 clients for one target (region and endpoint from params, credentials from the environment), retrying
+    throttling, 5xx and connection errors with exponential backoff and jitter (botocore's standard mode)."""
 
     def __init__(self, target: SagemakerCompute):
         import boto3
+        from botocore.config import Config
 
-        kwargs = {"region_name": target.region, "endpoint_url": target.endpoint_url}
+        config = Config(retries={"mode": "standard", "max_attempts": 10})
+        kwargs = {"region_name": target.region, "endpoint_url": target.endpoint_url, "config": config}
         self.s3 = boto3.client("s3", **kwargs)
         self.sagemaker = boto3.client("sagemaker", **kwargs)
         self.logs = boto3.client("logs", **kwargs)
@@ -45,7 +52,7 @@ def run_training_job(
     params: Params, target: SagemakerCompute, data_dir: Path, reward_models_dir: Path, out_dir: Path
 ) -> dict:
     aws = Aws(target)
-    job = submit(aws, params, target, data_dir, reward_models_dir)
+    job = attach_or_submit(aws, params, target, data_dir, reward_models_dir)
     return collect(aws, target, job, out_dir)
 
 
@@ -54,26 +61,36 @@ def split_s3(uri: str) -> tuple[str, str]:
     return bucket, key.strip("/")
 
 
-def job_name(prefix: str = "paretoflow-grpo") -> str:
-    """Unique, within SageMaker's 63 characters [a-zA-Z0-9-]."""
-    return f"{prefix}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{hashlib.sha1(str(time.time_ns()).encode()).hexdigest()[:6]}"
+def job_name(key: str) -> str:
+    """Unique, within SageMaker's 63 characters [a-zA-Z0-9-], and found again by its inputs key."""
+    return f"{jobs.job_prefix(key)}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+
+
+def checkpoint_uri(target: SagemakerCompute, key: str) -> str:
+    return f"{target.s3_prefix.rstrip('/')}/checkpoints/{key}"
 
 
 def inputs_key(params: Params, data_dir: Path, reward_models_dir: Path) -> str:
-    """Same params and inputs, same key: the checkpoint prefix a re-run of the same step resumes from."""
+    """Same results-shaping params and inputs, same key: the job a re-run re-attaches to and the checkpoint prefix
+    it resumes from (where and how the job runs, grpo.compute, is left out)."""
     payload = {
-        "params": params.section_hash(*SECTIONS["grpo"]),
-        "data": dvc_md5(data_dir),
-        "reward_models": dvc_md5(reward_models_dir),
+        "grpo": result_settings(params.grpo),
+        "params": params.model_dump(mode="json", include=set(SECTIONS["grpo"]) - {"grpo"}),
+        **{channel: dvc_md5(local) for channel, local in input_dirs(params, data_dir, reward_models_dir).items()},
     }
-    if params.sft.enabled:
-        payload["start_policy"] = dvc_md5(_sft_dir(reward_models_dir))
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _sft_dir(reward_models_dir: Path) -> Path:
-    """The sft step's output beside the reward models (as the grpo step finds its start policy)."""
-    return Path(reward_models_dir).parent / paths.SFT.name
+def input_dirs(params: Params, data_dir: Path, reward_models_dir: Path) -> dict[str, Path]:
+    """The job's input channels: the data, the reward models, and beside them (where the job looks, as the grpo
+    step does locally) the start policy with sft on and the rubrics step's output for rubric rewards."""
+    reward_models_dir = Path(reward_models_dir)
+    dirs = {"data": Path(data_dir), "reward_models": reward_models_dir}
+    if params.sft.enabled:
+        dirs["sft"] = reward_models_dir.parent / paths.SFT.name
+    if "rubric" in {o.scorer for o in [*params.objectives, *audit_objectives(params)]}:
+        dirs["rubrics"] = reward_models_dir.parent / paths.RUBRICS.name
+    return dirs
 
 
 def upload_dir(s3, local: Path, bucket: str, prefix: str) -> int:
@@ -84,10 +101,10 @@ def upload_dir(s3, local: Path, bucket: str, prefix: str) -> int:
 
 
 def training_job_request(
-    name: str, params: Params, target: SagemakerCompute, channels: dict[str, str], checkpoint_uri: str
+    name: str, params: Params, target: SagemakerCompute, channels: dict[str, str], checkpoint: str, region: str = ""
 ) -> dict:
     """The CreateTrainingJob request: the image's job entry point (`components.grpo.job`), one S3 channel per
-    input, spot with checkpoints, and the MLflow run to log into."""
+    input, spot with checkpoints, the MLflow run to log into and the names (never the values) of its secrets."""
     uri = target.tracking_uri or params.tracking.uri
     if not uri.startswith(("http://", "https://", "databricks")):
         print(
@@ -95,11 +112,15 @@ def training_job_request(
             "MLflow server URL so the job's metrics reach this run",
             flush=True,
         )
-    environment = tracking_environment(uri, active_run_id())
+    environment = {**tracking_environment(uri, active_run_id()), **credentials.secret_references(target.secrets)}
+    if target.secrets:  # where the job's boto3 finds Secrets Manager
+        environment.update({"AWS_DEFAULT_REGION": region} if region else {})
+        environment.update({"AWS_ENDPOINT_URL_SECRETS_MANAGER": target.endpoint_url} if target.endpoint_url else {})
+    credentials.refuse_secret_values(environment, f"the environment of training job {name}")
     stopping = {"MaxRuntimeInSeconds": target.max_run_seconds}
     if target.spot:
         stopping["MaxWaitTimeInSeconds"] = target.max_wait_seconds or 2 * target.max_run_seconds
-    request = {
+    return {
         "TrainingJobName": name,
         "RoleArn": target.role_arn,
         "AlgorithmSpecification": {
@@ -129,23 +150,47 @@ def training_job_request(
         },
         "StoppingCondition": stopping,
         "EnableManagedSpotTraining": target.spot,
-        "CheckpointConfig": {"S3Uri": checkpoint_uri, "LocalPath": "/opt/ml/checkpoints"},
+        "CheckpointConfig": {"S3Uri": checkpoint, "LocalPath": "/opt/ml/checkpoints"},
         "Environment": environment,
-        "Tags": [{"Key": "paretoflow.step", "Value": "grpo"}, {"Key": "paretoflow.profile", "Value": params.profile}],
+        "Tags": [
+            {"Key": "paretoflow.step", "Value": "grpo"},
+            {"Key": "paretoflow.profile", "Value": params.profile},
+        ],
     }
-    return request
+
+
+def attach_or_submit(
+    aws: Aws, params: Params, target: SagemakerCompute, data_dir: Path, reward_models_dir: Path
+) -> dict:
+    """The job still running for these inputs, or a new one; a job still stopping is waited for first (a second
+    job would write the same checkpoints)."""
+    key = inputs_key(params, data_dir, reward_models_dir)
+    found = jobs.running_job(aws.sagemaker, key)
+    if found and found["TrainingJobStatus"] == "Stopping":
+        print(f"[sagemaker] {found['TrainingJobName']} is still stopping; waiting for it before a new job", flush=True)
+        jobs.wait(aws, found["TrainingJobName"], target.poll_seconds, 0, wait_seconds(target))
+        found = None
+    if found is None:
+        return submit(aws, params, target, data_dir, reward_models_dir)
+    name = found["TrainingJobName"]
+    print(
+        f"[sagemaker] re-attaching to training job {name}, still {found['TrainingJobStatus']} for these inputs "
+        f"(created {found['CreationTime']:%Y-%m-%d %H:%M:%S %Z}); no second job is started",
+        flush=True,
+    )
+    tracking.set_tags({"compute.target": "sagemaker", "compute.job_name": name, "compute.reattached": "true"})
+    return {"name": name, "checkpoint_uri": checkpoint_uri(target, key), "reattached": True}
 
 
 def submit(aws: Aws, params: Params, target: SagemakerCompute, data_dir: Path, reward_models_dir: Path) -> dict:
     """Stage the inputs and create the job; returns its name, request and S3 locations."""
-    name = job_name()
+    key = inputs_key(params, data_dir, reward_models_dir)
+    name = job_name(key)
     bucket, prefix = split_s3(target.s3_prefix)
     staged = f"{prefix}/inputs/{name}".lstrip("/")
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "params.yaml").write_text(params.to_yaml())
-        sources = {"data": Path(data_dir), "reward_models": Path(reward_models_dir), "params": Path(tmp)}
-        if params.sft.enabled:  # the start policy, where the job looks for it: beside its reward models channel
-            sources["sft"] = _sft_dir(reward_models_dir)
+        sources = {**input_dirs(params, data_dir, reward_models_dir), "params": Path(tmp)}
         channels = {}
         for channel, local in sources.items():
             if not local.is_dir():
@@ -154,19 +199,30 @@ def submit(aws: Aws, params: Params, target: SagemakerCompute, data_dir: Path, r
             if count:  # SageMaker refuses a channel with no objects (no reward models: concision-only objectives)
                 channels[channel] = f"s3://{bucket}/{staged}/{channel}"
             print(f"[sagemaker] staged {channel}: {count} files -> s3://{bucket}/{staged}/{channel}", flush=True)
-    checkpoint_uri = f"{target.s3_prefix.rstrip('/')}/checkpoints/{inputs_key(params, data_dir, reward_models_dir)}"
-    request = training_job_request(name, params, target, channels, checkpoint_uri)
-    aws.sagemaker.create_training_job(**request)
+    checkpoint = checkpoint_uri(target, key)
+    request = training_job_request(name, params, target, channels, checkpoint, aws.sagemaker.meta.region_name)
+    request["Tags"].append({"Key": "paretoflow.inputs_key", "Value": key})
+    jobs.call(f"creating training job {name}", aws.sagemaker.create_training_job, **request)
     print(f"[sagemaker] created training job {name} on {target.instance_type} (spot: {target.spot})", flush=True)
     tracking.set_tags(
         {"compute.target": "sagemaker", "compute.job_name": name, "compute.instance_type": target.instance_type}
     )
-    return {"name": name, "request": request, "checkpoint_uri": checkpoint_uri}
+    return {"name": name, "request": request, "checkpoint_uri": checkpoint}
+
+
+def wait_seconds(target: SagemakerCompute) -> float:
+    """grpo.compute.wait_seconds, or the longest the stopping condition lets the job run plus time to start."""
+    if target.wait_seconds is not None:
+        return target.wait_seconds
+    longest = (target.max_wait_seconds or 2 * target.max_run_seconds) if target.spot else target.max_run_seconds
+    return longest + START_SLACK_SECONDS
 
 
 def collect(aws: Aws, target: SagemakerCompute, job: dict, out_dir: Path, sleep=time.sleep) -> dict:
-    """Wait for the job, then bring its policies into `out_dir` and log what it cost."""
-    description = wait(aws, job["name"], target.poll_seconds, target.log_lines, sleep)
+    """Wait for the job (stopping it if the wait ends early), then bring its policies into `out_dir` and log what
+    it cost."""
+    with jobs.stopped_on_exit(aws.sagemaker, job["name"]):
+        description = jobs.wait(aws, job["name"], target.poll_seconds, target.log_lines, wait_seconds(target), sleep)
     raise_unless_completed(description, job["checkpoint_uri"])
     summary = download_outputs(aws, description, Path(out_dir))
     cost = job_cost(description, target.prices)
@@ -174,52 +230,32 @@ def collect(aws: Aws, target: SagemakerCompute, job: dict, out_dir: Path, sleep=
     return {**summary, "compute": {"target": "sagemaker", "job_name": job["name"], **cost}}
 
 
-def wait(aws: Aws, name: str, poll_seconds: float, log_lines: int, sleep=time.sleep) -> dict:
-    """Poll until the job ends, printing each status change and the new lines of its log."""
-    started, last, seen = time.monotonic(), None, {}
-    while True:
-        description = aws.sagemaker.describe_training_job(TrainingJobName=name)
-        status = (description["TrainingJobStatus"], description.get("SecondaryStatus"))
-        if status != last:
-            message = _last_status_message(description)
-            elapsed = time.monotonic() - started
-            print(f"[sagemaker] {name}: {status[0]} / {status[1]} after {elapsed:.0f} s{message}", flush=True)
-            last = status
-        for line in new_log_lines(aws.logs, name, seen)[-log_lines:] if log_lines else []:
-            print(f"[sagemaker] | {line}", flush=True)
-        if status[0] in DONE:
-            return description
-        sleep(poll_seconds)
-
-
-def _last_status_message(description: dict) -> str:
-    transitions = description.get("SecondaryStatusTransitions") or []
-    message = transitions[-1].get("StatusMessage") if transitions else None
-    return f": {message}" if message else ""
-
-
-def new_log_lines(logs, name: str, seen: dict[str, str]) -> list[str]:
-    """Lines written since the last call, from every log stream of the job (one per instance); `seen` keeps
-    each stream's forward token between calls. A job still starting has no log group or stream yet."""
-    try:
-        streams = logs.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{name}/")["logStreams"]
-    except logs.exceptions.ResourceNotFoundException:
-        return []
-    lines = []
-    for stream in streams:
-        stream_name = stream["logStreamName"]
-        kwargs = {"logGroupName": LOG_GROUP, "logStreamName": stream_name, "startFromHead": True}
-        if stream_name in seen:
-            kwargs["nextToken"] = seen[stream_name]
-        while True:
-            page = logs.get_log_events(**kwargs)
-            lines.extend(event["message"].rstrip() for event in page["events"])
-            token = page.get("nextForwardToken")
-            if not page["events"] or token == kwargs.get("nextToken"):
-                break
-            kwargs["nextToken"] = token
-        seen[stream_name] = token
-    return lines
+def forget_checkpoints(
+    params: Params, data_dir: Path = paths.DATA, reward_models_dir: Path = paths.REWARD_MODELS
+) -> int:
+    """Before a forced run (`paretoflow run --force`): the job of these inputs is stopped if one still runs, and
+    its S3 checkpoints (the finished markers of its policies among them) are deleted; returns the files deleted."""
+    target = params.grpo.compute
+    aws = Aws(target)
+    key = inputs_key(params, data_dir, reward_models_dir)
+    found = jobs.running_job(aws.sagemaker, key)
+    if found is not None:
+        name = found["TrainingJobName"]
+        if found["TrainingJobStatus"] == "InProgress":
+            jobs.stop(aws.sagemaker, name, "--force clears its checkpoints")
+        jobs.wait(aws, name, target.poll_seconds, 0, wait_seconds(target))
+    bucket, prefix = split_s3(checkpoint_uri(target, key))
+    pages = aws.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/")
+    keys = jobs.call(
+        f"listing s3://{bucket}/{prefix}/", lambda: [o["Key"] for p in pages for o in p.get("Contents", [])]
+    )
+    for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys at a time
+        batch = {"Objects": [{"Key": k} for k in keys[start : start + 1000]], "Quiet": True}
+        jobs.call(
+            f"deleting checkpoints under s3://{bucket}/{prefix}/", aws.s3.delete_objects, Bucket=bucket, Delete=batch
+        )
+    print(f"[sagemaker] --force: deleted {len(keys)} checkpoint files under s3://{bucket}/{prefix}/", flush=True)
+    return len(keys)
 
 
 def raise_unless_completed(description: dict, checkpoint_uri: str) -> None:
@@ -227,7 +263,7 @@ def raise_unless_completed(description: dict, checkpoint_uri: str) -> None:
     if status == "Completed":
         return
     reason = description.get("FailureReason") or "SageMaker gave no reason"
-    logs = f"aws logs tail {LOG_GROUP} --log-stream-name-prefix {name}/"
+    logs = f"aws logs tail {jobs.LOG_GROUP} --log-stream-name-prefix {name}/"
     if status == "Stopped":
         raise RuntimeError(
             f"SageMaker training job {name} was stopped ({description.get('SecondaryStatus')}): {reason}. "

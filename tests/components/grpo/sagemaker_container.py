@@ -20,22 +20,13 @@ from pathlib import Path
 
 import boto3
 
-from components.grpo.compute.sagemaker import LOG_GROUP, split_s3
+from components.grpo.compute.sagemaker import split_s3
+from components.grpo.compute.sagemaker_jobs import LOG_GROUP
 
 
 def run_container(endpoint: str, request: dict, root: Path, cwd: Path) -> subprocess.CompletedProcess:
     s3 = boto3.client("s3", endpoint_url=endpoint)
-    env = {**os.environ, **request["Environment"]}
-    for channel in request["InputDataConfig"]:
-        name, uri = channel["ChannelName"], channel["DataSource"]["S3DataSource"]["S3Uri"]
-        local = root / "input" / "data" / name
-        bucket, prefix = split_s3(uri)
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
-            for obj in page.get("Contents", []):
-                target = local / obj["Key"][len(prefix) + 1 :]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, obj["Key"], str(target))
-        env[f"SM_CHANNEL_{name.upper()}"] = str(local)
+    env = {**os.environ, **request["Environment"], **download_channels(endpoint, request, root)}
     for sub in ("model", "output/data", "checkpoints"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     env.update(
@@ -52,6 +43,23 @@ def run_container(endpoint: str, request: dict, root: Path, cwd: Path) -> subpro
     for folder, archive in ((root / "model", "model.tar.gz"), (root / "output" / "data", "output.tar.gz")):
         s3.put_object(Bucket=out_bucket, Key=f"{out_prefix}/{name}/output/{archive}", Body=_targz(folder))
     return result
+
+
+def download_channels(endpoint: str, request: dict, root: Path) -> dict[str, str]:
+    """Each channel's S3 prefix into `<root>/input/data/<channel>`; returns the SM_CHANNEL_* variables."""
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    channels = {}
+    for channel in request["InputDataConfig"]:
+        name, uri = channel["ChannelName"], channel["DataSource"]["S3DataSource"]["S3Uri"]
+        local = root / "input" / "data" / name
+        bucket, prefix = split_s3(uri)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+            for obj in page.get("Contents", []):
+                target = local / obj["Key"][len(prefix) + 1 :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, obj["Key"], str(target))
+        channels[f"SM_CHANNEL_{name.upper()}"] = str(local)
+    return channels
 
 
 def _targz(folder: Path) -> bytes:

@@ -5,7 +5,9 @@ cost estimate; and, end to end, the job's entry point run on the inputs staged t
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import mlflow
@@ -15,27 +17,17 @@ from components.grpo.compute.sagemaker import (
     Aws,
     collect,
     job_cost,
-    new_log_lines,
     raise_unless_completed,
     submit,
     training_job_request,
-    wait,
 )
+from components.grpo.compute.sagemaker_jobs import new_log_lines, wait
 from paretoflow.config import load_params
 from tests.components.grpo.grpo_inputs import grpo_inputs
 from tests.components.grpo.sagemaker_container import run_container, write_log
+from tests.components.grpo.sagemaker_launcher import sagemaker
 from tests.conftest import REPO
 from tests.moto_s3 import make_bucket, s3_endpoint  # noqa: F401  (fixture)
-
-ROLE = "arn:aws:iam::123456789012:role/paretoflow-sagemaker"
-
-
-def sagemaker(endpoint: str, bucket: str, *extra: str) -> list[str]:
-    target = (
-        f"grpo.compute={{target: sagemaker, image_uri: 123456789012.dkr.ecr.us-east-1.amazonaws.com/paretoflow-gpu:1,"
-        f" role_arn: '{ROLE}', s3_prefix: 's3://{bucket}/runs', endpoint_url: '{endpoint}', poll_seconds: 0.01}}"
-    )
-    return [target, *extra]
 
 
 def test_request_is_a_valid_spot_job_with_checkpoints(s3_endpoint, capsys):  # noqa: F811
@@ -123,8 +115,12 @@ def test_cost_uses_billable_seconds_and_the_price_table():
 
 @pytest.mark.slow
 def test_job_entry_point_runs_on_staged_inputs(project, model_cache, s3_endpoint, capsys):  # noqa: F811
+    """...and reads its MLflow password from the secret store: no log line, job definition or staged file holds it."""
     make_bucket(s3_endpoint, "pf-jobs")
-    params, data, reward_models = grpo_inputs(project, model_cache, *sagemaker(s3_endpoint, "pf-jobs"))
+    secret = "e2e-Canary-Password-5b1d"
+    boto3.client("secretsmanager", endpoint_url=s3_endpoint).create_secret(Name="pf-e2e/mlflow", SecretString=secret)
+    stored = "grpo.compute.secrets={MLFLOW_TRACKING_PASSWORD: pf-e2e/mlflow}"
+    params, data, reward_models = grpo_inputs(project, model_cache, *sagemaker(s3_endpoint, "pf-jobs", stored))
     target = params.grpo.compute
     aws = Aws(target)
     out = project / "artifacts" / "policies"
@@ -137,6 +133,11 @@ def test_job_entry_point_runs_on_staged_inputs(project, model_cache, s3_endpoint
 
     printed = capsys.readouterr().out
     assert f"created training job {job['name']} on ml.g5.xlarge (spot: True)" in printed
+    assert "[credentials] from the secret store: MLFLOW_TRACKING_PASSWORD" in container.stdout
+    described = boto3.client("sagemaker", endpoint_url=s3_endpoint).describe_training_job(TrainingJobName=job["name"])
+    staged = (project / "opt-ml" / "input" / "data" / "params" / "params.yaml").read_text()
+    for place in (printed, container.stdout, container.stderr, json.dumps(described, default=str), staged):
+        assert secret not in place
     assert [c["ChannelName"] for c in job["request"]["InputDataConfig"]] == ["data", "params"]  # no empty channel
     assert "| " in printed  # the container's log tail, read back from CloudWatch
     assert json.loads((out / "manifest.json").read_text())[0]["name"] == "policy-0"
@@ -173,3 +174,87 @@ def test_the_start_policy_is_staged_and_keys_the_checkpoints(s3_endpoint, tmp_pa
     off = load_params(REPO / "params.yaml", ["profile=tiny", "sft.enabled=false", *sagemaker(s3_endpoint, "pf-sft")])
     job = submit(Aws(off.grpo.compute), off, off.grpo.compute, data, reward_models)
     assert "sft" not in {c["ChannelName"] for c in job["request"]["InputDataConfig"]}
+
+
+def _rubrics(folder, principle: str) -> None:
+    """What the rubrics step writes: kept rubrics per prompt and objective, and the mined principles."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {"prompt_id": "p1", "objective": "helpfulness", "consistency": "consistent"},
+        {"prompt_id": "p2", "objective": "helpfulness", "consistency": "inconsistent"},
+    ]
+    for row in rows:
+        row.update(hard_rules=[f"answer {row['prompt_id']}"], principles=[principle])
+    pd.DataFrame(rows).to_parquet(folder / "rubrics.parquet", index=False)
+    (folder / "principles.json").write_text(json.dumps({"helpfulness": [principle]}))
+
+
+def test_rubrics_are_staged_where_the_job_reads_them(s3_endpoint, tmp_path):  # noqa: F811
+    """Rubric rewards read the rubrics step's output beside the reward models. It used to stay behind, so in the job
+    every prompt fell back to a prompt-only rubric; now it travels as channel `rubrics`, lands beside the reward
+    models channel, and a new rubric table means new checkpoints."""
+    from components.grpo.compute.sagemaker import inputs_key
+    from components.scorers.objectives import ScorerContext
+    from components.scorers.rubric import stored_rubrics
+    from tests.components.grpo.sagemaker_container import download_channels
+
+    make_bucket(s3_endpoint, "pf-rubrics")
+    rubric = "objectives=[{name: helpfulness, scorer: rubric}, {name: concision, scorer: concision}]"
+    params = load_params(
+        REPO / "params.yaml",
+        [
+            "profile=tiny",
+            rubric,
+            "sft.enabled=false",
+            "grpo.weights=[{helpfulness: 0.5, concision: 0.5}]",
+            *sagemaker(s3_endpoint, "pf-rubrics"),
+        ],
+    )
+    data, reward_models, rubrics = (tmp_path / "artifacts" / name for name in ("data", "reward_models", "rubrics"))
+    for folder in (data, reward_models):
+        folder.mkdir(parents=True)
+        (folder / "file.txt").write_text(folder.name)
+    _rubrics(rubrics, "cite the user's own words")
+    key = inputs_key(params, data, reward_models)
+
+    job = submit(Aws(params.grpo.compute), params, params.grpo.compute, data, reward_models)
+    assert {c["ChannelName"] for c in job["request"]["InputDataConfig"]} == {
+        "data",
+        "reward_models",
+        "params",
+        "rubrics",
+    }
+    channels = download_channels(s3_endpoint, job["request"], tmp_path / "opt-ml")
+    in_job = ScorerContext(params, Path(channels["SM_CHANNEL_REWARD_MODELS"]))  # as the job's scorers see it
+    stored, mined = stored_rubrics(in_job.rubrics_dir, "helpfulness")
+    assert stored == {"p1": {"hard_rules": ["answer p1"], "principles": ["cite the user's own words"]}}
+    assert mined == ["cite the user's own words"]
+
+    _rubrics(rubrics, "ask before advising")
+    assert inputs_key(params, data, reward_models) != key
+    shutil.rmtree(rubrics)
+    with pytest.raises(FileNotFoundError, match="artifacts/rubrics does not exist"):
+        submit(Aws(params.grpo.compute), params, params.grpo.compute, data, reward_models)
+
+
+def test_the_job_definition_names_its_secrets_and_holds_no_credential(s3_endpoint):  # noqa: F811
+    """Before: grpo.compute.tracking_uri went into the job's Environment as given, password and all."""
+    from paretoflow.credentials import CredentialError
+
+    stored = "grpo.compute.secrets={MLFLOW_TRACKING_PASSWORD: paretoflow/mlflow-password}"
+    params = load_params(REPO / "params.yaml", ["profile=tiny", *sagemaker(s3_endpoint, "b", stored)])
+    target = params.grpo.compute.model_copy(update={"tracking_uri": "https://mlflow.example.com"})
+    request = training_job_request("job-s", params, target, {"data": "s3://b/d"}, "s3://b/c", "eu-west-1")
+    boto3.client("sagemaker", endpoint_url=s3_endpoint).create_training_job(**request)  # a valid request
+    assert request["Environment"] == {
+        "MLFLOW_TRACKING_URI": "https://mlflow.example.com",
+        "PARETOFLOW_SECRETS": '{"MLFLOW_TRACKING_PASSWORD": "paretoflow/mlflow-password"}',
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": s3_endpoint,
+    }
+    leaky = target.model_copy(update={"tracking_uri": "https://pf:Pw-in-uri-99@mlflow.example.com"})
+    with pytest.raises(CredentialError, match=r"MLFLOW_TRACKING_URI in the environment of training job job-s") as no:
+        training_job_request("job-s", params, leaky, {"data": "s3://b/d"}, "s3://b/c")
+    assert "Pw-in-uri-99" not in str(no.value)
