@@ -425,6 +425,9 @@ class Evaluate(Strict):
     max_new_tokens: int = Field(32, ge=1)
     do_sample: bool = Field(False, description="greedy by default; sampling uses the run seed, so it repeats")
     temperature: float = Field(1.0, gt=0)
+    repetition_penalty: float = Field(
+        1.0, ge=1.0, description="CTRL's penalty on tokens already in the reply (1.0: none); the same for every policy"
+    )
     batch_size: int = Field(8, ge=1)
     engine: Literal["transformers", "vllm"] = Field(
         "transformers",
@@ -439,6 +442,9 @@ class Evaluate(Strict):
     bootstrap_samples: int = Field(1000, ge=100, description="resamples for the 95% intervals of mean scores")
     weight_grid_steps: int = Field(10, ge=1, description="expected utility: weights in multiples of 1/steps")
     samples_shown: int = Field(3, ge=0, description="completions per policy shown in the interactive front")
+    side_by_side_prompts: int = Field(
+        8, ge=0, description="held-out prompts whose replies (pretrained, start, each trained policy) are shown side by side"
+    )
     independent: dict[str, str] = Field(
         {},
         description="objective -> a scorer that was not a training reward (rm:PATH, rubric:offline#objective, "

@@ -216,6 +216,11 @@ def log_table_input(df, path: str | Path, name: str, context: str) -> None:
     if not mlflow.active_run():
         return
     flat = df.assign(prompt=df["prompt"].map(str), meta=df["meta"].map(str))
+def log_text(text: str, path: str) -> None:
+    if mlflow.active_run():
+        mlflow.log_text(text, path)
+
+
     with warnings.catch_warnings():  # a local path matches two equivalent MLflow source types; either is right
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
         dataset = mlflow.data.from_pandas(flat, source=str(Path(path).resolve()), name=name)

@@ -40,6 +40,7 @@ def generate_replies(
     seed: int,
     do_sample: bool = False,
     temperature: float = 1.0,
+    repetition_penalty: float = 1.0,
     model=None,
     tokenizer=None,
 ) -> list[Reply]:
@@ -66,6 +67,7 @@ def generate_replies(
                 temperature=temperature if do_sample else None,
                 top_p=None,
                 top_k=None,
+                repetition_penalty=repetition_penalty,
                 eos_token_id=stops,
                 pad_token_id=tokenizer.pad_token_id,
             )

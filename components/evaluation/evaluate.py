@@ -5,7 +5,8 @@ the same seed and decoding settings.
 
 The start policy (the SFT policy GRPO trained from) is scored alongside as the reference the trained policies
 should improve on (and, with `evaluate.reference_point: start`, as the hypervolume reference); the front,
-hypervolume and expected utility over a weight grid are computed over the trained policies. Each policy's mean
+hypervolume (with a paired bootstrap 95% interval over the held-out prompts) and expected utility over a weight grid
+are computed over the trained policies. Each policy's mean
 scores carry bootstrap 95% intervals, its end-of-turn rate (replies stop at the chat template's end of turn),
 and reward-hacking indicators (length growth over the start policy, repetition, distinct-n, and the gap
 between each training scorer and an independent one); the trained judges face the master-key probes.
@@ -39,7 +40,10 @@ from components.common.stats import bootstrap_ci
 from components.data.canonical import read_table
 from components.evaluation import champion as champion_eval
 from components.evaluation import coherence
+from components.evaluation.hypervolume_interval import hypervolume_interval
 from components.evaluation.scorer_checks import independent_scorers, judge_attack, scorer_gaps
+from components.evaluation.side_by_side import markdown as side_by_side_markdown
+from components.evaluation.side_by_side import side_by_side
 from components.evaluation.stats import indicators
 from components.scorers.objectives import reward_functions
 from components.sft.examples import reference_examples
@@ -102,10 +106,29 @@ def evaluate_policies(
     (out_dir / "coherence.json").write_text(json.dumps(coherent, indent=2) + "\n")
     if context is not None:
         context[0].to_parquet(out_dir / "pretrained_replies.parquet", index=False)
+    shown = side_by_side(
+        heldout,
+        pd.concat([context[0], scores_df]) if context is not None else scores_df,
+        [PRETRAINED, BASE, *table.loc[~table["is_base"], "policy"]],
+        params.evaluate.side_by_side_prompts,
+    )
+    (out_dir / "side_by_side.json").write_text(json.dumps(shown, indent=2) + "\n")
+    (out_dir / "side_by_side.md").write_text(side_by_side_markdown(shown))
     trained = table[~table["is_base"]]
     grid = pareto.weight_grid(len(objectives), params.evaluate.weight_grid_steps)
+    hv_low, hv_high = hypervolume_interval(
+        scores_df,
+        list(trained["policy"]),
+        objectives,
+        np.array(table.attrs["reference_point"]),
+        params.evaluate.bootstrap_samples,
+        params.seed,
+        reference_policy=BASE if params.evaluate.reference_point == "start" else None,
+    )
     metrics = {
         "pareto/hypervolume": float(table.attrs["hypervolume"]),
+        "pareto/hypervolume/ci95_low": hv_low,
+        "pareto/hypervolume/ci95_high": hv_high,
         "pareto/eum": pareto.expected_utility(trained.loc[trained["on_front"], objectives].to_numpy(), grid),
         "pareto/front_size": int(trained["on_front"].sum()),
         "pareto/candidates": len(trained),
@@ -146,6 +169,7 @@ def evaluate_policies(
     tracking.log_dict(attack, "judge_attack.json")
     tracking.log_dict(champion, "champion.json")
     tracking.log_dict(coherent, "coherence.json")
+    tracking.log_text(side_by_side_markdown(shown), "side_by_side.md")
     return metrics | {
         "front": front_rows(table, objectives),
         "coherence": coherent,
@@ -315,6 +339,7 @@ def generate(path, prompts: list[list[dict]], params: Params) -> list[Reply]:
         seed=params.seed,
         do_sample=settings.do_sample,
         temperature=settings.temperature,
+        repetition_penalty=settings.repetition_penalty,
     )
 
 
@@ -324,6 +349,7 @@ def vllm_sampling(settings: Evaluate, seed: int) -> dict:
     return {
         "max_tokens": settings.max_new_tokens,
         "temperature": settings.temperature if settings.do_sample else 0.0,
+        "repetition_penalty": settings.repetition_penalty,
         "seed": seed,
     }
 

@@ -84,6 +84,10 @@ def test_evaluate_measures_coherence_per_policy_with_the_pretrained_for_context(
     assert list(pretrained["prompt_id"]) == list(scores.loc[scores["policy"] == "start", "prompt_id"])
     summary = results["evaluate"]["summary"]
     assert summary["coherence/pretrained/perplexity"] == coherence["policies"]["pretrained"]["perplexity"]
+    shown = json.loads((evaluation / "side_by_side.json").read_text())
+    assert len(shown) == min(params.evaluate.side_by_side_prompts, scores["prompt_id"].nunique())
+    assert all(list(row["replies"]) == list(coherence["policies"]) for row in shown)
+    assert "**start**" in (evaluation / "side_by_side.md").read_text()
     assert (
         abs(summary["coherence/in_language/min"] - min(front[p]["in_language"] for p in front if p != "start")) < 1e-9
     )

@@ -106,14 +106,34 @@ def test_generation_repeats_with_the_seed_and_follows_the_decoding_params(model_
     assert all(len(tokenizer(r.text, add_special_tokens=False)["input_ids"]) <= 6 + 2 for r in first)
 
 
+def test_the_repetition_penalty_breaks_greedy_loops(model_cache):
+    """A random tiny model repeats one token when greedy; the penalty on tokens already seen breaks the loop."""
+    from components.common.model_store import policy_dir
+    from components.common.replies import generate_replies
+
+    params = load_params(REPO / "params.yaml", ["profile=tiny", f"cache_dir={model_cache}"])
+    path = policy_dir(params.policy, params.cache_dir)
+    prompts = [[{"role": "user", "content": f"I feel {w} today."}] for w in ("sad", "tired", "lost")]
+
+    def distinct(penalty: float) -> float:
+        replies = generate_replies(path, prompts, max_new_tokens=12, batch_size=3, seed=0, repetition_penalty=penalty)
+        words = [r.text.split() for r in replies]
+        return sum(len(set(w)) for w in words) / max(1, sum(len(w) for w in words))
+
+    assert distinct(3.0) > distinct(1.0)
+
+
 def test_vllm_sampling_follows_the_decoding_params():
     from components.evaluation.evaluate import vllm_sampling
 
     params = load_params(REPO / "params.yaml", ["evaluate.max_new_tokens=40", "evaluate.temperature=0.7"])
     assert params.evaluate.engine == "transformers" and not params.evaluate.do_sample
-    assert vllm_sampling(params.evaluate, 5) == {"max_tokens": 40, "temperature": 0.0, "seed": 5}  # greedy
-    sampled = params.evaluate.model_copy(update={"do_sample": True})
-    assert vllm_sampling(sampled, 5) == {"max_tokens": 40, "temperature": 0.7, "seed": 5}
+    penalty = params.evaluate.repetition_penalty
+    assert vllm_sampling(params.evaluate, 5) == {
+        **{"max_tokens": 40, "temperature": 0.0, "repetition_penalty": penalty, "seed": 5}  # greedy
+    }
+    sampled = params.evaluate.model_copy(update={"do_sample": True, "repetition_penalty": 1.3})
+    assert vllm_sampling(sampled, 5) == {"max_tokens": 40, "temperature": 0.7, "repetition_penalty": 1.3, "seed": 5}
     gpu = load_params(REPO / "params.yaml", ["profile=gpu"]).evaluate
     assert gpu.engine == "vllm" and vllm_sampling(gpu, 0)["max_tokens"] == gpu.max_new_tokens
 
