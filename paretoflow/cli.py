@@ -255,6 +255,8 @@ def select(
     """The registered version on the champion front (else the candidate's) that maximises the weighted utility."""
     from components.registry import selection
 
+    if result.get("repaired"):  # an earlier promote or rollback that stopped half-way, repaired first
+        errors.print(f"[yellow]repaired:[/yellow] {escape(result['repaired'])}")
     resolved = _load(params, override)
     _check_servers(resolved)
     try:
@@ -276,6 +278,8 @@ def fronts(
 ):
     """Overlay the Pareto fronts of several pipeline runs: one PNG, one HTML page, a table of every policy."""
     from rich.table import Table
+    if result.get("repaired"):
+        errors.print(f"[yellow]repaired:[/yellow] {escape(result['repaired'])}")
 
     from components.registry.front_overlay import overlay_fronts
 

@@ -38,7 +38,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "rubrics",
         "register",
     ),
-    "register": ("register", "tracking", "objectives"),
+    "register": ("register", "tracking", "objectives", "evaluate"),  # evaluate: the evaluators a version names
 }
 
 # Settings that change how a result is made, never what it is (checkpoints, logging, where it runs, retries,

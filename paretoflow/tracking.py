@@ -125,7 +125,8 @@ def start_pipeline_run(params: Params, flow_run_id: str | None) -> str:
 
 def end_pipeline_run(run_id: str, steps: dict[str, dict], status: str) -> None:
     """Close the parent run. It names the run behind every step, cached ones included (their artifacts are
-    what this pipeline run stands on), and carries the evaluation's headline metrics for side-by-side views."""
+    what this pipeline run stands on), and carries the evaluation's headline metrics (hypervolume with its 95%
+    interval, EUM) for MLflow's compare view, and its Pareto front figure and interactive page."""
     client = MlflowClient()
     for name, result in steps.items():
         client.set_tag(run_id, f"step.{name}.run_id", result["run_id"])
@@ -133,7 +134,22 @@ def end_pipeline_run(run_id: str, steps: dict[str, dict], status: str) -> None:
     for key, value in steps.get("evaluate", {}).get("summary", {}).items():
         if isinstance(value, int | float):  # the summary also carries the front table for the Prefect artifact
             client.log_metric(run_id, metric_name(key), float(value))
+    if "evaluate" in steps:
+        copy_artifacts(client, steps["evaluate"]["run_id"], run_id, FRONT_ARTIFACTS)
     client.set_terminated(run_id, status=status)
+
+
+FRONT_ARTIFACTS = ("pareto/front.png", "pareto/front.html")  # what evaluate logs; the pipeline run shows them too
+
+
+def copy_artifacts(client: MlflowClient, source_run: str, target_run: str, paths: tuple[str, ...]) -> None:
+    """Files of one run logged into another under the same paths (a cached step's run still holds its files)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as local:
+        for path in paths:
+            downloaded = client.download_artifacts(source_run, path, local)
+            client.log_artifact(target_run, downloaded, Path(path).parent.as_posix())
 
 
 @contextmanager
@@ -200,6 +216,11 @@ def log_dict(values: dict, path: str) -> None:
         mlflow.log_dict(values, path)
 
 
+def log_text(text: str, path: str) -> None:
+    if mlflow.active_run():
+        mlflow.log_text(text, path)
+
+
 def log_artifacts(local_dir: str | Path, path: str) -> None:
     """A folder of files (e.g. Great Expectations Data Docs) under `path` in the run's artifacts."""
     if mlflow.active_run():
@@ -216,11 +237,6 @@ def log_table_input(df, path: str | Path, name: str, context: str) -> None:
     if not mlflow.active_run():
         return
     flat = df.assign(prompt=df["prompt"].map(str), meta=df["meta"].map(str))
-def log_text(text: str, path: str) -> None:
-    if mlflow.active_run():
-        mlflow.log_text(text, path)
-
-
     with warnings.catch_warnings():  # a local path matches two equivalent MLflow source types; either is right
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
         dataset = mlflow.data.from_pandas(flat, source=str(Path(path).resolve()), name=name)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,25 +87,30 @@ def _download(params: Params, version) -> Path:
     target = Path(params.cache_dir) / "registry" / f"{version.name}-v{version.version}-{key.hexdigest()[:12]}"
     if target.exists():
         return target
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    local = Path(
-        mlflow.artifacts.download_artifacts(
-            f"models:/{version.name}/{version.version}", dst_path=str(staging), tracking_uri=uri, registry_uri=uri
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.partial-", dir=target.parent))  # one per run: no collision
+    try:
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                f"models:/{version.name}/{version.version}", dst_path=str(staging), tracking_uri=uri, registry_uri=uri
+            )
         )
-    )
-    model, tokenizer = local / "model", local / "components" / "tokenizer"
-    if not model.is_dir():
-        raise RuntimeError(
-            f"champion {version.name} v{version.version} has no model/ folder in its artifacts ({uri}); it was not "
-            "registered by paretoflow's register step: move alias champion to a version that was"
-        )
-    if not all((model / f).exists() for f in TOKENIZER_FILES) and tokenizer.is_dir():
-        for item in tokenizer.iterdir():
-            shutil.copy2(item, model / item.name)
-    model.rename(target)
-    shutil.rmtree(staging, ignore_errors=True)
+        model, tokenizer = local / "model", local / "components" / "tokenizer"
+        if not model.is_dir():
+            raise RuntimeError(
+                f"champion {version.name} v{version.version} has no model/ folder in its artifacts ({uri}); it was "
+                "not registered by paretoflow's register step: move alias champion to a version that was"
+            )
+        if not all((model / f).exists() for f in TOKENIZER_FILES) and tokenizer.is_dir():
+            for item in tokenizer.iterdir():
+                shutil.copy2(item, model / item.name)
+        try:
+            model.rename(target)
+        except OSError:  # another run finished the same download first; its copy holds the same files
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

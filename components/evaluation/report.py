@@ -1,12 +1,14 @@
 """The evaluation as a markdown table (the training flow's Prefect artifact): policies x objectives with 95%
 intervals, front membership, hypervolume contribution, EUM, the coherence of each policy's replies (the
-pretrained policy beside them for context), reward-hacking signs, and links to the MLflow run and the
-interactive front."""
+pretrained policy beside them for context), reward-hacking signs, and links to the MLflow runs and to the Pareto
+front's figure and interactive page on the pipeline run."""
 
 from __future__ import annotations
 
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from paretoflow.tracking import FRONT_ARTIFACTS
 
 LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store
 
@@ -21,12 +23,29 @@ def run_url(tracking_uri: str, run_id: str) -> str:
     return f"{base}/#/experiments/{experiment}/runs/{run_id}"
 
 
-def markdown(step: dict, objectives: list[str], tracking_uri: str) -> str:
-    """`step` is the evaluate step's result (run id, summary with the `front` rows) as the flow holds it."""
+def front_links(tracking_uri: str, pipeline_run_id: str) -> str:
+    """Markdown links to the pipeline run and the Pareto front figure and interactive page it carries
+    (`tracking.end_pipeline_run` logs them there), as pages of the MLflow UI."""
+    run = run_url(tracking_uri, pipeline_run_id)
+    png, html = (f"{run}/artifactPath/{path}" for path in FRONT_ARTIFACTS)
+    return f"[pipeline run]({run}) · [Pareto front]({png}) · [interactive front]({html})"
+
+
+def markdown(step: dict, objectives: list[str], tracking_uri: str, pipeline_run_id: str | None = None) -> str:
+    """`step` is the evaluate step's result (run id, summary with the `front` rows) as the flow holds it;
+    `pipeline_run_id`: the parent run, whose front figure and page the artifact links to."""
     summary, run_id = step["summary"], step["run_id"]
+    interval = (
+        f" [{summary['pareto/hypervolume/ci95_low']:.4f}, {summary['pareto/hypervolume/ci95_high']:.4f}]"
+        if "pareto/hypervolume/ci95_low" in summary
+        else ""
+    )
     lines = [
-        f"### Held-out evaluation: hypervolume {summary['pareto/hypervolume']:.4f}, EUM {summary['pareto/eum']:.4f}, "
+        f"### Held-out evaluation: hypervolume {summary['pareto/hypervolume']:.4f}{interval}, "
+        f"EUM {summary['pareto/eum']:.4f}, "
         f"{summary['pareto/front_size']} of {summary['pareto/candidates']} policies on the front",
+        "",
+        f"Hypervolume {summary.get('pareto/hypervolume_reference', 'reference not recorded')}.",
         "",
         "| policy | weights | " + " | ".join(objectives) + " | front | hv contribution |",
         "|---|---|" + "---|" * len(objectives) + "---|---|",
@@ -50,6 +69,7 @@ def markdown(step: dict, objectives: list[str], tracking_uri: str) -> str:
         lines.append(f"Champion front, scored in this run: hypervolume {summary['champion/hypervolume']:.4f}.")
     if summary.get("champion"):
         lines.append(f"Champion: {summary['champion']}.")
+    lines += ["", front_links(tracking_uri, pipeline_run_id)] if pipeline_run_id else []
     lines += [
         "",
         f"[MLflow run]({run_url(tracking_uri, run_id)}) (tracking `{tracking_uri}`) · "

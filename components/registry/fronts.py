@@ -6,6 +6,7 @@ that produced it in `pipeline.run_id`: all versions sharing that run form one fr
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,9 @@ from mlflow.tracking import MlflowClient
 CANDIDATE = "candidate"
 CHAMPION = "champion"
 PREVIOUS = "previous-champion"
+# the champion front as the candidate's evaluate run scored it, in one tag (one per score would bury the rest):
+# JSON {champion version: {objective or coherence.<indicator>: score}}
+SIDE_SCORES = "sidebyside.scores"
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,8 @@ def front_of(client: MlflowClient, version: ModelVersion, alias: str) -> Front:
 def front_by_alias(client: MlflowClient, name: str, alias: str) -> Front | None:
     version = aliased(client, name, alias)
     return None if version is None else front_of(client, version, alias)
+
+
+def side_by_side_scores(tags: dict[str, str]) -> dict[str, dict[str, float]]:
+    """The champion front's scores from a version's evaluate run, per champion version ({} when none were)."""
+    return json.loads(tags.get(SIDE_SCORES, "{}"))

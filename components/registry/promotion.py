@@ -1,7 +1,7 @@
 """promotion: alias `champion` moves to the candidate only when every gate passes; `rollback` undoes it.
 
 The gates compare the candidate's front with the champion's. When the candidate's evaluate run also scored the
-current champion front (tags `sidebyside.champion_versions` and `sidebyside.v<version>.<objective>`), both fronts
+current champion front (tags `sidebyside.champion_versions` and `sidebyside.scores`), both fronts
 were generated and scored in that one run on the same prompts with the same seed, decoding and scorers, and those
 scores decide. Otherwise (the champion moved since, or an older candidate) the gates fall back to each front's own
 registered scores (tags `heldout.<objective>`), comparable only when both were scored on the same held-out prompts
@@ -9,39 +9,55 @@ registered scores (tags `heldout.<objective>`), comparable only when both were s
 false-positive rate of the master-key probes that evaluate measured on the candidate's training judges (tag
 `judge_attack.fpr`). The coherence gate refuses a candidate front whose end-of-turn rate or in-language share
 (tags `coherence.<indicator>`, worst version of the front) falls more than `promote.max_coherence_drop` below the
-champion front's worst, read from the candidate's side-by-side tags (`sidebyside.v<version>.coherence.<indicator>`)
+champion front's worst, read from the candidate's side-by-side scores (`sidebyside.scores`)
 when they cover the champion front, else from the champion's own tags; a champion registered before those tags
 existed leaves nothing to compare, and the gate passes saying so.
 Each gate is recorded on the candidate version as a `gate.<name>` tag (`pass`/`fail`) with a
 `gate.<name>.detail` tag saying why. With `promote.require_approval`, a person decides last
 (`gate.human_approval`), through the `approve` callback the promote flow gives (a Prefect pause).
 
-MLflow has no transactions, so alias moves are applied one at a time and, if one fails, every alias is
-put back where it was before the error is raised.
+Promotions fail closed. A registry error while reading (5xx, locked database, timeout) stops the command: it is
+never read as "no champion yet" (`aliases.py`). MLflow has no transactions, so alias moves are applied one at a
+time under an intent recorded in the registry (`promotion_intent.py`), which is also a lock: just before the move
+the aliases are read again and the move is abandoned if another command changed them since they were gated; if a
+move fails, every alias is put back, and if putting back fails too, or the process dies half-way, the intent stays
+and the next promote or rollback repairs it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from components.common import pareto
+from components.registry import promotion_intent
+from components.registry.aliases import (
+    REGISTRY_ERRORS,
+    PromotionError,
+    describe,
+    describe_error,
+    point,
+    read_aliases,
+    read_version,
+    registry_call,
+)
 from components.registry.fronts import (
     CANDIDATE,
     CHAMPION,
     PREVIOUS,
     Front,
-    aliased,
-    front_by_alias,
     front_of,
+    side_by_side_scores,
     version_scores,
 )
 from paretoflow import tracking
 from paretoflow.schema import Params, Promote
+
+log = logging.getLogger(__name__)
 
 SIDE_VERSIONS = "sidebyside.champion_versions"  # set by register from evaluate's champion.json
 SIDE_RUN = "sidebyside.run_id"
@@ -51,10 +67,6 @@ HV_ROUNDING = 1e-9
 COHERENCE_GATED = ("end_of_turn_rate", "in_language")  # coherence.<indicator> tags compared by gate.coherence
 COHERENCE_ROUNDING = 1e-9  # a drop of exactly max_coherence_drop (1.0 - 0.95 in floats) is allowed
 PENDING = "pending approval"  # gate.passed while the automatic gates passed and a reviewer has not answered yet
-
-
-class PromotionError(RuntimeError):
-    """The registry could not be changed as asked; the message says what was left as it was."""
 
 
 @dataclass(frozen=True)
@@ -120,11 +132,11 @@ def side_by_side(candidate: Front, champion: Front, objectives: list[str]) -> tu
         return None, f"the candidate's evaluation scored no champion beside it (no tag {SIDE_VERSIONS})"
     if sorted(tagged.split(","), key=int) != sorted(current.split(","), key=int):
         return None, f"the candidate was evaluated beside champion versions {tagged}; the champion front is {current}"
-    keys = {v: [f"sidebyside.v{v}.{o}" for o in objectives] for v in current.split(",")}
-    missing = [k for ks in keys.values() for k in ks if k not in tags]
+    scores = side_by_side_scores(tags)
+    missing = [f"v{v} {o}" for v in current.split(",") for o in objectives if o not in scores.get(v, {})]
     if missing:
         return None, f"the candidate lacks side-by-side scores {', '.join(missing[:3])} (objectives changed since?)"
-    return {v: [float(tags[k]) for k in ks] for v, ks in keys.items()}, ""
+    return {v: [float(scores[v][o]) for o in objectives] for v in current.split(",")}, ""
 
 
 def coherence_gate(candidate: Front, champion: Front, settings: Promote) -> Gate:
@@ -169,8 +181,10 @@ def champion_coherence(candidate: Front, champion: Front) -> tuple[dict[str, flo
     candidate's own evaluate run when it measured every champion version beside it, else the champion's tags."""
     tags = candidate.anchor.tags
     if _beside_current(candidate, champion):
+        scores = side_by_side_scores(tags)
         side = {
-            k: [tags.get(f"sidebyside.v{v.version}.coherence.{k}") for v in champion.versions] for k in COHERENCE_GATED
+            k: [scores.get(str(v.version), {}).get(f"coherence.{k}") for v in champion.versions]
+            for k in COHERENCE_GATED
         }
         if all(None not in values for values in side.values()):
             found = {k: min(map(float, values)) for k, values in side.items()}
@@ -246,18 +260,17 @@ def promote(
     With `promote.require_approval`, `approve` is asked once the automatic gates pass (not on a dry run)."""
     client = client or _client(params)
     name = params.register.model_name
-    try:
-        chosen = client.get_model_version(name, version) if version else aliased(client, name, CANDIDATE)
-    except MlflowException:
-        raise PromotionError(f"model {name} has no version {version} in {params.tracking.uri}") from None
-    if chosen is None:
-        raise PromotionError(f"model {name} has no alias {CANDIDATE}; run the pipeline (register) or pass --version")
-    champion = front_by_alias(client, name, CHAMPION)
-    if champion is not None and str(champion.anchor.version) == str(chosen.version):
+    repaired = promotion_intent.recover(client, name, repair_it=not dry_run)
+    aliases = read_aliases(client, name)
+    chosen = _chosen(client, name, version, aliases)
+    champion_version = aliases.get(CHAMPION)
+    if champion_version == str(chosen.version):
         raise PromotionError(f"version {chosen.version} of {name} is already the champion")
-    candidate = front_of(client, chosen, CANDIDATE)
+    with registry_call(client, f"read the fronts of {name} v{chosen.version} and of the champion"):
+        champion = None if champion_version is None else _champion_front(client, name, champion_version)
+        candidate = front_of(client, chosen, CANDIDATE)
     verdicts = gates(candidate, champion, params.objective_names, params.promote)
-    compared = {"gate.champion_version": _version(champion) or "none"}
+    compared = {"gate.champion_version": champion_version or "none"}
     if params.promote.require_approval and all(g.passed for g in verdicts) and not dry_run:
         # the reviewer reads the automatic gates on the version while deciding; gate.passed waits for the answer
         _record(client, chosen, _gate_tags(verdicts) | compared | {"gate.passed": PENDING})
@@ -268,20 +281,25 @@ def promote(
     else:
         outcome = str(all(g.passed for g in verdicts)).lower()
         _record(client, chosen, _gate_tags(verdicts) | compared | {"gate.passed": outcome})
-    passed = all(g.passed for g in verdicts)
-    promoted = passed and not dry_run
+    promoted = all(g.passed for g in verdicts) and not dry_run
     if promoted:
-        if champion is not None:
-            client.set_model_version_tag(name, str(chosen.version), "promotion.previous", _version(champion))
-        move_aliases(client, name, {PREVIOUS: _version(champion), CHAMPION: str(chosen.version)})
+        move_aliases(
+            client,
+            name,
+            f"promote v{chosen.version}",
+            expected={PREVIOUS: aliases.get(PREVIOUS), CHAMPION: champion_version},
+            targets={PREVIOUS: champion_version, CHAMPION: str(chosen.version)},
+            tags={"promotion.previous": champion_version} if champion_version else {},
+        )
     result = {
         "model_name": name,
         "version": str(chosen.version),
         "model_uri": f"models:/{name}/{chosen.version}",
         "promoted": promoted,
         "dry_run": dry_run,
-        "previous_champion": _version(champion),
+        "previous_champion": champion_version,
         "gates": [asdict(g) for g in verdicts],
+        "repaired": repaired,
     }
     tracking.log_dict(result, "promotion/result.json")
     return result
@@ -291,33 +309,109 @@ def rollback(params: Params, client: MlflowClient | None = None) -> dict:
     """Put `champion` back on `previous-champion`; the one before that (if recorded) becomes the new previous."""
     client = client or _client(params)
     name = params.register.model_name
-    previous = aliased(client, name, PREVIOUS)
+    repaired = promotion_intent.recover(client, name)
+    aliases = read_aliases(client, name)
+    previous, current = aliases.get(PREVIOUS), aliases.get(CHAMPION)
     if previous is None:
         raise PromotionError(f"model {name} has no alias {PREVIOUS}; there is no earlier champion to roll back to")
-    current = aliased(client, name, CHAMPION)
-    earlier = previous.tags.get("promotion.previous")
-    move_aliases(client, name, {CHAMPION: str(previous.version), PREVIOUS: earlier})
+    with registry_call(client, f"read {name} v{previous}"):
+        earlier = client.get_model_version(name, previous).tags.get("promotion.previous")
+    move_aliases(
+        client,
+        name,
+        "rollback",
+        expected={CHAMPION: current, PREVIOUS: previous},
+        targets={CHAMPION: previous, PREVIOUS: earlier},
+    )
     if current is not None:
-        client.set_model_version_tag(name, str(current.version), "promotion.rolled_back", "true")
+        try:
+            client.set_model_version_tag(name, current, "promotion.rolled_back", "true")
+        except REGISTRY_ERRORS as exc:  # the aliases moved: the rollback stands without its note
+            log.warning("rolled back, but could not tag %s v%s promotion.rolled_back (%s)", name, current, exc)
     return {
         "model_name": name,
-        "champion": str(previous.version),
-        "rolled_back": None if current is None else str(current.version),
+        "champion": previous,
+        "rolled_back": current,
         "previous_champion": earlier,
-        "model_uri": f"models:/{name}/{previous.version}",
+        "model_uri": f"models:/{name}/{previous}",
+        "repaired": repaired,
     }
 
 
-def move_aliases(client: MlflowClient, name: str, targets: dict[str, str | None]) -> None:
-    """Point each alias at its version (None: remove it), all or none: on a failure the old ones are restored."""
-    before = {alias: _version(aliased(client, name, alias)) for alias in targets}
+def move_aliases(
+    client: MlflowClient,
+    name: str,
+    command: str,
+    expected: dict[str, str | None],
+    targets: dict[str, str | None],
+    tags: dict[str, str] | None = None,
+) -> None:
+    """Point each alias at its version (None: remove it), all or none, under an intent recorded in the registry.
+
+    Nothing moves unless the aliases are still as `expected` (as read when the command decided); the version moved
+    to `champion` gets `tags` first. A failed move puts every alias back; if that fails too the intent stays for the
+    next command to repair."""
+    intent = promotion_intent.begin(client, name, command, expected, targets)
     try:
-        for alias, version in targets.items():
-            _point(client, name, alias, version)
-    except Exception as exc:
-        for alias, version in before.items():
-            _point(client, name, alias, version)
-        raise PromotionError(f"moving aliases of {name} failed ({exc}); every alias was restored: {before}") from exc
+        current = read_aliases(client, name)
+        now = {alias: current.get(alias) for alias in targets}
+        if now != expected:
+            promotion_intent.finish(client, intent)
+            raise PromotionError(
+                f"the aliases of {name} changed while this {command} ran: {describe(expected)} when it read them, "
+                f"{describe(now)} now (another promote or rollback finished first). Nothing was moved: run it again "
+                "to decide against the current champion"
+            )
+        try:
+            for key, value in (tags or {}).items():
+                client.set_model_version_tag(name, targets[CHAMPION], key, value)
+            for alias, version in targets.items():
+                point(client, name, alias, version)
+        except Exception as exc:
+            _put_back(client, intent, exc)
+        try:
+            promotion_intent.finish(client, intent)
+        except PromotionError as exc:  # the aliases moved; the next command finds the move complete and clears it
+            log.warning("%s: aliases moved to %s, but the intent stays: %s", command, describe(targets), exc)
+    finally:
+        promotion_intent.release(intent)
+
+
+def _put_back(client: MlflowClient, intent: promotion_intent.Intent, exc: Exception) -> None:
+    """Point every alias where it was before the move and say so; if that fails too, say what to do."""
+    name, failed = intent.model, []
+    for alias, version in intent.before.items():
+        try:
+            point(client, name, alias, version)
+        except Exception as undo:
+            failed.append(f"{alias}: {describe_error(undo)}")
+    if failed:
+        raise PromotionError(
+            f"moving the aliases of {name} failed ({describe_error(exc)}), and putting them back failed too "
+            f"({'; '.join(failed)}): they should read {describe(intent.before)} but may not. The {intent.command} "
+            f"left its intent in the registry (model {promotion_intent.intent_name(name)}): the next promote or "
+            "rollback repairs it once the registry answers"
+        ) from exc
+    promotion_intent.finish(client, intent)
+    raise PromotionError(
+        f"moving the aliases of {name} failed ({describe_error(exc)}); every alias was put back: "
+        f"{describe(intent.before)}"
+    ) from exc
+
+
+def _chosen(client: MlflowClient, name: str, version: str | None, aliases: dict[str, str]):
+    """The version to promote: `version`, else the one alias `candidate` points at."""
+    wanted = version or aliases.get(CANDIDATE)
+    if wanted is None:
+        raise PromotionError(f"model {name} has no alias {CANDIDATE}; run the pipeline (register) or pass --version")
+    chosen = read_version(client, name, wanted)
+    if chosen is None:
+        raise PromotionError(f"model {name} has no version {wanted} in {client.tracking_uri}")
+    return chosen
+
+
+def _champion_front(client: MlflowClient, name: str, version: str) -> Front:
+    return front_of(client, client.get_model_version(name, version), CHAMPION)
 
 
 def _gate_tags(verdicts: list[Gate]) -> dict[str, str]:
@@ -326,22 +420,9 @@ def _gate_tags(verdicts: list[Gate]) -> dict[str, str]:
 
 
 def _record(client: MlflowClient, version, tags: dict[str, str]) -> None:
-    for key, value in tags.items():
-        client.set_model_version_tag(version.name, str(version.version), key, value)
-
-
-def _point(client: MlflowClient, name: str, alias: str, version: str | None) -> None:
-    if version is not None:
-        client.set_registered_model_alias(name, alias, version)
-    elif aliased(client, name, alias) is not None:
-        client.delete_registered_model_alias(name, alias)
-
-
-def _version(item) -> str | None:
-    if item is None:
-        return None
-    anchor = getattr(item, "anchor", item)
-    return str(anchor.version)
+    with registry_call(client, f"record the gates on {version.name} v{version.version}"):
+        for key, value in tags.items():
+            client.set_model_version_tag(version.name, str(version.version), key, value)
 
 
 def _client(params: Params) -> MlflowClient:

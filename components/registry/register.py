@@ -2,13 +2,14 @@
 equal-weight utility. Training never moves `champion`: promotion is its own flow.
 
 Each version is the policy's saved directory logged as it is (a transformers text-generation checkpoint with
-a signature and an input example), tagged with what a reviewer needs to trust it: weights, held-out scores
-with intervals, hypervolume contribution, coherence of its replies (`coherence.*`, beside the start policy's
-and the pretrained policy's), reward-hacking signs, the judge-attack rate, rubric version, the DVC md5 of every
-step input (the values dvc.lock records, read from the lineage files steps write as they run) and the pipeline
-run. When evaluate scored the champion front beside the candidates, every version also carries
-those champion scores (`sidebyside.*`), which promotion compares against instead of the champion's own older
-evaluation.
+a signature and an input example). A reviewer reads it in its description (`descriptions`): weights, held-out
+scores with intervals, its evaluators and their checks, coherence, reward-hacking signs, the judge-attack rate,
+the champion front scored beside it, its pipeline run and lineage. Its tags are the few people filter on and the
+gates read: weights, held-out scores, hypervolume contribution, data and held-out set md5s, pipeline run, git
+commit, the judge-attack rate, the gated coherence indicators, the champion front's side-by-side scores (one JSON
+tag), and `lineage`: the `runs:/` URI of one JSON file holding the DVC md5 of every input of every step (data,
+step outputs, code: the values dvc.lock records, read from the lineage files `paretoflow.steps.execute` writes as
+each step runs, from `dvc repro` and Prefect alike).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import mlflow
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from components.registry.descriptions import Evaluation, front_line, model_description, version_description
+from components.registry.fronts import SIDE_SCORES
 from paretoflow import paths, tracking
 from paretoflow.hashing import dvc_md5
 from paretoflow.schema import Params
@@ -31,12 +34,9 @@ INPUT_EXAMPLE = ["I have been feeling anxious about work lately."]
 SIGNATURE = infer_signature(INPUT_EXAMPLE, ["I am sorry work has been weighing on you."])  # str in, str out
 # pinned to what trained the policy; MLflow's own guess imports torchvision, which is not installed
 PIP_REQUIREMENTS = [f"{pkg}=={metadata.version(pkg)}" for pkg in ("torch", "transformers", "accelerate")]
-HACKING_SHOWN = ("length_growth", "repetition", "distinct_2")  # front.json columns a reviewer checks first
-# front.json coherence columns tagged on each version as `coherence.<indicator>` (gate.coherence reads the first two)
-COHERENCE_SHOWN = ("end_of_turn_rate", "in_language", "as_seeker", "median_words", "perplexity")
-SIDE_BY_SIDE_COHERENCE = ("end_of_turn_rate", "in_language")  # champion.json columns gate.coherence reads
-# the policies a version is compared with, one readable tag each (`coherence.start`, `coherence.pretrained`)
-COHERENCE_CONTEXT = ("start", "pretrained")
+# what gate.coherence reads (promotion.COHERENCE_GATED; importing promotion would add its stage deps to this step's)
+COHERENCE_GATED = ("end_of_turn_rate", "in_language")
+LINEAGE = "lineage.json"  # in the register run's artifacts and in out_dir; tag `lineage` holds its runs:/ URI
 
 
 def register_front(
@@ -53,21 +53,22 @@ def register_front(
         with mlflow.start_run(run_name="register"):
             return register_front(params, data_dir, policies_dir, evaluation_dir, out_dir, rubrics_dir, lineage_dir)
     table = json.loads((evaluation_dir / "front.json").read_text())
-    metrics = json.loads((evaluation_dir / "metrics.json").read_text())
-    heldout = json.loads((evaluation_dir / "heldout.json").read_text())
     front = [row for row in table if row["on_front"]]
     if not front:
         raise ValueError("the evaluation found no policy on the Pareto front; nothing to register")
     name, client = params.register.model_name, MlflowClient()
-    data_md5 = dvc_md5(data_dir)
-    run = mlflow.active_run()
-    parent = run.data.tags.get("mlflow.parentRunId", run.info.run_id)
+    run = mlflow.active_run().info.run_id
+    ev = front_evaluation(params, evaluation_dir, data_dir, rubrics_dir, f"runs:/{run}/{LINEAGE}")
+    lineage = {"pipeline_run_id": ev.pipeline_run, "git_commit": ev.git_commit, "steps": step_inputs_md5(lineage_dir)}
+    tracking.log_dict(lineage, LINEAGE)
     shared = {
-        **{f"dvc.md5.{path}": md5 for path, md5 in step_inputs_md5(lineage_dir).items()},
-        "rubrics.version": rubric_version(rubrics_dir),
-        **judge_attack_tags(evaluation_dir / "judge_attack.json"),
-        **side_by_side_tags(evaluation_dir / "champion.json", params.objective_names),
-        **coherence_context_tags(evaluation_dir / "coherence.json"),
+        "pipeline.run_id": ev.pipeline_run,
+        "git.commit": ev.git_commit,
+        "data.md5": ev.data_md5,
+        "heldout_set.md5": ev.heldout["md5"],
+        "lineage": ev.lineage_uri,
+        **judge_attack_tags(ev.judge_attack),
+        **side_by_side_tags(ev.champion, params.objective_names),
     }
     _resolve_pipeline_class(TASK)
     registered = []
@@ -82,36 +83,9 @@ def register_front(
             pip_requirements=PIP_REQUIREMENTS,
         )
         version = str(info.registered_model_version)
-        tags = {
-            "policy": row["policy"],
-            "data.md5": data_md5,
-            **shared,
-            "pareto.hypervolume": metrics["pareto/hypervolume"],
-            "pareto.hv_contribution": row["hv_contribution"],
-            "pareto.eum": metrics["pareto/eum"],
-            "utility.equal_weights": row["utility"],
-            "pipeline.run_id": parent,
-            "heldout_set.md5": heldout["md5"],
-            "objectives": ",".join(params.objective_names),
-            **{f"weight.{o}": w for o, w in row["weights"].items()},
-            **{f"heldout.{o}": row[o] for o in params.objective_names},
-            **{
-                f"heldout.{o}.ci95": f"[{row[f'{o}_ci_low']:.4f}, {row[f'{o}_ci_high']:.4f}]"
-                for o in params.objective_names
-            },
-            **{f"hacking.{k}": round(row[k], 4) for k in HACKING_SHOWN},
-            **coherence_tags(row),
-            **{
-                f"independent.{o}": row[f"{o}_independent"] for o in params.objective_names if f"{o}_independent" in row
-            },
-            **{
-                f"hacking.{o}.scorer_gap": row[f"{o}_scorer_gap"]
-                for o in params.objective_names
-                if f"{o}_scorer_gap" in row
-            },
-        }
-        for key, value in tags.items():
+        for key, value in version_tags(row, params.objective_names, shared).items():
             client.set_model_version_tag(name, version, key, str(value))
+        client.update_model_version(name, version, description=version_description(row, ev))
         registered.append(
             {
                 "policy": row["policy"],
@@ -122,6 +96,8 @@ def register_front(
         )
     best = max(registered, key=lambda r: r["utility"])
     client.set_registered_model_alias(name, params.register.alias, best["version"])
+    latest = front_line(name, [r["version"] for r in registered], ev)
+    client.update_registered_model(name, description=model_description(params.objective_names, latest))
     summary = {
         "model_name": name,
         "alias": params.register.alias,
@@ -131,85 +107,88 @@ def register_front(
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     (out_dir / "registered.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out_dir / LINEAGE).write_text(json.dumps(lineage, indent=2, sort_keys=True) + "\n")
     tracking.log_dict(summary, "registry/registered.json")
     return summary
 
 
-def step_inputs_md5(lineage_dir: Path) -> dict[str, str]:
-    """Every input of every step that ran (data sources, step outputs read downstream, code) with its DVC md5, from
-    the lineage file each step wrote as it ran: the deps dvc.lock records, so a version names exactly the data and
-    code behind it."""
+def front_evaluation(
+    params: Params, evaluation_dir: Path, data_dir: Path, rubrics_dir: Path, lineage_uri: str
+) -> Evaluation:
+    """The evaluate step's files and the run's context, as every version of this front shares them."""
+    run = mlflow.active_run()
+    return Evaluation(
+        objectives=params.objective_names,
+        evaluators={o.name: describe_scorer(o) for o in params.objectives},
+        independent=dict(params.evaluate.independent),
+        metrics=json.loads((evaluation_dir / "metrics.json").read_text()),
+        heldout=json.loads((evaluation_dir / "heldout.json").read_text()),
+        judge_attack=_optional(evaluation_dir / "judge_attack.json"),
+        coherence=_optional(evaluation_dir / "coherence.json"),
+        champion=_optional(evaluation_dir / "champion.json"),
+        pipeline_run=run.data.tags.get("mlflow.parentRunId", run.info.run_id),
+        lineage_uri=lineage_uri,
+        data_md5=dvc_md5(data_dir),
+        rubrics=rubric_version(rubrics_dir),
+        git_commit=tracking.git_commit(),
+    )
+
+
+def version_tags(row: dict, objectives: list[str], shared: dict) -> dict:
+    """What people filter versions on and the gates read; the rest of the row is in the description."""
     return {
-        path: md5
-        for lineage in sorted(Path(lineage_dir).glob("*.json"))
-        for path, md5 in json.loads(lineage.read_text()).items()
+        "policy": row["policy"],
+        **shared,
+        **{f"weight.{o}": w for o, w in row["weights"].items()},
+        **{f"heldout.{o}": row[o] for o in objectives},
+        "pareto.hv_contribution": row["hv_contribution"],
+        **{f"coherence.{k}": round(row[k], 4) for k in COHERENCE_GATED if row.get(k) is not None},
     }
 
 
-def judge_attack_tags(path: Path) -> dict[str, str]:
-    """The probes' false-positive rate on the training judges (what gate.judge_attack reads), overall and per judge."""
-    if not path.exists():
+def describe_scorer(objective) -> str:
+    """An objective's scorer as params configure it: `concision (target 12 words)`, `reward_model`."""
+    if objective.scorer == "concision":
+        return f"concision (target {objective.target_words} words)"
+    return objective.scorer
+
+
+def step_inputs_md5(lineage_dir: Path) -> dict[str, dict[str, str]]:
+    """Per step, every input (data sources, step outputs read downstream, code) with its DVC md5, from the lineage
+    file the step wrote as it ran: the deps dvc.lock records. Kept per step: a cached step may stand on older code
+    than the steps after it."""
+    return {lineage.stem: json.loads(lineage.read_text()) for lineage in sorted(Path(lineage_dir).glob("*.json"))}
+
+
+def judge_attack_tags(attack: dict | None) -> dict[str, str]:
+    """The probes' false-positive rate on the training judges (what gate.judge_attack reads) and the worst judge
+    (its detail names it); the rate per judge is in the description."""
+    if attack is None:
         return {}
-    attack = json.loads(path.read_text())
-    return {
-        "judge_attack.fpr": f"{attack['fpr']:.4f}",
-        "judge_attack.worst_judge": attack["worst_judge"] or "none",
-        **{f"judge_attack.{o}.fpr": f"{r['rate']:.4f}" for o, r in attack["judges"].items()},
+    return {"judge_attack.fpr": f"{attack['fpr']:.4f}", "judge_attack.worst_judge": attack["worst_judge"] or "none"}
+
+
+def side_by_side_tags(champion: dict | None, objectives: list[str]) -> dict[str, str]:
+    """The champion front as evaluate re-scored it in this run, which promotion compares against: which versions,
+    in which MLflow run, and per version its held-out mean per objective and the coherence gate.coherence reads,
+    as one JSON tag (intervals stay in champion.json)."""
+    if not champion or not champion["versions"]:
+        return {}
+    scores = {
+        version: {o: values[o] for o in objectives}
+        | {f"coherence.{k}": values[k] for k in COHERENCE_GATED if values.get(k) is not None}
+        for version, values in champion["scores"].items()
     }
-
-
-def side_by_side_tags(path: Path, objectives: list[str]) -> dict[str, str]:
-    """The champion front as evaluate re-scored it in this run: which versions, in which MLflow run, and each
-    version's held-out mean per objective (`sidebyside.v<version>.<objective>`; intervals stay in champion.json,
-    one tag per score keeps a large front within a few dozen tags)."""
-    if not path.exists():
-        return {}
-    champion = json.loads(path.read_text())
-    if not champion["versions"]:
-        return {}
     return {
         "sidebyside.champion_versions": ",".join(champion["versions"]),
         "sidebyside.run_id": champion["run_id"] or "unknown",
-        "sidebyside.heldout_set.md5": champion["heldout_md5"],
-        **{
-            f"sidebyside.v{version}.{o}": str(scores[o])
-            for version, scores in champion["scores"].items()
-            for o in objectives
-        },
-        **{  # what gate.coherence compares, measured on the champion's replies in this run
-            f"sidebyside.v{version}.coherence.{k}": str(scores[k])
-            for version, scores in champion["scores"].items()
-            for k in SIDE_BY_SIDE_COHERENCE
-            if scores.get(k) is not None
-        },
+        SIDE_SCORES: json.dumps(scores, separators=(",", ":")),
     }
 
 
-def coherence_tags(row: dict) -> dict[str, float]:
-    """The version's own coherence (`coherence.<indicator>`); an indicator evaluate did not measure is left out."""
-    return {f"coherence.{k}": round(row[k], 4) for k in COHERENCE_SHOWN if row.get(k) is not None}
-
-
-def coherence_context_tags(path: Path) -> dict[str, str]:
-    """The start policy's (and, when SFT ran, the pretrained policy's) coherence in one readable tag each, from
-    coherence.json: what the version's own `coherence.*` tags compare with."""
-    if not path.exists():
-        return {}
-    policies = json.loads(path.read_text())["policies"]
-    return {
-        f"coherence.{policy}": describe_coherence(policies[policy])
-        for policy in COHERENCE_CONTEXT
-        if policy in policies
-    }
-
-
-def describe_coherence(row: dict) -> str:
-    """The measured indicators in one line: `end_of_turn_rate 0.917, in_language 1.000, ...`."""
-    return ", ".join(
-        f"{k} {row[k]:.3f}" if k != "median_words" else f"{k} {row[k]:g}"
-        for k in COHERENCE_SHOWN
-        if row.get(k) is not None
-    )
+def _optional(path: Path) -> dict | None:
+    """An evaluation file an older evaluate did not write."""
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def rubric_version(rubrics_dir: Path) -> str:

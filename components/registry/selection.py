@@ -30,6 +30,15 @@ def parse_weights(text: str, objectives: list[str]) -> dict[str, float]:
     return {o: w / total for o, w in weights.items()}
 
 
+def how_to_pick(objectives: list[str]) -> str:
+    """How a person picks the version for their own trade-off (the registry's descriptions say it)."""
+    example = ",".join(f"{o}={w}" for o, w in zip(objectives, ("0.7", "0.3")))
+    return (
+        f"`paretoflow select --weights {example}` returns the version of the champion front (the candidate front "
+        "before the first promotion) with the best weighted sum of held-out scores; objectives left out weigh 0."
+    )
+
+
 def select(params: Params, weights: dict[str, float], client: MlflowClient | None = None) -> dict:
     """The version on the champion front (else the candidate front) maximising sum(w_o * held-out score_o)."""
     if client is None:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from components.registry.fronts import side_by_side_scores
 from paretoflow.cli import app
 from paretoflow.config import load_params
 from tests.conftest import copy_project, tiny
@@ -66,13 +67,15 @@ def test_evaluation_outputs_reach_the_registered_versions(registered):
     evaluate_run = results["evaluate"]["run_id"]
     assert "pareto/front.html" in {a.path for a in client.list_artifacts(evaluate_run, "pareto")}
     for entry in results["register"]["summary"]["versions"]:
-        tags = client.get_model_version(params.register.model_name, entry["version"]).tags
-        assert tags["heldout_set.md5"] == heldout["md5"] and tags["objectives"] == ",".join(params.objective_names)
-        assert tags["heldout.empathy.ci95"].startswith("[") and "hacking.length_growth" in tags
+        version = client.get_model_version(params.register.model_name, entry["version"])
+        tags, text = version.tags, version.description
+        assert tags["heldout_set.md5"] == heldout["md5"] and f"(set `{heldout['md5']}`" in text
         row = next(r for r in front if r["policy"] == entry["policy"])
+        assert f"| empathy | {row['empathy']:.3f} | [{row['empathy_ci_low']:.3f}, " in text
+        assert f"length growth {row['length_growth']:.3f}" in text
         assert float(tags["coherence.end_of_turn_rate"]) == pytest.approx(row["end_of_turn_rate"], abs=1e-4)
         assert float(tags["coherence.in_language"]) == pytest.approx(row["in_language"], abs=1e-4)
-        assert tags["coherence.start"].startswith("end_of_turn_rate ") and "coherence.pretrained" in tags
+        assert "; start policy: end_of_turn_rate " in text and "; pretrained policy: " in text
 
 
 def test_select_before_any_promotion_uses_the_candidate_front_and_says_so(registered):
@@ -137,21 +140,23 @@ def test_versions_carry_lineage_judge_attack_and_independent_scores(registered):
     from paretoflow.steps import STEPS
 
     client = mlflow.MlflowClient(params.tracking.uri)
-    expected = {path: md5 for step in STEPS.values() for path, md5 in step.deps_md5(params).items()}
+    mlflow.set_tracking_uri(params.tracking.uri)
+    expected = {name: step.deps_md5(params) for name, step in STEPS.items()}
     attack = json.loads((root / "artifacts/evaluation/judge_attack.json").read_text())
     rubrics = json.loads((root / "artifacts/rubrics/summary.json").read_text())
     front = {r["policy"]: r for r in json.loads((root / "artifacts/evaluation/front.json").read_text())}
     for entry in results["register"]["summary"]["versions"]:
-        tags = client.get_model_version(params.register.model_name, entry["version"]).tags
-        recorded = {k.removeprefix("dvc.md5."): v for k, v in tags.items() if k.startswith("dvc.md5.")}
+        version = client.get_model_version(params.register.model_name, entry["version"])
+        tags, text = version.tags, version.description
+        recorded = mlflow.artifacts.load_dict(tags["lineage"])["steps"]
         assert recorded == expected  # every step input, as dvc.lock records it
-        assert tags["dvc.md5.artifacts/data"] == tags["data.md5"]
-        assert tags["rubrics.version"] == str(rubrics.get("template_version") or rubrics["generator"])
+        assert recorded["register"]["artifacts/data"] == tags["data.md5"]
+        assert f"rubrics `{rubrics.get('template_version') or rubrics['generator']}`" in text
         assert float(tags["judge_attack.fpr"]) == pytest.approx(attack["fpr"], abs=1e-4)
-        assert {f"judge_attack.{o}.fpr" for o in ("empathy", "helpfulness", "harmlessness")} <= set(tags)
+        assert all(f"{o} {attack['judges'][o]['rate']:.1%}" in text for o in ("empathy", "helpfulness", "harmlessness"))
         row = front[entry["policy"]]
-        assert float(tags["independent.concision"]) == pytest.approx(row["concision_independent"])
-        assert float(tags["hacking.concision.scorer_gap"]) == pytest.approx(row["concision_scorer_gap"])
+        assert f"| {params.evaluate.independent['concision']}: {row['concision_independent']:.3f} |" in text
+        assert f"concision {row['concision_scorer_gap']:+.3f}" in text
         assert tags["pipeline.run_id"] == results["register"]["run_id"]  # no parent run here: the step's own
 
 
@@ -214,10 +219,9 @@ def test_champion_front_is_evaluated_side_by_side_and_its_scores_decide(register
         tags = client.get_model_version(params.register.model_name, entry["version"]).tags
         assert tags["sidebyside.champion_versions"] == ",".join(champions)
         assert tags["sidebyside.run_id"] == evaluated["run_id"]
-        assert {float(tags[f"sidebyside.v{v}.empathy"]) for v in champions} == {
-            report["scores"][v]["empathy"] for v in champions
-        }
-        assert {float(tags[f"sidebyside.v{v}.coherence.in_language"]) for v in champions} == {
+        side = side_by_side_scores(tags)
+        assert {side[v]["empathy"] for v in champions} == {report["scores"][v]["empathy"] for v in champions}
+        assert {side[v]["coherence.in_language"] for v in champions} == {
             report["scores"][v]["in_language"] for v in champions
         }
     out = runner.invoke(app, ["promote", *args])

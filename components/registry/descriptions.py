@@ -1,0 +1,180 @@
+"""The registry's descriptions, in markdown as the MLflow UI renders it: per version what a reviewer reads before
+tags (weights, held-out scores with intervals, how it was judged, what it stands on), and for the registered model
+what a front is and how to pick a version.
+
+Tags stay for filtering; everything else a version's evaluation measured is said here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.registry.selection import how_to_pick
+
+# PostgreSQL stores a description in varchar(5000) (MLflow's schema); SQLite would keep more, a server refuses it
+MAX_DESCRIPTION = 5000
+HACKING_SHOWN = {"length_growth": "length growth", "repetition": "repetition", "distinct_2": "distinct-2"}
+COHERENCE_SHOWN = ("end_of_turn_rate", "in_language", "as_seeker", "median_words", "perplexity")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What every version of one front shares: its evaluation (the evaluate step's files) and what it stands on."""
+
+    objectives: list[str]
+    evaluators: dict[str, str]  # objective -> the scorer evaluate scored it with (the training scorer)
+    independent: dict[str, str]  # objective -> the independent scorer spec it was checked with
+    metrics: dict  # metrics.json
+    heldout: dict  # heldout.json
+    judge_attack: dict | None  # judge_attack.json
+    coherence: dict | None  # coherence.json
+    champion: dict | None  # champion.json
+    pipeline_run: str
+    lineage_uri: str
+    data_md5: str
+    rubrics: str
+    git_commit: str
+
+
+def version_description(row: dict, ev: Evaluation) -> str:
+    """`row`: the version's front.json row."""
+    weights = " · ".join(f"{o} {row['weights'].get(o, 0):g}" for o in ev.objectives)
+    lines = [
+        f"**{row['policy']}**, trained with weights {weights}: on the Pareto front of pipeline run "
+        f"`{ev.pipeline_run}` (hypervolume contribution {row['hv_contribution']:.4g}, equal-weight utility "
+        f"{row['utility']:.3f}).",
+        "",
+        "| objective | held-out mean | 95% interval | judged by | independent check |",
+        "|---|---|---|---|---|",
+        *(_score_row(row, o, ev) for o in ev.objectives),
+        "",
+        _heldout_line(ev),
+        "",
+        "**How it was judged.** " + _judged_line(row, ev),
+        "",
+        "**Coherence of its replies:** " + _coherence(row) + _context(ev.coherence) + ".",
+        "",
+        *_champion_lines(ev),
+        f"**Lineage.** Data `{ev.data_md5}`, rubrics `{ev.rubrics}`, git commit `{ev.git_commit}`; the code and data "
+        f"md5s behind every step in `{ev.lineage_uri}` (tag `lineage`).",
+        "",
+        "Choose among this front's versions for your own trade-off: " + how_to_pick(ev.objectives),
+    ]
+    return fit_description("\n".join(lines))
+
+
+def model_description(objectives: list[str], latest: str) -> str:
+    """The registered model's description; `latest`: one line on the front registered last."""
+    lines = [
+        f"Policies aligned on several objectives at once ({', '.join(objectives)}), scored on held-out prompts.",
+        "",
+        "Each pipeline run registers its **Pareto front**: the trained policies that no other policy of the run "
+        "beats on every objective at once, one version each (tag `pipeline.run_id` groups them). Moving along the "
+        "front trades one objective for another; none of its versions is best overall. Alias `candidate` marks "
+        "the latest front's version with the best equal-weight utility; `champion` the front promoted through the "
+        "gates (`gate.*` tags); `previous-champion` the one before it.",
+        "",
+        "**Picking a version:** " + how_to_pick(objectives),
+        "",
+        "Each version's description states its weights, held-out scores with 95% intervals, its pipeline run and "
+        "its evaluators; filter versions on tags `weight.<objective>`, `heldout.<objective>`, `data.md5`, "
+        "`git.commit`, `pipeline.run_id`, `gate.passed`.",
+        "",
+        latest,
+    ]
+    return fit_description("\n".join(lines))
+
+
+def front_line(name: str, versions: list[str], ev: Evaluation) -> str:
+    """The latest front in one line, for the registered model's description."""
+    return (
+        f"Latest front: versions {', '.join(versions)} of {name} from pipeline run `{ev.pipeline_run}`, "
+        f"{_front_figures(ev.metrics)}."
+    )
+
+
+def _score_row(row: dict, objective: str, ev: Evaluation) -> str:
+    low, high = row.get(f"{objective}_ci_low"), row.get(f"{objective}_ci_high")
+    interval = "–" if low is None else f"[{low:.3f}, {high:.3f}]"
+    spec = ev.independent.get(objective)
+    value = row.get(f"{objective}_independent")
+    check = "–" if spec is None else f"{spec}" + ("" if value is None else f": {value:.3f}")
+    return f"| {objective} | {row[objective]:.3f} | {interval} | {ev.evaluators[objective]} | {check} |"
+
+
+def _heldout_line(ev: Evaluation) -> str:
+    return (
+        f"Means over {ev.heldout.get('prompts', '?')} held-out prompts (set `{ev.heldout['md5']}`, tag "
+        f"`heldout_set.md5`), intervals by bootstrap. The front: {_front_figures(ev.metrics)}."
+    )
+
+
+def _front_figures(metrics: dict) -> str:
+    hv = f"hypervolume {metrics['pareto/hypervolume']:.4f}"
+    if "pareto/hypervolume/ci95_low" in metrics:
+        hv += f" [{metrics['pareto/hypervolume/ci95_low']:.4f}, {metrics['pareto/hypervolume/ci95_high']:.4f}]"
+    hv += f" ({metrics.get('pareto/hypervolume_reference', 'reference not recorded')})"
+    return (
+        f"{hv}, EUM {metrics['pareto/eum']:.4f}, "
+        f"{metrics['pareto/front_size']} of {metrics['pareto/candidates']} trained policies on the front"
+    )
+
+
+def _judged_line(row: dict, ev: Evaluation) -> str:
+    parts = [
+        "Every objective by the scorer GRPO trained on (column *judged by*), next to a scorer GRPO never optimised "
+        "(*independent check*)"
+    ]
+    gaps = {o: row[f"{o}_scorer_gap"] for o in ev.objectives if row.get(f"{o}_scorer_gap") is not None}
+    if gaps:
+        parts.append(
+            "gain of the training scorer over the independent one: "
+            + ", ".join(f"{o} {gap:+.3f}" for o, gap in gaps.items())
+        )
+    signs = [f"{label} {row[k]:.3f}" for k, label in HACKING_SHOWN.items() if row.get(k) is not None]
+    if signs:
+        parts.append("reward-hacking signs: " + ", ".join(signs))
+    if ev.judge_attack:
+        attack = ev.judge_attack
+        per_judge = ", ".join(f"{o} {r['rate']:.1%}" for o, r in attack["judges"].items())
+        parts.append(
+            f"judge-attack probes scored like a good reply in {attack['fpr']:.1%} of trials"
+            + (f" (per judge: {per_judge})" if per_judge else "")
+        )
+    return "; ".join(parts) + "."
+
+
+def _coherence(row: dict) -> str:
+    return ", ".join(
+        f"{k} {row[k]:g}" if k == "median_words" else f"{k} {row[k]:.3f}"
+        for k in COHERENCE_SHOWN
+        if row.get(k) is not None
+    )
+
+
+def _context(coherence: dict | None) -> str:
+    """The start (and pretrained) policy's coherence, which the version's compares with."""
+    if not coherence:
+        return ""
+    shown = {"start": "start policy", "pretrained": "pretrained policy"}
+    return "".join(
+        f"; {label}: {_coherence(coherence['policies'][p])}" for p, label in shown.items() if p in coherence["policies"]
+    )
+
+
+def _champion_lines(ev: Evaluation) -> list[str]:
+    """The champion front as this version's evaluate run scored it, beside it (what promotion compares)."""
+    if not ev.champion or not ev.champion["versions"]:
+        return []
+    scores = "; ".join(
+        f"v{v} " + ", ".join(f"{o} {s[o]:.3f}" for o in ev.objectives) for v, s in ev.champion["scores"].items()
+    )
+    return [f"**Champion front, scored beside it** in evaluate run `{ev.champion['run_id']}`: {scores}.", ""]
+
+
+def fit_description(text: str) -> str:
+    """Cut at MAX_DESCRIPTION, saying so (a front with many objectives and champion versions could pass it)."""
+    if len(text) <= MAX_DESCRIPTION:
+        return text
+    note = f"\n\n… (cut at {MAX_DESCRIPTION} characters: the evaluation's files hold the rest)"
+    return text[: MAX_DESCRIPTION - len(note)] + note
