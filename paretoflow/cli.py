@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -50,8 +51,8 @@ def _load(params: Path, overrides: list[str] | None):
 def _check_servers(resolved, prefect: bool = False) -> None:
     """The MLflow server (an http tracking.uri) and, for flows, a configured Prefect API must answer before anything
     starts: their clients would retry for minutes and end in a traceback."""
-    from paretoflow.tracking import ServerUnreachable, check_server, check_tracking
     from paretoflow.credentials import CredentialError
+    from paretoflow.tracking import ServerUnreachable, check_server, check_tracking
 
     try:
         check_tracking(resolved.tracking.uri)
@@ -75,26 +76,61 @@ def _check_servers(resolved, prefect: bool = False) -> None:
 def run(
     params: ParamsOpt = Path(DEFAULT_PARAMS),
     override: OverrideOpt = None,
+    profile: Annotated[str | None, typer.Option(help="tiny, cpu or gpu (default: the params file's)")] = None,
+    strategy: Annotated[str | None, typer.Option(help="GRPO strategy: sweep, dynamic or soup")] = None,
+    weights: Annotated[
+        list[str] | None,
+        typer.Option(help="one weight vector, objective=weight,... naming every objective; repeatable"),
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(help="GRPO optimizer steps per policy")] = None,
+    num_generations: Annotated[int | None, typer.Option(help="completions sampled per prompt")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="GRPO learning rate")] = None,
+    sources: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            help="a data source as YAML, e.g. '{name: extra, uri: data/extra.jsonl}'; repeatable, replaces "
+            "data.sources",
+        ),
+    ] = None,
     until: Annotated[str | None, typer.Option(help="stop after this step")] = None,
     force: Annotated[
         bool, typer.Option(help="ignore cached steps and run everything, finished GRPO policies included")
     ] = False,
 ):
-    """Run the whole pipeline through the Prefect flow `training_pipeline` (cached steps are skipped)."""
-    embedded_defaults()
-    _check_servers(_load(params, override), prefect=True)
-    from paretoflow.steps import ORDER, StepFailed
+    """Run the whole pipeline through the Prefect flow `training_pipeline` (cached steps are skipped).
 
-    if until is not None and until not in ORDER:
-        errors.print(f"[red]error:[/red] --until {until!r} is not a step; steps are {', '.join(ORDER)}")
-        raise typer.Exit(2)
+    The flags are the fields of the manual-retrain deployment's form (`paretoflow.run_request`), checked alike."""
+    embedded_defaults()
+    resolved = _load(params, override)
+    from paretoflow import run_request
+
+    try:
+        flags = {
+            "profile": profile,
+            "strategy": strategy,
+            "weights": [run_request.parse_weights(w) for w in weights] if weights else None,
+            "max_steps": max_steps,
+            "num_generations": num_generations,
+            "learning_rate": learning_rate,
+            "sources": [run_request.parse_source(s) for s in sources] if sources else None,
+            "until": until,
+            "force": force,
+        }
+        model = run_request.retrain_model(resolved, str(params), override or [])
+        request = run_request.parse(model, {k: v for k, v in flags.items() if v is not None})
+    except ConfigError as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    _check_servers(_load(params, run_request.to_overrides(request, resolved)), prefect=True)
     from flows.pipeline import training_pipeline
     from paretoflow.locking import LockTimeout
     from paretoflow.report import print_summary
+    from paretoflow.steps import StepFailed
     from paretoflow.tracking import ServerUnreachable
 
     try:
-        result = training_pipeline(params_file=str(params), overrides=override or [], until=until, force=force)
+        result = training_pipeline(**request.model_dump(mode="json"))
     except StepFailed as exc:
         errors.print(f"[red]pipeline stopped at {exc.step}:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
@@ -219,6 +255,8 @@ def promote(
     except (PromotionError, ValueError) as exc:  # ValueError: a version without held-out score tags
         errors.print(f"[red]promotion failed:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
+    if result.get("repaired"):  # an earlier promote or rollback that stopped half-way, repaired first
+        errors.print(f"[yellow]repaired:[/yellow] {escape(result['repaired'])}")
     for gate in result["gates"]:
         mark = "[green]pass[/green]" if gate["passed"] else "[red]fail[/red]"
         console.print(f"gate.{gate['name']}: {mark}  {gate['detail']}")
@@ -240,6 +278,8 @@ def rollback(params: ParamsOpt = Path(DEFAULT_PARAMS), override: OverrideOpt = N
     except promotion.PromotionError as exc:
         errors.print(f"[red]rollback failed:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
+    if result.get("repaired"):
+        errors.print(f"[yellow]repaired:[/yellow] {escape(result['repaired'])}")
     console.print(
         f"champion: {result['model_uri']} (was v{result['rolled_back']}); "
         f"previous-champion: {'v' + result['previous_champion'] if result['previous_champion'] else 'none'}"
@@ -254,9 +294,8 @@ def select(
 ):
     """The registered version on the champion front (else the candidate's) that maximises the weighted utility."""
     from components.registry import selection
+    from components.registry.fronts import RegistryUnreadable
 
-    if result.get("repaired"):  # an earlier promote or rollback that stopped half-way, repaired first
-        errors.print(f"[yellow]repaired:[/yellow] {escape(result['repaired'])}")
     resolved = _load(params, override)
     _check_servers(resolved)
     try:
@@ -264,6 +303,9 @@ def select(
     except ValueError as exc:
         errors.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
+    except RegistryUnreadable as exc:  # an outage is not "no champion": nothing is chosen
+        errors.print(f"[red]select failed:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
     if result["front"] != "champion":
         errors.print("[yellow]no champion yet: chose from the candidate front[/yellow]")
     sys.stdout.write(json.dumps(result) + "\n")
@@ -278,8 +320,6 @@ def fronts(
 ):
     """Overlay the Pareto fronts of several pipeline runs: one PNG, one HTML page, a table of every policy."""
     from rich.table import Table
-    if result.get("repaired"):
-        errors.print(f"[yellow]repaired:[/yellow] {escape(result['repaired'])}")
 
     from components.registry.front_overlay import overlay_fronts
 
@@ -304,6 +344,9 @@ def fronts(
             "start" if row["is_base"] else ("yes" if row["on_front"] else ""),
         )
     console.print(table)
+    console.print(escape(result["reference"]))
+    for run in result["left_out"]:
+        errors.print(f"[yellow]left out {run['label']}:[/yellow] {escape(run['why'])}")
     console.print(f"figure: {result['png']}\npage:   {result['html']}")
 
 
@@ -325,6 +368,35 @@ def serve(params: ParamsOpt = Path(DEFAULT_PARAMS), override: OverrideOpt = None
     from flows.deployments import build
 
     serve_deployments(*build(resolved, str(params), override or []))
+
+
+@app.command()
+def deploy(
+    prefect_file: Annotated[Path, typer.Option(help="the deployments to create")] = Path("infra/prefect.yaml"),
+):
+    """`prefect deploy --all` for a prefect.yaml, then each deployment gets its typed run form (built from the params
+    file and overrides it declares) and the Prefect API refuses a run whose parameters break it."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        errors.print("[red]error:[/red] no Prefect API configured: set PREFECT_API_URL to your server's /api URL")
+        raise typer.Exit(2)
+    from flows.deployments import declared_forms, set_forms
+
+    try:
+        forms = declared_forms(prefect_file)  # before deploying: a params problem deploys nothing
+    except (ConfigError, FileNotFoundError) as exc:
+        errors.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    command = [str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--prefect-file"]
+    done = subprocess.run([*command, str(prefect_file), "--all"], env={**os.environ, "PREFECT_API_URL": url})
+    if done.returncode != 0:
+        errors.print(f"[red]error:[/red] prefect deploy failed (exit {done.returncode}); nothing was typed")
+        raise typer.Exit(1)
+    set_forms(forms)
+    for name in forms:
+        console.print(f"{name}: typed run form set, parameters enforced")
 
 
 @app.command("params")

@@ -14,6 +14,7 @@ from paretoflow.hashing import dvc_md5
 from paretoflow.locking import LockTimeout
 from paretoflow.steps import ORDER, STEPS, StepFailed, execute
 from tests.conftest import copy_project, tiny
+from tests.flows.prefect_api import artifacts, task_runs, waited_on
 from tests.lock_holder import hold
 from tests.moto_s3 import make_bucket, s3_endpoint  # noqa: F401  (fixture)
 
@@ -61,6 +62,34 @@ def test_first_run_executes_every_step(pipeline):
     _, _, (result, _) = pipeline
     assert list(result["steps"]) == ORDER
     assert _ran(result) == ORDER
+
+
+PIPELINE_GRAPH = {
+    "ingest": set(),
+    "validate": {"ingest"},
+    "sft": {"validate"},
+    "rubrics": {"validate"},
+    "reward_model": {"validate"},
+    "grpo": {"sft", "rubrics", "reward_model"},
+    "evaluate": {"grpo"},
+    "register": {"evaluate"},
+}
+
+
+def _flow_run_id(root, result: dict) -> str:
+    return _client(root).get_run(result["parent_run_id"]).data.tags["prefect.flow_run_id"]
+
+
+def test_the_flow_run_graph_is_the_pipeline_and_each_step_links_its_mlflow_run(pipeline):
+    """Read as the UI's graph reads it: each task run's upstream task runs (task_inputs), and its link artifact."""
+    root, _, (result, _) = pipeline
+    runs = task_runs(_flow_run_id(root, result))
+    assert set(runs) == set(ORDER)
+    assert {name: waited_on(runs, name) for name in ORDER} == PIPELINE_GRAPH
+    for name in ORDER:
+        (link,) = artifacts(runs[name].id)
+        assert f"/runs/{result['steps'][name]['run_id']})" in link["data"], name
+        assert link["description"].startswith(f"{name} ran in "), name
 
 
 def test_evaluation_is_a_prefect_markdown_artifact_with_a_link(pipeline):
@@ -148,6 +177,12 @@ def test_second_run_with_nothing_changed_trains_nothing(pipeline):
     parent = _client(root).get_run(second["parent_run_id"])
     assert parent.data.tags["paretoflow.cached_steps"] == ",".join(ORDER)
     assert parent.data.tags["step.grpo.run_id"] == first["steps"]["grpo"]["run_id"]  # lineage through the cache
+    runs = task_runs(_flow_run_id(root, second))
+    assert {name: waited_on(runs, name) for name in ORDER} == PIPELINE_GRAPH
+    for name in ORDER:
+        assert runs[name].state.name == "Cached", name
+        (link,) = artifacts(runs[name].id)
+        assert link["description"].startswith("cached: ") and f"/runs/{first['steps'][name]['run_id']})" in link["data"]
     print(f"first run {first_seconds:.1f}s, cached run {seconds:.1f}s")
 
 
@@ -290,7 +325,7 @@ def test_run_command_stops_cleanly_naming_the_failed_step(harness, tmp_path, mod
     assert out.exit_code == 1, out.output
     assert "pipeline stopped at validate:" in out.stderr and "prompts: expect_table_row_count" in out.stderr
     typo = CliRunner().invoke(app, ["run", *args, "--until", "valdate"])
-    assert typo.exit_code == 2 and "'valdate' is not a step" in typo.stderr
+    assert typo.exit_code == 2 and "until: Input should be 'ingest', 'validate'" in typo.stderr
 
 
 def test_summary_table_names_every_policy_and_objective(pipeline):
