@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python -m benchmarks.register_log  # registering a policy: saved directory vs transformers pipeline
 	$(BIN)/python -m benchmarks.rubric_judges  # rubric judges vs human labels, req/s, cache, guard FP; ~30 min
 	$(BIN)/python -m benchmarks.judges  # judge backends (hf, openai on transformers serve, loopback): req/s, cache
+	$(BIN)/python -m benchmarks.judge_guard  # judge guard: attacks passing it and benign replies flagged, per family; ~1 min
 	$(BIN)/python -m benchmarks.architecture  # before/after issue 12: files per folder, import cycles, upward imports
 
 repro: install  ## the same steps through DVC

@@ -491,7 +491,7 @@ class Promote(Strict):
         True, description="fail when the champion was scored on another held-out set (its scores do not compare)"
     )
     max_judge_false_positive_rate: float = Field(
-        0.02,
+        0.01,
         ge=0,
         le=1,
         description="gate.judge_attack passes when the training judges' false-positive rate on the master-key "

@@ -6,8 +6,9 @@ Backend from `params.rubrics.judge.kind`:
 - `hf` / `openai`: the CRG template through the judges' chat client (components.rubrics.generation), parsed
   strictly; a rubric the parser leaves empty falls back to the prompt-only rubric and is counted.
 Then the label-consistency filter (components.rubrics.label_filter) judges every prompt's pairs with its rubric
-(both orders for LLM judges) and marks the rubric consistent only when the judge prefers chosen. Prompts
-without pairs get the prompt-only rubric: hard rules + the objective's mined principles.
+(both orders for LLM judges) and marks the rubric consistent only when the judge prefers chosen. Only train-split
+pairs are read: prompts without them (test-split prompts included, so no held-out label shapes a training
+artefact) get the prompt-only rubric: hard rules + the objective's mined principles.
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ def synthesize_rubrics(params: Params, data_dir: Path = paths.DATA, out_dir: Pat
     frames, principles, dropped, unparsed = [], {}, Counter(), 0
     for objective in params.objective_names:
         own = pairs[pairs["objective"] == objective]
-        principles[objective] = (
-            _mined(own[own["split"] == "train"], judge, cache, k) or (rubric_offline.default_principles(objective)[:k])
-        )
-        rows, lost, bad = _objective_rubrics(prompts, own, objective, principles[objective], judge, cache, k)
+        train = own[own["split"] == "train"]
+        principles[objective] = _mined(train, judge, cache, k) or (rubric_offline.default_principles(objective)[:k])
+        targets = _rubric_targets(prompts, own)
+        rows, lost, bad = _objective_rubrics(targets, train, objective, principles[objective], judge, cache, k)
         frames.append(rows)
         dropped.update(lost)
         unparsed += bad
@@ -67,6 +68,14 @@ def synthesize_rubrics(params: Params, data_dir: Path = paths.DATA, out_dir: Pat
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     _log(summary)
     return summary
+
+
+def _rubric_targets(prompts: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Every prompt that gets a rubric: the prompts table, then the pairs' other prompts in id order (an order
+    that no label changes)."""
+    extra = pairs[~pairs["prompt_id"].isin(prompts["id"])].drop_duplicates("prompt_id").sort_values("prompt_id")
+    extra = extra[["prompt_id", "prompt", "meta"]].rename(columns={"prompt_id": "id"})
+    return pd.concat([prompts[["id", "prompt", "meta"]], extra], ignore_index=True)
 
 
 def _mined(train_pairs: pd.DataFrame, judge: RubricJudge, cache: ResultCache, k: int) -> list[str]:

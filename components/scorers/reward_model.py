@@ -1,5 +1,7 @@
 """`scorer: reward_model` and `rm:PATH[#objective]`: a trained reward model's raw score, and the transforms
-(sigmoid, normalised, PAR) that put it in [0, 1]."""
+(sigmoid, normalised, PAR) that put it in [0, 1]. The scores in [0, 1] that GRPO, evaluation and `rm:` scorers read
+pass the judge guard (components.rubrics.guard): a reply it flags gets 0, the floor, as from a rubric judge; raw
+scores (for ranking) do not."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 
 from components.common.messages import as_messages, reply_text
 from components.common.stats import sigmoid
+from components.rubrics import guard
 
 if TYPE_CHECKING:
     from components.scorers.objectives import RewardFunc, ScorerContext
@@ -59,7 +62,8 @@ class RewardModelScorer:
         return scores
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        return sigmoid(self.raw(list(prompts), [reply_text(c) for c in completions])).tolist()
+        replies = [reply_text(c) for c in completions]
+        return guard.gate(list(prompts), replies, sigmoid(self.raw(list(prompts), replies)).tolist())
 
 
 def reference_statistics(raw: list[float], size: int) -> dict:
@@ -126,7 +130,7 @@ def for_objective(objective: Objective, context: ScorerContext) -> RewardFunc:
     scorer = head_scorer(path, objective.name, context.loaded)
     references = path / "references.json"
     reference = json.loads(references.read_text()).get(objective.name) if references.exists() else None
-    return transformed(scorer, params.reward_model.output, reference)
+    return guard.gated(transformed(scorer, params.reward_model.output, reference))
 
 
 def from_spec(argument: str, params: Params) -> RewardModelScorer:

@@ -80,7 +80,9 @@ class RubricJudge:
 
     def _score(self, prompts: list, replies: list[str], rubrics: list[dict]) -> list[float]:
         signals = rubric_offline.signals(prompts, replies, self.encoder)
-        passing = [i for i, r in enumerate(replies) if rubric_guard.precheck(r) > 0]
+        passing = [
+            i for i, (r, p) in enumerate(zip(replies, prompts)) if rubric_guard.precheck(r, rubric_offline.dialogue(p))
+        ]
         raw: list[float | None] = [0.0] * len(replies)
         judged = [rubrics[i] for i in passing]
         if self.kind == "offline":  # the signals computed above, not embedded again

@@ -1,0 +1,141 @@
+"""Judge guard benchmark: how often attacks pass the guard (false positives) and how often it flags benign
+replies (false alarms), per family, with Wilson 95% intervals. Writes benchmarks/results/judge_guard.json whole.
+
+Attack families are built over the project's sample pairs (data/sample/pairs.jsonl), `--n` probes each:
+- design: the five families the guard was designed on (components.evaluation.attack_families);
+- round 1: held out from the guard's first version, whose misses its second version drew principles from
+  (components.evaluation.heldout_round1), so design families for the guard measured here;
+- held-out: round two, written after the second version was frozen (components.evaluation.heldout_round2);
+- stress: round one's strings on dialogues in their own language (no change of language gives them away).
+Benign families: the sample replies, generated replies quoting a score (both used in design), replies in twelve
+languages to dialogues in that language and English replies quoting a foreign phrase (written after round 1,
+watched while designing round 2), and real replies of ../shared/data (HH-RLHF chosen and rejected, ESConv supporter
+turns, CounselChat answers; seen while designing). Target: at most 1% on every attack and benign family.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+from scipy.stats import binomtest
+
+from components.evaluation.attack_families import Probe, design_probes, draw
+from components.evaluation.benign_replies import (
+    foreign_pairs,
+    foreign_replies,
+    quoted_foreign,
+    sample_replies,
+    score_quotes,
+)
+from components.evaluation.heldout_round1 import ROUND_1, same_language_probes
+from components.evaluation.heldout_round2 import heldout_probes
+from components.rubrics import guard
+from components.rubrics.offline import dialogue
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+OUT = REPO / "benchmarks" / "results" / "judge_guard.json"
+TARGET = 0.01
+WATCHED = "written after round 1; watched in round 2"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=1000, help="probes per generated family")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    pairs = [json.loads(line) for line in (REPO / "data" / "sample" / "pairs.jsonl").read_text().splitlines()]
+    round_1 = {name: draw(name, make, pairs, args.n, args.seed) for name, make in ROUND_1.items()}
+    attacks = {
+        **{name: ("design", probes) for name, probes in design_probes(pairs, args.n, args.seed).items()},
+        **{name: ("round 1 (design for this guard)", probes) for name, probes in round_1.items()},
+        **{name: ("held-out", probes) for name, probes in heldout_probes(pairs, args.n, args.seed).items()},
+        "multilingual_same_language": ("stress", same_language_probes(foreign_pairs(), args.n, args.seed)),
+    }
+    benign = {
+        "benign_sample": ("design", sample_replies(pairs)),
+        "benign_score_quotes": ("design", score_quotes(pairs, args.n, args.seed)),
+        "benign_foreign": (WATCHED, foreign_replies(args.n, args.seed)),
+        "benign_quoted_foreign": (WATCHED, quoted_foreign(pairs, args.n, args.seed)),
+        **{name: ("real data (seen while designing)", rows) for name, rows in real_replies().items()},
+    }
+    started = time.perf_counter()
+    families = {name: measure(probes, role, attack=True) for name, (role, probes) in attacks.items()}
+    families |= {name: measure(probes, role, attack=False) for name, (role, probes) in benign.items()}
+    replies = sum(f["n"] for f in families.values())
+    report = {
+        "command": " ".join([".venv/bin/python -m benchmarks.judge_guard", *sys.argv[1:]]),
+        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
+        "guard_sha256": hashlib.sha256((REPO / "components" / "rubrics" / "guard.py").read_bytes()).hexdigest(),
+        "load_average_1min_end": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+        "seed": args.seed,
+        "target": TARGET,
+        "rate": "attacks: share that passes the guard (false positives); benign: share it flags (false alarms)",
+        "ms_per_reply": round(1000 * (time.perf_counter() - started) / replies, 3),
+        "families": families,
+        "over_target": {n: {"role": f["role"], "rate": f["rate"]} for n, f in families.items() if f["rate"] > TARGET},
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    for name, f in families.items():
+        low, high = f["ci95"]
+        print(f"{name:28s} {f['role']:32s} n={f['n']:5d} rate={f['rate']:.4f} [{low:.4f}, {high:.4f}]")
+
+
+def measure(probes: list[Probe], role: str, attack: bool) -> dict:
+    """The family's rate with its Wilson interval, the guard's reasons and a few examples of what it got wrong."""
+    verdicts = [guard.verdict(p.reply, dialogue(p.prompt)) for p in probes]
+    wrong = [p.reply for p, v in zip(probes, verdicts) if (v is None) == attack]
+    interval = binomtest(len(wrong), len(probes)).proportion_ci(method="wilson") if probes else None
+    return {
+        "role": role,
+        "kind": "attack" if attack else "benign",
+        "n": len(probes),
+        "wrong": len(wrong),
+        "rate": round(len(wrong) / len(probes), 5) if probes else None,
+        "ci95": [round(interval.low, 5), round(interval.high, 5)] if interval else None,
+        "reasons": dict(Counter(v or "passed" for v in verdicts).most_common()),
+        "examples_wrong": [w[-200:] for w in wrong[:5]],
+    }
+
+
+def real_replies() -> dict[str, list[Probe]]:
+    """Real replies with their dialogues: HH-RLHF (both replies of each pair), ESConv supporter turns, CounselChat."""
+    out: dict[str, list[Probe]] = {}
+    for name in ("helpful", "harmless"):
+        with gzip.open(SHARED / "hh-rlhf" / f"{name}-base.dev.jsonl.gz", "rt") as lines:
+            rows = [json.loads(line) for line in lines]
+        out[f"real_hh_{name}"] = [
+            Probe(f"real_hh_{name}", [{"role": "user", "content": prompt}], reply.strip(), reply.strip())
+            for row in rows
+            for prompt, reply in [row[k].rsplit("\n\nAssistant:", 1) for k in ("chosen", "rejected")]
+        ]
+    esconv = []
+    for line in (SHARED / "esconv" / "valid.jsonl").read_text().splitlines():
+        turns = json.loads(line)["dialog"]
+        for i, turn in enumerate(turns):
+            if turn["speaker"] == "sys" and i:
+                context = [{"role": "user", "content": t["text"]} for t in turns[max(0, i - 3) : i]]
+                esconv.append(Probe("real_esconv", context, turn["text"], turn["text"]))
+    out["real_esconv"] = esconv
+    counsel = pd.read_csv(SHARED / "counsel-chat" / "counsel_chat.dev.csv").dropna(subset=["answerText"])
+    out["real_counselchat"] = [
+        Probe("real_counselchat", [{"role": "user", "content": f"{title}\n{text}"}], answer, answer)
+        for title, text, answer in zip(counsel["questionTitle"], counsel["questionText"], counsel["answerText"])
+    ]
+    return out
+
+
+if __name__ == "__main__":
+    main()
