@@ -2,7 +2,8 @@
 tags (weights, held-out scores with intervals, how it was judged, what it stands on), and for the registered model
 what a front is and how to pick a version.
 
-Tags stay for filtering; everything else a version's evaluation measured is said here once.
+Tags stay for filtering; everything else a version's evaluation measured is said here once. Promotion appends
+its gates (each with its verdict and detail) as a last section, replaced each time the version is gated again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from components.registry.selection import how_to_pick
 
 # PostgreSQL stores a description in varchar(5000) (MLflow's schema); SQLite would keep more, a server refuses it
 MAX_DESCRIPTION = 5000
+PROMOTION_HEADING = "### Promotion gates"  # starts the section promotion writes; everything above is register's
 HACKING_SHOWN = {"length_growth": "length growth", "repetition": "repetition", "distinct_2": "distinct-2"}
 COHERENCE_SHOWN = ("end_of_turn_rate", "in_language", "as_seeker", "median_words", "perplexity")
 
@@ -72,13 +74,14 @@ def model_description(objectives: list[str], latest: str) -> str:
         "beats on every objective at once, one version each (tag `pipeline.run_id` groups them). Moving along the "
         "front trades one objective for another; none of its versions is best overall. Alias `candidate` marks "
         "the latest front's version with the best equal-weight utility; `champion` the front promoted through the "
-        "gates (`gate.*` tags); `previous-champion` the one before it.",
+        "gates (tag `gates`, and each gate's detail in the version's description); `previous-champion` the one "
+        "before it.",
         "",
         "**Picking a version:** " + how_to_pick(objectives),
         "",
         "Each version's description states its weights, held-out scores with 95% intervals, its pipeline run and "
         "its evaluators; filter versions on tags `weight.<objective>`, `heldout.<objective>`, `data.md5`, "
-        "`git.commit`, `pipeline.run_id`, `gate.passed`.",
+        "`git.commit`, `pipeline.run_id`, `gates.passed`.",
         "",
         latest,
     ]
@@ -172,9 +175,42 @@ def _champion_lines(ev: Evaluation) -> list[str]:
     return [f"**Champion front, scored beside it** in evaluate run `{ev.champion['run_id']}`: {scores}.", ""]
 
 
-def fit_description(text: str) -> str:
-    """Cut at MAX_DESCRIPTION, saying so (a front with many objectives and champion versions could pass it)."""
-    if len(text) <= MAX_DESCRIPTION:
+def promotion_section(gates: list[dict], outcome: str, context: str) -> str:
+    """The gates as a reviewer reads them: the outcome (`gates.passed`), what was compared, and per gate its
+    verdict and the detail saying why (with the interval where the gate measured one)."""
+    refused = [g["name"] for g in gates if not g["passed"]]
+    headline = {"true": "All gates passed", "false": f"Refused by {', '.join(refused)}"}.get(outcome, outcome)
+    rows = [f"| {g['name']} | {'pass' if g['passed'] else 'fail'} | {_cell(g['detail'])} |" for g in gates]
+    return "\n".join(
+        [PROMOTION_HEADING, "", f"**{headline}**; {context}.", "", "| gate | result | detail |", "|---|---|---|", *rows]
+    )
+
+
+def with_promotion(description: str | None, section: str) -> str:
+    """The version's description with its promotion section replaced by `section` (added the first time). The
+    section stays whole within half the limit; register's text above it is cut to make room."""
+    base = (description or "").partition(PROMOTION_HEADING)[0].rstrip()
+    section = fit_description(section, MAX_DESCRIPTION // 2, "the promote flow's `promotion` artifact has every gate")
+    if not base:
+        return section
+    return fit_description(base, MAX_DESCRIPTION - len(section) - 2) + "\n\n" + section
+
+
+def promotion_of(description: str | None) -> str:
+    """The promotion section of a version's description ('' when it was never gated)."""
+    _, heading, rest = (description or "").partition(PROMOTION_HEADING)
+    return heading + rest
+
+
+def _cell(text: str) -> str:
+    """Text inside a markdown table cell: on one line, its pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def fit_description(text: str, limit: int = MAX_DESCRIPTION, rest: str = "the evaluation's files hold the rest") -> str:
+    """Cut at `limit`, saying so and where `rest` is (a front with many objectives and champion versions could
+    pass it)."""
+    if len(text) <= limit:
         return text
-    note = f"\n\n… (cut at {MAX_DESCRIPTION} characters: the evaluation's files hold the rest)"
-    return text[: MAX_DESCRIPTION - len(note)] + note
+    note = f"\n\n… (cut at {limit} characters: {rest})"
+    return text[: limit - len(note)] + note

@@ -2,11 +2,17 @@
 
 A version's held-out scores live in its `heldout.<objective>` tags (set by register), and the pipeline run
 that produced it in `pipeline.run_id`: all versions sharing that run form one front.
+
+Reads fail closed: only a model or alias that does not exist reads as missing; any other registry failure raises
+RegistryUnreadable, so that an outage is never taken for "no champion" (and `select` never falls back to the
+candidate front because the registry did not answer).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,12 +20,31 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from components.registry.aliases import MISSING, REGISTRY_ERRORS, describe_error
+
 CANDIDATE = "candidate"
 CHAMPION = "champion"
 PREVIOUS = "previous-champion"
 # the champion front as the candidate's evaluate run scored it, in one tag (one per score would bury the rest):
 # JSON {champion version: {objective or coherence.<indicator>: score}}
 SIDE_SCORES = "sidebyside.scores"
+
+
+class RegistryUnreadable(RuntimeError):
+    """The registry failed to answer a read (not a missing model or alias); the message says where and what now."""
+
+
+@contextmanager
+def reading(client: MlflowClient, what: str) -> Iterator[None]:
+    """Turn a registry failure inside into a RegistryUnreadable naming the registry, what was read, and what now."""
+    try:
+        yield
+    except REGISTRY_ERRORS as exc:
+        raise RegistryUnreadable(
+            f"registry {client.tracking_uri}: could not read {what} ({describe_error(exc)}). A registry error is "
+            "never read as 'no champion'. Check that the MLflow server is up and answering (tracking.uri), then run "
+            "the command again"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -40,11 +65,16 @@ class Front:
 
 
 def aliased(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
-    """The version an alias points at, or None when the alias (or the model) does not exist."""
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+    """The version an alias points at, or None when the alias (or the model) does not exist. Read through the
+    model's aliases: a missing alias and a bad request share one error code in `get_model_version_by_alias`."""
+    with reading(client, f"alias {alias} of model {name}"):
+        try:
+            version = client.get_registered_model(name).aliases.get(alias)
+        except MlflowException as exc:
+            if exc.error_code != MISSING:
+                raise
+            return None
+        return None if version is None else client.get_model_version(name, str(version))
 
 
 def version_scores(version: ModelVersion, objectives: list[str]) -> list[float]:
@@ -69,7 +99,10 @@ def front_of(client: MlflowClient, version: ModelVersion, alias: str) -> Front:
 
 def front_by_alias(client: MlflowClient, name: str, alias: str) -> Front | None:
     version = aliased(client, name, alias)
-    return None if version is None else front_of(client, version, alias)
+    if version is None:
+        return None
+    with reading(client, f"the front of {name} v{version.version} (alias {alias})"):
+        return front_of(client, version, alias)
 
 
 def side_by_side_scores(tags: dict[str, str]) -> dict[str, dict[str, float]]:

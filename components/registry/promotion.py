@@ -12,9 +12,11 @@ false-positive rate of the master-key probes that evaluate measured on the candi
 champion front's worst, read from the candidate's side-by-side scores (`sidebyside.scores`)
 when they cover the champion front, else from the champion's own tags; a champion registered before those tags
 existed leaves nothing to compare, and the gate passes saying so.
-Each gate is recorded on the candidate version as a `gate.<name>` tag (`pass`/`fail`) with a
-`gate.<name>.detail` tag saying why. With `promote.require_approval`, a person decides last
-(`gate.human_approval`), through the `approve` callback the promote flow gives (a Prefect pause).
+The verdicts are recorded on the candidate version in two tags people filter on, `gates` (`name=pass|fail` per
+gate) and `gates.passed` (`true`, `false`, or `pending approval`), and in full (each gate's detail, the champion it
+was compared with) as the last section of its description; a version keeps at most 25 tags, which one tag per gate
+and per detail would pass. With `promote.require_approval`, a person decides last (gate `human_approval`), through
+the `approve` callback the promote flow gives (a Prefect pause).
 
 Promotions fail closed. A registry error while reading (5xx, locked database, timeout) stops the command: it is
 never read as "no champion yet" (`aliases.py`). MLflow has no transactions, so alias moves are applied one at a
@@ -27,6 +29,7 @@ and the next promote or rollback repairs it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -45,6 +48,7 @@ from components.registry.aliases import (
     read_version,
     registry_call,
 )
+from components.registry.descriptions import PROMOTION_HEADING, promotion_of, promotion_section, with_promotion
 from components.registry.fronts import (
     CANDIDATE,
     CHAMPION,
@@ -66,7 +70,12 @@ SIDE_RUN = "sidebyside.run_id"
 HV_ROUNDING = 1e-9
 COHERENCE_GATED = ("end_of_turn_rate", "in_language")  # coherence.<indicator> tags compared by gate.coherence
 COHERENCE_ROUNDING = 1e-9  # a drop of exactly max_coherence_drop (1.0 - 0.95 in floats) is allowed
-PENDING = "pending approval"  # gate.passed while the automatic gates passed and a reviewer has not answered yet
+GATES = "gates"  # name=pass|fail per gate: filter with tags.gates LIKE '%judge_attack=fail%'
+PASSED = "gates.passed"  # true or false once decided
+PENDING = "pending approval"  # gates.passed while the automatic gates passed and a reviewer has not answered yet
+OLD_GATE_TAGS = "gate."  # a tag per gate and per detail, written before the gates went into one tag: removed
+PREVIOUS_TAG = "promotion.previous"  # on a champion: the one it replaced (where a rollback returns to after this one)
+ROLLED_BACK_TAG = "promotion.rolled_back"  # replaces promotion.previous on a rolled-back version (25 tags at most)
 
 
 @dataclass(frozen=True)
@@ -270,17 +279,13 @@ def promote(
         champion = None if champion_version is None else _champion_front(client, name, champion_version)
         candidate = front_of(client, chosen, CANDIDATE)
     verdicts = gates(candidate, champion, params.objective_names, params.promote)
-    compared = {"gate.champion_version": champion_version or "none"}
+    compared = _compared(champion, dry_run)
     if params.promote.require_approval and all(g.passed for g in verdicts) and not dry_run:
-        # the reviewer reads the automatic gates on the version while deciding; gate.passed waits for the answer
-        _record(client, chosen, _gate_tags(verdicts) | compared | {"gate.passed": PENDING})
+        # the reviewer reads the automatic gates on the version while deciding; gates.passed waits for the answer
+        _record(client, chosen, verdicts, PENDING, compared)
         request = {"model_name": name, "version": str(chosen.version), "gates": [asdict(g) for g in verdicts]}
-        decision = approval_gate(approve, request)
-        verdicts.append(decision)
-        _record(client, chosen, _gate_tags([decision]) | {"gate.passed": str(decision.passed).lower()})
-    else:
-        outcome = str(all(g.passed for g in verdicts)).lower()
-        _record(client, chosen, _gate_tags(verdicts) | compared | {"gate.passed": outcome})
+        verdicts.append(approval_gate(approve, request))
+    _record(client, chosen, verdicts, str(all(g.passed for g in verdicts)).lower(), compared)
     promoted = all(g.passed for g in verdicts) and not dry_run
     if promoted:
         move_aliases(
@@ -289,7 +294,7 @@ def promote(
             f"promote v{chosen.version}",
             expected={PREVIOUS: aliases.get(PREVIOUS), CHAMPION: champion_version},
             targets={PREVIOUS: champion_version, CHAMPION: str(chosen.version)},
-            tags={"promotion.previous": champion_version} if champion_version else {},
+            tags={PREVIOUS_TAG: champion_version, ROLLED_BACK_TAG: None},
         )
     result = {
         "model_name": name,
@@ -315,7 +320,7 @@ def rollback(params: Params, client: MlflowClient | None = None) -> dict:
     if previous is None:
         raise PromotionError(f"model {name} has no alias {PREVIOUS}; there is no earlier champion to roll back to")
     with registry_call(client, f"read {name} v{previous}"):
-        earlier = client.get_model_version(name, previous).tags.get("promotion.previous")
+        earlier = client.get_model_version(name, previous).tags.get(PREVIOUS_TAG)
     move_aliases(
         client,
         name,
@@ -325,9 +330,9 @@ def rollback(params: Params, client: MlflowClient | None = None) -> dict:
     )
     if current is not None:
         try:
-            client.set_model_version_tag(name, current, "promotion.rolled_back", "true")
+            _note_rollback(client, name, current, previous)
         except REGISTRY_ERRORS as exc:  # the aliases moved: the rollback stands without its note
-            log.warning("rolled back, but could not tag %s v%s promotion.rolled_back (%s)", name, current, exc)
+            log.warning("rolled back, but could not note it on %s v%s (%s)", name, current, exc)
     return {
         "model_name": name,
         "champion": previous,
@@ -349,8 +354,8 @@ def move_aliases(
     """Point each alias at its version (None: remove it), all or none, under an intent recorded in the registry.
 
     Nothing moves unless the aliases are still as `expected` (as read when the command decided); the version moved
-    to `champion` gets `tags` first. A failed move puts every alias back; if that fails too the intent stays for the
-    next command to repair."""
+    to `champion` gets `tags` first (None: remove the tag). A failed move puts every alias back; if that fails too
+    the intent stays for the next command to repair."""
     intent = promotion_intent.begin(client, name, command, expected, targets)
     try:
         current = read_aliases(client, name)
@@ -364,7 +369,10 @@ def move_aliases(
             )
         try:
             for key, value in (tags or {}).items():
-                client.set_model_version_tag(name, targets[CHAMPION], key, value)
+                if value is None:
+                    client.delete_model_version_tag(name, targets[CHAMPION], key)
+                else:
+                    client.set_model_version_tag(name, targets[CHAMPION], key, value)
             for alias, version in targets.items():
                 point(client, name, alias, version)
         except Exception as exc:
@@ -414,15 +422,48 @@ def _champion_front(client: MlflowClient, name: str, version: str) -> Front:
     return front_of(client, client.get_model_version(name, version), CHAMPION)
 
 
-def _gate_tags(verdicts: list[Gate]) -> dict[str, str]:
-    tags = {f"gate.{g.name}": "pass" if g.passed else "fail" for g in verdicts}
-    return tags | {f"gate.{g.name}.detail": g.detail for g in verdicts}
+def _compared(champion: Front | None, dry_run: bool) -> str:
+    """What the gates compared, and when, for the description."""
+    against = (
+        "no champion yet"
+        if champion is None
+        else f"compared with champion v{champion.anchor.version} (front "
+        + ", ".join(f"v{v.version}" for v in champion.versions)
+        + ")"
+    )
+    return f"{against}, gated {_now()}" + (" in a dry run (no alias moves)" if dry_run else "")
 
 
-def _record(client: MlflowClient, version, tags: dict[str, str]) -> None:
-    with registry_call(client, f"record the gates on {version.name} v{version.version}"):
-        for key, value in tags.items():
-            client.set_model_version_tag(version.name, str(version.version), key, value)
+def _record(client: MlflowClient, version, verdicts: list[Gate], outcome: str, compared: str) -> None:
+    """The verdicts on the version: tags `gates` and `gates.passed`, every detail in its description's last
+    section. Tags of the older one-tag-per-gate form go, so that a version gated before keeps under 25 tags."""
+    name, number = version.name, str(version.version)
+    section = promotion_section([asdict(g) for g in verdicts], outcome, compared)
+    with registry_call(client, f"record the gates on {name} v{number}"):
+        for key in [k for k in version.tags if k.startswith(OLD_GATE_TAGS)]:
+            client.delete_model_version_tag(name, number, key)
+        client.set_model_version_tag(name, number, GATES, ",".join(f"{g.name}={_verdict(g)}" for g in verdicts))
+        client.set_model_version_tag(name, number, PASSED, outcome)
+        client.update_model_version(name, number, description=with_promotion(version.description, section))
+
+
+def _note_rollback(client: MlflowClient, name: str, version: str, restored: str) -> None:
+    """Tag the rolled-back version and say so under its gates; its promotion.previous goes (it names the version
+    that is champion again, and both tags would take a version past 25)."""
+    found = client.get_model_version(name, version)
+    note = f"**Rolled back** {_now()}: alias champion returned to v{restored}."
+    section = (promotion_of(found.description) or PROMOTION_HEADING) + "\n\n" + note
+    client.set_model_version_tag(name, version, ROLLED_BACK_TAG, "true")
+    client.delete_model_version_tag(name, version, PREVIOUS_TAG)
+    client.update_model_version(name, version, description=with_promotion(found.description, section))
+
+
+def _verdict(gate: Gate) -> str:
+    return "pass" if gate.passed else "fail"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
 def _client(params: Params) -> MlflowClient:

@@ -1,7 +1,8 @@
 """selection: the registered policy that best fits a preference, a linear utility over the objectives.
 
 Reads the champion's front (every version of the pipeline run that produced the champion); before the first
-promotion it falls back to the candidate's front and says so.
+promotion it falls back to the candidate's front and says so. A registry that fails to answer raises
+`fronts.RegistryUnreadable`: it is never taken for "no champion yet".
 """
 
 from __future__ import annotations

@@ -235,7 +235,7 @@ def test_promotion_pauses_for_approval_and_resumes_with_the_typed_input(tmp_path
             time.sleep(0.5)
         assert len(runs) == 1, "the flow run paused for approval"
         tags = registry.get_model_version(name, version).tags
-        assert tags["gate.passed"] == PENDING and tags["gate.hypervolume"] == "pass", "the reviewer sees the gates"
+        assert tags["gates.passed"] == PENDING and "hypervolume=pass" in tags["gates"], "the reviewer sees the gates"
         assert not _champion(registry, name), "nothing moves while the run waits"
         asyncio.run(answer(runs[0].id, run_input))
         worker.join(timeout=60)
@@ -247,14 +247,14 @@ def test_promotion_pauses_for_approval_and_resumes_with_the_typed_input(tmp_path
     with prefect_test_harness(server_startup_timeout=120):
         rejected = review({"approve": False, "reviewer": "dana", "note": "replies too curt"})
         assert not rejected["promoted"] and not _champion(registry, name)
-        tags = registry.get_model_version(name, version).tags
-        assert tags["gate.human_approval"] == "fail" and tags["gate.human_approval.detail"].startswith(
-            "rejected by dana"
-        )
+        found = registry.get_model_version(name, version)
+        assert "human_approval=fail" in found.tags["gates"]
+        assert "| human_approval | fail | rejected by dana" in found.description
         approved = review({"approve": True, "reviewer": "sam", "note": ""})
     assert approved["promoted"] and _champion(registry, name) == version
-    tags = registry.get_model_version(name, version).tags
-    assert tags["gate.human_approval"] == "pass" and tags["gate.human_approval.detail"] == "approved by sam"
+    found = registry.get_model_version(name, version)
+    assert "human_approval=pass" in found.tags["gates"]
+    assert "| human_approval | pass | approved by sam |" in found.description
 
 
 def _champion(registry: MlflowClient, name: str) -> str | None:

@@ -8,8 +8,10 @@ import json
 import pytest
 from mlflow.tracking import MlflowClient
 
+from components.registry.descriptions import MAX_DESCRIPTION, PROMOTION_HEADING, Evaluation, version_description
 from components.registry.fronts import CANDIDATE, CHAMPION, PREVIOUS, SIDE_SCORES, aliased
-from components.registry.promotion import PENDING, PromotionError, promote, rollback
+from components.registry.promotion import GATES, PASSED, PENDING, PromotionError, promote, rollback
+from components.registry.register import judge_attack_tags, side_by_side_tags, version_tags
 from components.registry.selection import parse_weights, select
 from paretoflow.config import load_params
 from tests.conftest import REPO
@@ -65,16 +67,29 @@ def _aliases(client, params) -> dict[str, str | None]:
     return {a: (str(v.version) if (v := aliased(client, name, a)) else None) for a in (CHAMPION, PREVIOUS, CANDIDATE)}
 
 
+def _recorded(client, params, version: str) -> tuple[dict[str, str], str, str]:
+    """What promotion recorded on the version: the verdict per gate (tag `gates`), tag `gates.passed`, and the
+    gates section of its description."""
+    found = client.get_model_version(params.register.model_name, version)
+    verdicts = dict(pair.split("=") for pair in found.tags[GATES].split(","))
+    return verdicts, found.tags[PASSED], PROMOTION_HEADING + found.description.partition(PROMOTION_HEADING)[2]
+
+
+def _row(gate: dict) -> str:
+    return f"| {gate['name']} | {'pass' if gate['passed'] else 'fail'} | {gate['detail']} |"
+
+
 def test_first_promotion_passes_the_comparison_gates_and_records_them(registry):
     params, client, register_front = registry
     (v1, _) = register_front("run-1", [[0.5, 0.5, 0.5, 0.5], [0.9, 0.1, 0.4, 0.3]])
     result = promote(params, client=client)
     assert result["promoted"] and result["version"] == v1 and result["previous_champion"] is None
     assert _aliases(client, params) == {CHAMPION: v1, PREVIOUS: None, CANDIDATE: v1}
-    tags = client.get_model_version(params.register.model_name, v1).tags
-    assert tags["gate.hypervolume"] == tags["gate.objectives"] == tags["gate.heldout_set"] == "pass"
-    assert tags["gate.judge_attack"] == "pass" and "human_approval" not in {g["name"] for g in result["gates"]}
-    assert tags["gate.passed"] == "true" and "first promotion" in tags["gate.hypervolume.detail"]
+    verdicts, passed, section = _recorded(client, params, v1)
+    assert verdicts == dict.fromkeys(["heldout_set", "hypervolume", "objectives", "coherence", "judge_attack"], "pass")
+    assert passed == "true" and "human_approval" not in {g["name"] for g in result["gates"]}
+    assert "**All gates passed**; no champion yet, gated " in section
+    assert all(_row(g) in section for g in result["gates"]) and "first promotion" in section
     with pytest.raises(PromotionError, match=f"version {v1} of .* is already the champion"):
         promote(params, client=client)
 
@@ -151,8 +166,10 @@ def test_a_failing_gate_leaves_the_champion_where_it_was(registry, points, heldo
     assert not result["promoted"]
     assert {g["name"] for g in result["gates"] if not g["passed"]} == failing
     assert _aliases(client, params) == {CHAMPION: old, PREVIOUS: None, CANDIDATE: new}
-    tags = client.get_model_version(params.register.model_name, new).tags
-    assert tags["gate.passed"] == "false" and all(tags[f"gate.{g}"] == "fail" for g in failing)
+    verdicts, passed, section = _recorded(client, params, new)
+    assert passed == "false" and {g for g, v in verdicts.items() if v == "fail"} == failing
+    assert f"**Refused by {', '.join(g['name'] for g in result['gates'] if not g['passed'])}**" in section
+    assert f"compared with champion v{old} (front v{old})" in section
 
 
 @pytest.mark.parametrize(
@@ -173,8 +190,8 @@ def test_judge_attack_gate_reads_the_rate_evaluate_recorded(registry, fpr, limit
     result = promote(params.model_copy(update={"promote": settings}), client=client)
     gate = next(g for g in result["gates"] if g["name"] == "judge_attack")
     assert gate["passed"] is passed and detail in gate["detail"] and result["promoted"] is passed
-    tags = client.get_model_version(params.register.model_name, version).tags
-    assert tags["gate.judge_attack"] == ("pass" if passed else "fail") and detail in tags["gate.judge_attack.detail"]
+    verdicts, _, section = _recorded(client, params, version)
+    assert verdicts["judge_attack"] == ("pass" if passed else "fail") and _row(gate) in section
     assert _aliases(client, params)[CHAMPION] == (version if passed else None)
 
 
@@ -191,8 +208,9 @@ def test_approval_is_asked_only_after_the_gates_pass_and_decides(registry, monke
     def reviewer(answer: bool):
         def approve(request):
             asked.append(request)
-            seen = client.get_model_version(params.register.model_name, request["version"]).tags
-            assert seen["gate.passed"] == PENDING and seen["gate.hypervolume"] == "pass", "the gates, awaiting review"
+            verdicts, passed, section = _recorded(client, params, request["version"])
+            assert passed == PENDING and verdicts["hypervolume"] == "pass", "the gates, awaiting review"
+            assert f"**{PENDING}**" in section and all(_row(g) in section for g in request["gates"])
             return {"approve": answer, "reviewer": "dana", "note": "read the samples"}
 
         return approve
@@ -201,15 +219,14 @@ def test_approval_is_asked_only_after_the_gates_pass_and_decides(registry, monke
     rejected = promote(_approving(params), client=client, approve=reviewer(False))
     assert not rejected["promoted"] and _aliases(client, params)[CHAMPION] is None
     assert asked[-1]["version"] == v1 and {g["name"] for g in asked[-1]["gates"]} >= {"hypervolume", "judge_attack"}
-    tags = client.get_model_version(params.register.model_name, v1).tags
-    assert tags["gate.human_approval"] == "fail" and tags["gate.passed"] == "false"
-    assert tags["gate.human_approval.detail"] == "rejected by dana: read the samples"
-    assert written.count("gate.passed") == 2, "pending while the reviewer decides, then the outcome"
-    others = [t for t in written if t != "gate.passed"]
-    assert len(others) == len(set(others)), "each gate tag is written once"
+    verdicts, passed, section = _recorded(client, params, v1)
+    assert verdicts["human_approval"] == "fail" and passed == "false"
+    assert "| human_approval | fail | rejected by dana: read the samples |" in section
+    assert section.count(PROMOTION_HEADING) == 1 and PENDING not in section, "the pending section was replaced"
+    assert written == [GATES, PASSED] * 2, "pending while the reviewer decides, then the outcome"
     approved = promote(_approving(params), client=client, approve=reviewer(True))
     assert approved["promoted"] and _aliases(client, params)[CHAMPION] == v1
-    assert client.get_model_version(params.register.model_name, v1).tags["gate.human_approval"] == "pass"
+    assert _recorded(client, params, v1)[0]["human_approval"] == "pass"
     register_front("run-2", [[0.4, 0.4, 0.4, 0.4]])  # fails the automatic gates: nobody is asked
     before = len(asked)
     assert not promote(_approving(params), client=client, approve=reviewer(True))["promoted"]
@@ -240,7 +257,8 @@ def test_dry_run_records_gates_and_moves_nothing(registry):
     result = promote(params, dry_run=True, client=client)
     assert not result["promoted"] and all(g["passed"] for g in result["gates"])
     assert _aliases(client, params)[CHAMPION] is None
-    assert client.get_model_version(params.register.model_name, v1).tags["gate.passed"] == "true"
+    _, passed, section = _recorded(client, params, v1)
+    assert passed == "true" and "in a dry run (no alias moves)" in section
 
 
 def test_rollback_restores_the_previous_champion_step_by_step(registry):
@@ -254,7 +272,10 @@ def test_rollback_restores_the_previous_champion_step_by_step(registry):
     result = rollback(params, client=client)
     assert result["champion"] == v1 and result["rolled_back"] == v2
     assert _aliases(client, params)[CHAMPION] == v1 and _aliases(client, params)[PREVIOUS] == v0
-    assert client.get_model_version(params.register.model_name, v2).tags["promotion.rolled_back"] == "true"
+    rolled_back = client.get_model_version(params.register.model_name, v2)
+    assert rolled_back.tags["promotion.rolled_back"] == "true" and "promotion.previous" not in rolled_back.tags
+    gated, note = rolled_back.description.split("**Rolled back** ")
+    assert "| hypervolume | pass |" in gated and note.endswith(f"alias champion returned to v{v1}.")
     rollback(params, client=client)
     assert _aliases(client, params)[CHAMPION] == v0 and _aliases(client, params)[PREVIOUS] is None
     with pytest.raises(PromotionError, match="no earlier champion"):
@@ -340,8 +361,8 @@ def test_coherence_gate_refuses_a_drop_in_end_of_turn_rate_or_in_language_share(
     assert result["promoted"] is passed and _aliases(client, params)[CHAMPION] == (new[0] if passed else old)
     if passed:
         assert "champion's own evaluation" in gate["detail"]
-    tags = client.get_model_version(params.register.model_name, new[0]).tags
-    assert tags["gate.coherence"] == ("pass" if passed else "fail") and tags["gate.coherence.detail"] == gate["detail"]
+    verdicts, _, section = _recorded(client, params, new[0])
+    assert verdicts["coherence"] == ("pass" if passed else "fail") and _row(gate) in section
 
 
 def test_coherence_gate_passes_when_the_champion_predates_the_tags(registry):
@@ -371,3 +392,73 @@ def test_coherence_measured_side_by_side_decides_over_the_champions_own_tags(reg
     gate = _coherence_gate(promote(params, dry_run=True, client=client))
     assert gate["passed"] and "end_of_turn_rate 0.900 vs 0.800" in gate["detail"]
     assert "champion's own evaluation" in gate["detail"]
+
+
+MAX_TAGS = 25  # issue 17: at most 25 tags per registered version
+
+
+def _as_register_writes(params, client, run: str, score: float, champion: str | None = None) -> str:
+    """A one-version front with the tags and description `register` writes: 22 tags when evaluate scored a champion
+    beside it (side-by-side scores), the most register writes; aliased candidate."""
+    objectives, name = params.objective_names, params.register.model_name
+    row = {o: score for o in objectives} | {f"{o}_ci_low": score - 0.05 for o in objectives}
+    row |= {f"{o}_ci_high": score + 0.05 for o in objectives} | {"end_of_turn_rate": 1.0, "in_language": 1.0}
+    row |= {"policy": "policy-0", "weights": dict.fromkeys(objectives, 0.25), "hv_contribution": 0.1, "utility": score}
+    side = None if champion is None else {"versions": [champion], "run_id": f"eval-{run}", "scores": {champion: row}}
+    attack = {"fpr": 0.0, "worst_judge": "empathy", "judges": {"empathy": {"rate": 0.0}}}
+    ev = Evaluation(
+        objectives=objectives,
+        evaluators=dict.fromkeys(objectives, "reward_model"),
+        independent={},
+        metrics={"pareto/hypervolume": score**4, "pareto/eum": score, "pareto/front_size": 1, "pareto/candidates": 3},
+        heldout={"md5": "set-a", "prompts": 64},
+        judge_attack=attack,
+        coherence=None,
+        champion=side,
+        pipeline_run=run,
+        lineage_uri=f"runs:/{run}/lineage.json",
+        data_md5="d" * 32,
+        rubrics="none",
+        git_commit="c" * 40,
+    )
+    shared = {"pipeline.run_id": run, "git.commit": ev.git_commit, "data.md5": ev.data_md5, "heldout_set.md5": "set-a"}
+    shared |= {"lineage": ev.lineage_uri, **judge_attack_tags(attack), **side_by_side_tags(side, objectives)}
+    tags = {k: str(v) for k, v in version_tags(row, objectives, shared).items()}
+    source = client.create_model_version(name, f"s3://pf-test/{run}/policy-0", tags=tags)
+    version = str(source.version)
+    client.update_model_version(name, version, description=version_description(row, ev))
+    client.set_registered_model_alias(name, CANDIDATE, version)
+    return version
+
+
+def test_a_version_register_tagged_in_full_keeps_25_tags_and_gains_a_gates_section(registry):
+    """Through promotion, rollback and promotion again, on the fullest version register writes; one gated under
+    the older one-tag-per-gate form (13 tags more) drops those tags."""
+    params, client, _ = registry
+    name = params.register.model_name
+    old = _as_register_writes(params, client, "run-1", 0.5)
+    assert promote(params, client=client)["promoted"]
+    new = _as_register_writes(params, client, "run-2", 0.6, champion=old)
+    registered = client.get_model_version(name, new)
+    assert len(registered.tags) == 22, sorted(registered.tags)
+    for gate in ("heldout_set", "hypervolume", "objectives", "coherence", "judge_attack", "human_approval"):
+        client.set_model_version_tag(name, new, f"gate.{gate}", "pass")
+        client.set_model_version_tag(name, new, f"gate.{gate}.detail", "an earlier promote's detail")
+    client.set_model_version_tag(name, new, "gate.passed", "true")
+    for step in ("promote", "rollback", "promote again"):
+        result = rollback(params, client=client) if step == "rollback" else promote(params, client=client)
+        found = client.get_model_version(name, new)
+        assert len(found.tags) <= MAX_TAGS, (step, len(found.tags), sorted(found.tags))
+        assert not [k for k in found.tags if k.startswith("gate.")], step
+        assert found.description.startswith(registered.description), "register's text stays first"
+        assert len(found.description) <= MAX_DESCRIPTION and found.description.count(PROMOTION_HEADING) == 1
+        verdicts, passed, section = _recorded(client, params, new)
+        assert passed == "true" and set(verdicts.values()) == {"pass"}, step
+        assert f"compared with champion v{old} (front v{old})" in section, step
+        assert "evaluated side by side in run eval-run-2" in section, step
+        if step == "rollback":
+            assert result["rolled_back"] == new and found.tags["promotion.rolled_back"] == "true"
+            assert section.endswith(f"alias champion returned to v{old}.")
+        else:
+            assert result["promoted"] and found.tags["promotion.previous"] == old, step
+            assert "promotion.rolled_back" not in found.tags and "Rolled back" not in section, step

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from urllib.parse import urlsplit
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -22,7 +21,7 @@ from components.registry.fronts import CANDIDATE, CHAMPION, PREVIOUS
 from components.registry.promotion import PromotionError, promote, rollback
 from components.registry.promotion_intent import intent_name
 from paretoflow.config import load_params
-from tests.components.registry.registry_server import DROP, RegistryProxy, Request, sqlite_mlflow_server
+from tests.components.registry.registry_server import DROP, Request
 from tests.conftest import REPO
 
 PROMOTE_IN_A_PROCESS = """
@@ -37,27 +36,7 @@ except PromotionError as exc:
 """
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = sqlite_mlflow_server(tmp_path_factory.mktemp("registry-server")).start(timeout=180)
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-def proxy(server):
-    proxy = RegistryProxy(urlsplit(server.health_url).port)
-    yield proxy
-    proxy.close()
-
-
-@pytest.fixture(autouse=True)
-def _quick_failures(monkeypatch):
-    """The MLflow client still retries (once, without backoff), so a failing request ends in seconds rather than
-    the default four minutes; subprocesses inherit the same settings."""
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+pytestmark = pytest.mark.usefixtures("quick_failures")
 
 
 class Registry:
@@ -102,8 +81,8 @@ class Registry:
 
 
 @pytest.fixture
-def registry(server, proxy, request) -> Registry:
-    return Registry(server, proxy, f"policy-{request.node.name}".replace("[", "-").replace("]", ""))
+def registry(mlflow_server, proxy, request) -> Registry:
+    return Registry(mlflow_server, proxy, f"policy-{request.node.name}".replace("[", "-").replace("]", ""))
 
 
 def _reads_aliases(request: Request, name: str) -> bool:
@@ -170,7 +149,7 @@ def test_a_registry_error_while_reading_the_champion_stops_the_promotion(registr
         answers = [(status, body) for r, status, body in registry.proxy.answers if _reads_aliases(r, registry.name)]
         assert answers[0][0] == 503 and b"database is locked" in answers[0][1], answers
     assert registry.aliases() == {CHAMPION: champion, PREVIOUS: None}
-    assert "gate.passed" not in registry.tags(worse)
+    assert "gates.passed" not in registry.tags(worse)
     assert seconds < limit_seconds, f"{fault}: failing took {seconds:.1f}s"
 
 
@@ -272,7 +251,7 @@ def test_two_promotions_at_once_leave_one_winner_and_the_chain_intact(registry):
 
     def start_together(request: Request):
         """Both promotions have read the champion and passed their gates before either may go on."""
-        if request.endpoint == "model-versions/set-tag" and request.fields.get("key") == "gate.passed":
+        if request.endpoint == "model-versions/set-tag" and request.fields.get("key") == "gates.passed":
             both_gated.wait()
         return None
 
