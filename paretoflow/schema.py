@@ -340,6 +340,11 @@ class Sft(Strict):
     sources: dict[str, float] = Field(
         {}, description="data source name -> mixing weight of its reference replies; empty: every source, weight 1"
     )
+    context_turns: list[str] = Field(
+        [],
+        description="sources whose dialogues' earlier assistant turns are reference replies too (ESConv: the "
+        "supporter's turns of a well-rated conversation); never HH-RLHF, whose context turns were never judged",
+    )
     max_examples: int = Field(256, ge=1, description="training examples after mixing")
     heldout_examples: int = Field(32, ge=1, description="test-split reference replies for held-out loss")
     max_reply_tokens: int = Field(
@@ -351,11 +356,6 @@ class Sft(Strict):
     learning_rate: float = Field(1e-4, gt=0)
     train_embeddings: bool = Field(
         True,
-    context_turns: list[str] = Field(
-        [],
-        description="sources whose dialogues' earlier assistant turns are reference replies too (ESConv: the "
-        "supporter's turns of a well-rated conversation); never HH-RLHF, whose context turns were never judged",
-    )
         description="train the (tied) token embeddings too; frozen, a step is cheaper but the output row of the "
         "end-of-turn token stays as pretrained",
     )

@@ -192,7 +192,10 @@ def _execute(step: Step, params: Params, parent_run_id, flow_run_id, key: str | 
     if force and step.on_force:
         hook_module, hook = step.on_force.split(":")
         for out in step.outs:
-            getattr(importlib.import_module(hook_module), hook)(out)
+            try:
+                getattr(importlib.import_module(hook_module), hook)(out, params)
+            except (ValueError, FileNotFoundError, RuntimeError) as exc:  # e.g. S3 checkpoints that cannot be cleared
+                raise StepFailed(name, f"--force could not clear the state it skips by: {exc}") from None
     _write_json(step.lineage, deps)  # before the entry runs: register tags versions with its own inputs too
     meter = resources.Meter()
     with tracking.step_run(params, name, step.sections, deps, parent_run_id, flow_run_id) as run:
