@@ -1,7 +1,9 @@
 """Pipeline benchmark: per-step wall time of a full run and of a cached re-run, measured in one process.
 
 Runs the Prefect flow twice in a throwaway copy of the project (tiny profile by default, `--profile
-cpu` for the demo models) and writes `benchmarks/results/pipeline_<profile>.json`.
+cpu` for the demo models) and writes `benchmarks/results/pipeline_<profile>.json`, with what the first run's
+evaluation says of the replies: the coherence of each policy (pretrained for context, start, trained) and their
+replies side by side on the same held-out prompts.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ def main() -> None:
                 }
             )
         hv = result["steps"]["evaluate"]["summary"]["pareto/hypervolume"]
+        evaluation = Path(tmp) / "artifacts" / "evaluation"
+        coherence = json.loads((evaluation / "coherence.json").read_text())["policies"]
+        side_by_side = json.loads((evaluation / "side_by_side.json").read_text())
+        os.chdir(REPO)
     report = {
         "command": " ".join([".venv/bin/python -m benchmarks.run", *sys.argv[1:]]),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
@@ -63,6 +69,8 @@ def main() -> None:
         "runs": runs,
         "cached_over_first_wall_ratio": round(runs[1]["wall_seconds"] / runs[0]["wall_seconds"], 4),
         "pareto_hypervolume": hv,
+        "coherence": coherence,
+        "side_by_side": side_by_side,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
