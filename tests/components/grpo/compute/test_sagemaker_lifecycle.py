@@ -72,7 +72,7 @@ def _launch(standin: SageMakerStandIn, bucket: str, folder, how: str) -> tuple[s
 def test_an_interrupted_or_cancelled_launcher_stops_its_job(standin, bucket, tmp_path, how, sent, why):
     proc, log = _launch(standin, bucket, tmp_path, how)
     proc.send_signal(sent)
-    assert proc.wait(timeout=60) != 0
+    assert proc.wait(timeout=180) != 0  # stopping the job goes through boto3 retries: slow on a loaded machine
     (name,) = standin.jobs()
     output = log.read_text()
     assert f"stopping training job {name}: {why}" in output, output[-3000:]
