@@ -45,6 +45,7 @@ def evaluated(tmp_path_factory, model_cache):
             "evaluate.max_prompts=24",  # every held-out prompt of the sample data (12)
             "evaluate.independent={concision: 'brevity:chars=12'}",
             "sft.enabled=false",  # the random tiny model: the word-count trick needs a policy that never stops
+            "sft.context_turns=[]",  # its own data has no sample-pairs source
         ],
     )
     ingest(params, root / "data")
