@@ -35,10 +35,11 @@ bench: install
 	$(BIN)/python -m benchmarks.grpo_step_time  # GRPO step: pipeline vs raw TRL, cpu profile, ~10 min
 	$(BIN)/python -m benchmarks.grpo_strategies  # sweep vs dynamic vs soup at equal steps, cpu profile, ~20 min
 	$(BIN)/python -m benchmarks.reward_model  # separate vs shared reward models on ../shared/data, ~25 min on 2 cores
+	$(BIN)/python -m benchmarks.contrast_pairs  # ESConv/CounselChat pairs old vs new: reward model vs topicality, length, strategy; ~30 min on 2 cores
 	$(BIN)/python -m benchmarks.register_log  # registering a policy: saved directory vs transformers pipeline
 	$(BIN)/python -m benchmarks.rubric_judges  # rubric judges vs human labels, req/s, cache, guard FP; ~30 min
-	$(BIN)/python -m benchmarks.judges  # judge backends (hf, openai on transformers serve, loopback): req/s, cache
 	$(BIN)/python -m benchmarks.judge_guard  # judge guard: attacks passing it and benign replies flagged, per family; ~1 min
+	$(BIN)/python -m benchmarks.judges  # judge backends (hf, openai on transformers serve, loopback): req/s, cache
 	$(BIN)/python -m benchmarks.architecture  # before/after issue 12: files per folder, import cycles, upward imports
 
 repro: install  ## the same steps through DVC

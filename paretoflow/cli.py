@@ -344,6 +344,9 @@ def fronts(
             "start" if row["is_base"] else ("yes" if row["on_front"] else ""),
         )
     console.print(table)
+    console.print(escape(result["reference"]))
+    for run in result["left_out"]:
+        errors.print(f"[yellow]left out {run['label']}:[/yellow] {escape(run['why'])}")
     console.print(f"figure: {result['png']}\npage:   {result['html']}")
 
 

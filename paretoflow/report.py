@@ -21,8 +21,10 @@ def print_summary(result: dict, console: Console) -> None:
     if front.exists() and "evaluate" in result["steps"]:
         rows = json.loads(front.read_text())
         objectives = result["objectives"]
+        summary = result["steps"]["evaluate"]["summary"]
         table = Table(
-            title=f"held-out scores (hypervolume {result['steps']['evaluate']['summary']['pareto/hypervolume']:.4f})"
+            title=f"held-out scores (hypervolume {summary['pareto/hypervolume']:.4f})",
+            caption=f"hypervolume {summary.get('pareto/hypervolume_reference', 'reference not recorded')}",
         )
         table.add_column("policy", no_wrap=True)
         table.add_column("weights " + "/".join(o[:4] for o in objectives), no_wrap=True)

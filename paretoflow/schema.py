@@ -365,6 +365,18 @@ class Sft(Strict):
     lora: Lora | None = Field(None, description="LoRA adapters (merged on export); null = full fine-tune")
 
 
+class RewardScale(Strict):
+    """The start-policy rollouts that measure each objective's reward scale (components/grpo/reward_scales.py)."""
+
+    prompts: int = Field(16, ge=1, description="train prompts, drawn with the run seed")
+    completions_per_prompt: int = Field(
+        2,
+        ge=2,
+        description="rollouts per prompt, sampled as GRPO samples (temperature, max_completion_length): the scale "
+        "is the spread within a prompt, as GRPO's groups see it",
+    )
+
+
 class Grpo(Strict):
     weights: list[dict[str, float]] = Field(
         min_length=1,
@@ -381,6 +393,9 @@ class Grpo(Strict):
     )
     multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = Field(
         "sum_then_normalize", description="TRL: weight-sum then group-normalise, or normalise each reward then sum"
+    )
+    reward_scale: RewardScale = Field(
+        RewardScale(), description="start-policy rollouts whose mean and within-prompt std standardise each reward"
     )
     scale_rewards: Literal["group", "batch", "none"] = Field(
         "group", description="TRL: divide advantages by the group std, the batch std, or not at all (Dr. GRPO)"
@@ -420,6 +435,27 @@ class Grpo(Strict):
         return weights
 
 
+class Normalisation(Strict):
+    """Held-out scores per objective as (score - start policy) / scale: the hypervolume's reference is the start
+    policy (0 in every objective), so it measures improvement; by default the scale is 1, a scorer's whole range."""
+
+    ideal: dict[str, float] = Field(
+        {}, description="objective -> the score that counts as 1 (scale: ideal - start policy's score)"
+    )
+    scale: dict[str, float] = Field(
+        {}, description="objective -> the score difference that counts as 1 (default 1: every scorer's [0, 1])"
+    )
+
+    @model_validator(mode="after")
+    def _one_each(self) -> Normalisation:
+        both = set(self.ideal) & set(self.scale)
+        if both:
+            raise ValueError(f"evaluate.normalisation: give {sorted(both)} an ideal or a scale, not both")
+        if any(v <= 0 for v in self.scale.values()):
+            raise ValueError(f"evaluate.normalisation.scale must be positive, got {self.scale}")
+        return self
+
+
 class Evaluate(Strict):
     max_prompts: int = Field(12, ge=1)
     max_new_tokens: int = Field(32, ge=1)
@@ -434,10 +470,8 @@ class Evaluate(Strict):
         description="held-out generation: transformers `generate` (any machine) or vLLM (needs vllm and a CUDA "
         "device; same seed and decoding settings, greedy as temperature 0)",
     )
-    reference_point: list[float] | Literal["start"] | None = Field(
-        None,
-        description="hypervolume reference, one value per objective, or `start` for the start policy's scores; "
-        "default all zeros (scores lie in [0, 1])",
+    normalisation: Normalisation = Field(
+        Normalisation(), description="per objective, start policy = 0 and a declared ideal or scale = 1"
     )
     bootstrap_samples: int = Field(1000, ge=100, description="resamples for the 95% intervals of mean scores")
     weight_grid_steps: int = Field(10, ge=1, description="expected utility: weights in multiples of 1/steps")
@@ -559,10 +593,13 @@ class Params(Strict):
                 f"evaluate.independent names {sorted(unknown)}, which are not objectives {names}; "
                 "give it the new objectives or clear it (-o evaluate.independent={})"
             )
-        for section in ("evaluate", "promote"):
-            ref = getattr(self, section).reference_point
-            if isinstance(ref, list) and len(ref) != len(names):
-                raise ValueError(f"{section}.reference_point needs {len(names)} values (one per objective)")
+        normalisation = self.evaluate.normalisation
+        unknown = (set(normalisation.ideal) | set(normalisation.scale)) - set(names)
+        if unknown:
+            raise ValueError(f"evaluate.normalisation names {sorted(unknown)}, which are not objectives {names}")
+        ref = self.promote.reference_point
+        if isinstance(ref, list) and len(ref) != len(names):
+            raise ValueError(f"promote.reference_point needs {len(names)} values (one per objective)")
         return self
 
     @property

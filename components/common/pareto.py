@@ -1,9 +1,22 @@
-"""Pareto analysis (maximise every objective): non-dominated set, hypervolume and contributions via moocore."""
+"""Pareto analysis (maximise every objective): non-dominated set, hypervolume and contributions via moocore, and
+the normalisation that gives a hypervolume its declared reference.
+
+A hypervolume is a number only with its reference point and the scale of each axis; computed on raw scores, an
+objective whose scores spread widely dominates the volume and a reference of zeros counts every policy's whole
+score, gain or not. So scores are normalised per objective, start policy = 0 and a declared ideal or scale = 1
+(by default the scorer's whole range), and the reference is the start policy: the volume then measures
+improvement over where GRPO began, and `Normalisation.describe()` is the sentence every figure, tag and plot of it
+carries.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+
+SCORE_RANGE = 1.0  # every scorer scores in [0, 1]: the default scale
 
 
 def front_mask(points: np.ndarray) -> np.ndarray:
@@ -29,6 +42,79 @@ def contributions(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     if counted.any():
         out[counted] = moocore.hv_contributions(points[counted], ref=reference, maximise=True)
     return out
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Per objective, score -> (score - start) / scale: the start policy's mean at 0, and at 1 a declared ideal
+    (scale = ideal - start), a declared scale, or by default the width of the scorer's range, 1."""
+
+    objectives: tuple[str, ...]
+    start: tuple[float, ...]
+    scale: tuple[float, ...]
+    unit: tuple[str, ...]  # per objective what 1 is, as declared: "ideal 0.8", "scale 0.2", "range 1"
+
+    def apply(self, points) -> np.ndarray:
+        """Rows of raw scores (objectives in order) -> normalised; works on one point or on many."""
+        return (np.asarray(points, dtype=float) - np.array(self.start)) / np.array(self.scale)
+
+    def frame(self, scores: pd.DataFrame) -> pd.DataFrame:
+        """`scores` with its objective columns normalised (the per-prompt scores: means commute with the map)."""
+        out = scores.copy()
+        out[list(self.objectives)] = self.apply(scores[list(self.objectives)].to_numpy())
+        return out
+
+    @property
+    def reference(self) -> np.ndarray:
+        """The hypervolume reference after normalisation: the start policy, 0 in every objective."""
+        return np.zeros(len(self.objectives))
+
+    def declared(self) -> dict[str, str]:
+        """What 1 is per objective, as params declare it: what two runs must share for their volumes to compare."""
+        return dict(zip(self.objectives, self.unit))
+
+    def caption(self) -> str:
+        """The short form for plot titles."""
+        return reference_caption(self.declared())
+
+    def describe(self) -> str:
+        """The reference and scale in one line, for metrics, MLflow params and descriptions."""
+        scales = ", ".join(
+            f"{o} start {s:.4g}, 1 = {u} (scale {c:.4g})"
+            for o, s, c, u in zip(self.objectives, self.start, self.scale, self.unit)
+        )
+        return f"reference: the start policy (0 in every objective); per objective (score - start) / scale: {scales}"
+
+
+def reference_caption(declared: dict[str, str]) -> str:
+    """What a hypervolume is measured from and in, given what 1 is per objective (the zero is the start policy)."""
+    shown = ", ".join(f"{o} {u}" for o, u in declared.items())
+    return f"reference: start policy = 0; per objective (score - start) / scale, 1 = {shown}"
+
+
+def normalisation(objectives: list[str], start, ideal: dict[str, float], scale: dict[str, float]) -> Normalisation:
+    """The map for these start-policy means: per objective a declared `ideal` (scale = ideal - start), a declared
+    `scale`, or the scorer's range, SCORE_RANGE. An ideal at or below the start policy would flip or blow up the
+    axis, so it is refused with what to declare instead."""
+    start = [float(s) for s in start]
+    low = [
+        f"{o} (start {s:.4g}, ideal {ideal[o]:.4g})" for o, s in zip(objectives, start) if o in ideal and ideal[o] <= s
+    ]
+    if low:
+        raise ValueError(
+            f"the start policy already reaches the declared ideal on {', '.join(low)}: the hypervolume's axis runs "
+            "from the start policy (0) to the ideal (1); declare a higher one in evaluate.normalisation.ideal, or a "
+            "scale in evaluate.normalisation.scale"
+        )
+    scales, units = [], []
+    for o, s in zip(objectives, start):
+        if o in ideal:
+            scales.append(ideal[o] - s)
+            units.append(f"ideal {ideal[o]:.4g}")
+        else:
+            scales.append(float(scale.get(o, SCORE_RANGE)))
+            units.append(f"scale {scale[o]:.4g}" if o in scale else f"range {SCORE_RANGE:g}")
+    return Normalisation(tuple(objectives), tuple(start), tuple(scales), tuple(units))
 
 
 def weight_grid(objectives: int, steps: int) -> np.ndarray:

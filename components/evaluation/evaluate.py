@@ -4,9 +4,10 @@ Generation runs through transformers or, with `evaluate.engine: vllm` (the gpu p
 the same seed and decoding settings.
 
 The start policy (the SFT policy GRPO trained from) is scored alongside as the reference the trained policies
-should improve on (and, with `evaluate.reference_point: start`, as the hypervolume reference); the front,
-hypervolume (with a paired bootstrap 95% interval over the held-out prompts) and expected utility over a weight grid
-are computed over the trained policies. Each policy's mean
+should improve on: hypervolume and expected utility are computed on scores normalised per objective (start policy
+0, a declared ideal or scale 1; pareto.Normalisation), with the start policy as the hypervolume's reference,
+stated in `pareto/hypervolume_reference`; the front, hypervolume (with a paired bootstrap 95% interval over the
+held-out prompts) and expected utility over a weight grid are computed over the trained policies. Each policy's mean
 scores carry bootstrap 95% intervals, its end-of-turn rate (replies stop at the chat template's end of turn),
 and reward-hacking indicators (length growth over the start policy, repetition, distinct-n, and the gap
 between each training scorer and an independent one); the trained judges face the master-key probes.
@@ -40,6 +41,7 @@ from components.common.stats import bootstrap_ci
 from components.data.canonical import read_table
 from components.evaluation import champion as champion_eval
 from components.evaluation import coherence
+from components.evaluation.front_evaluators import front_evaluators, measurement_params
 from components.evaluation.hypervolume_interval import hypervolume_interval
 from components.evaluation.scorer_checks import independent_scorers, judge_attack, scorer_gaps
 from components.evaluation.side_by_side import markdown as side_by_side_markdown
@@ -96,7 +98,8 @@ def evaluate_policies(
     base_replies = list(scores_df.loc[scores_df["policy"] == BASE, "completion"])
     attack = judge_attack(params, scorers, data_dir, heldout, base_replies)
     held = heldout_set(list(heldout["id"]))
-    champion = champion_report(scores_df, lookup, held["md5"], np.array(table.attrs["reference_point"]), params)
+    norm = table.attrs["normalisation"]
+    champion = champion_report(scores_df, lookup, held["md5"], norm, params)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     scores_df.to_parquet(out_dir / "scores.parquet", index=False)
@@ -117,22 +120,24 @@ def evaluate_policies(
     trained = table[~table["is_base"]]
     grid = pareto.weight_grid(len(objectives), params.evaluate.weight_grid_steps)
     hv_low, hv_high = hypervolume_interval(
-        scores_df,
+        norm.frame(scores_df),
         list(trained["policy"]),
         objectives,
-        np.array(table.attrs["reference_point"]),
+        norm.reference,
         params.evaluate.bootstrap_samples,
         params.seed,
-        reference_policy=BASE if params.evaluate.reference_point == "start" else None,
+        reference_policy=BASE,
     )
     metrics = {
         "pareto/hypervolume": float(table.attrs["hypervolume"]),
         "pareto/hypervolume/ci95_low": hv_low,
         "pareto/hypervolume/ci95_high": hv_high,
-        "pareto/eum": pareto.expected_utility(trained.loc[trained["on_front"], objectives].to_numpy(), grid),
+        "pareto/hypervolume_reference": norm.describe(),
+        "pareto/eum": pareto.expected_utility(norm.apply(trained.loc[trained["on_front"], objectives]), grid),
         "pareto/front_size": int(trained["on_front"].sum()),
         "pareto/candidates": len(trained),
-        **{f"pareto/reference/{o}": r for o, r in zip(objectives, table.attrs["reference_point"])},
+        **{f"pareto/reference/{o}": r for o, r in zip(objectives, norm.start)},
+        **{f"pareto/scale/{o}": c for o, c in zip(objectives, norm.scale)},
         **{f"eval/{o}/mean": float(trained[o].mean()) for o in objectives},
         **{f"eval/start/{o}/mean": float(table.loc[table["is_base"], o].iloc[0]) for o in objectives},
         "coherence/end_of_turn_rate/min": float(trained["end_of_turn_rate"].min()),
@@ -154,13 +159,17 @@ def evaluate_policies(
     }
     (out_dir / "front.json").write_text(table.to_json(orient="records", indent=2) + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    title = f"held-out scores, hypervolume {metrics['pareto/hypervolume']:.4f}, EUM {metrics['pareto/eum']:.4f}"
+    title = (
+        f"held-out scores, hypervolume {metrics['pareto/hypervolume']:.4f}, EUM {metrics['pareto/eum']:.4f}\n"
+        + norm.caption()
+    )
     figure = pareto.plot_front(table, objectives, title)
     figure.savefig(out_dir / "pareto_front.png", dpi=120)
     samples = scores_df.groupby("policy")["completion"].apply(lambda c: list(c)[: params.evaluate.samples_shown])
-    page = pareto.plot_front_html(table, objectives, samples.to_dict(), title)
+    page = pareto.plot_front_html(table, objectives, samples.to_dict(), title.replace("\n", "<br>"))
     page.write_html(out_dir / "pareto_front.html", include_plotlyjs=True)
     _log(table, metrics, figure, objectives)
+    tracking.log_params(measurement_params(norm, front_evaluators(params, reward_models_dir)))
     if context is not None:
         with tracking.child_run(f"evaluate/{PRETRAINED}"):
             tracking.log_metrics(_coherence_numbers(coherent["policies"][PRETRAINED], "coherence/"))
@@ -274,10 +283,15 @@ def champion_policy(version: str) -> str:
 
 
 def champion_report(
-    scores: pd.DataFrame, lookup: champion_eval.Lookup, heldout_md5: str, reference: np.ndarray, params: Params
+    scores: pd.DataFrame,
+    lookup: champion_eval.Lookup,
+    heldout_md5: str,
+    norm: pareto.Normalisation,
+    params: Params,
 ) -> dict:
     """The champion front scored in this run (what register tags on the new versions and promotion compares):
-    per version the mean and 95% interval of every objective, and the front's hypervolume at this run's reference."""
+    per version the mean and 95% interval of every objective, and the front's hypervolume under this run's
+    normalisation and reference (this run's start policy)."""
     active = mlflow.active_run()
     report = {
         "model_name": params.register.model_name,
@@ -299,7 +313,8 @@ def champion_report(
         "anchor_version": str(lookup.front.anchor.version),
         "champion_run_id": champion_eval.run_id(lookup.front),
         "scores": {v: {"policy": policies[v], **rows[v]} for v in versions},
-        "hypervolume": pareto.hypervolume(points, reference),
+        "hypervolume": pareto.hypervolume(norm.apply(points), norm.reference),
+        "hypervolume_reference": norm.describe(),
     }
 
 
@@ -413,8 +428,10 @@ def _front_table(
         rows.append(row | indicators(list(replies["completion"]), base_words))
     table = pd.DataFrame(rows)
     trained = ~table["is_base"]
-    points = table.loc[trained, objectives].to_numpy()
-    reference = _reference_point(table, params)
+    start = table.loc[table["is_base"], objectives].to_numpy()[0]
+    declared = params.evaluate.normalisation
+    norm = pareto.normalisation(objectives, start, declared.ideal, declared.scale)
+    points, reference = norm.apply(table.loc[trained, objectives]), norm.reference
     table["on_front"] = False
     table.loc[trained, "on_front"] = pareto.front_mask(points)
     table["hv_contribution"] = 0.0
@@ -422,7 +439,7 @@ def _front_table(
     table["utility"] = table[objectives].mean(axis=1)
     table = scorer_gaps(table, objectives)
     table.attrs["hypervolume"] = pareto.hypervolume(points, reference)
-    table.attrs["reference_point"] = reference.tolist()
+    table.attrs["normalisation"] = norm
     return table
 
 
@@ -437,14 +454,6 @@ def _policy_stats(replies: pd.DataFrame, params: Params) -> dict[str, float]:
     if "in_language" in replies:  # what the coherence gate compares, with the end-of-turn rate
         row["in_language"] = float(replies["in_language"].mean())
     return row | {c: float(replies[c].mean()) for c in replies.columns if c.endswith("_independent")}
-
-
-def _reference_point(table: pd.DataFrame, params: Params) -> np.ndarray:
-    """Zeros, the configured point, or the start policy's scores: then only improvements over it count."""
-    setting, objectives = params.evaluate.reference_point, params.objective_names
-    if setting == "start":
-        return table.loc[table["is_base"], objectives].to_numpy()[0]
-    return np.array(setting or [0.0] * len(objectives), dtype=float)
 
 
 def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> None:

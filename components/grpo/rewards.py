@@ -1,13 +1,23 @@
 """GRPO's reward functions from params: one per objective, then the audit rewards at weight 0.
 
-Audit rewards go through TRL like the others, so they are logged (`reward/<name>/mean`) and shown in the
-completion samples, but a zero weight keeps them out of the advantages under either aggregation.
+The objectives' rewards reach TRL standardised by the start policy's statistics (reward_scales), so TRL's
+weighted aggregation adds them on one scale; `reward/<objective>/mean` is then in those units (0: the start
+policy's mean) and `reward_raw/<objective>/mean` keeps the scorer's own [0, 1] scale. Audit rewards go through
+TRL as they are, so they are logged and shown in the completion samples, but a zero weight keeps them out of the
+advantages under either aggregation.
+
+An objective whose reward does not vary within a group adds nothing to that group's advantages, under either
+aggregation: `normalize_then_sum` gives it (r - mean) / (0 + 1e-4) = 0, and under `sum_then_normalize` it adds
+the same constant to every reward of the group, which the group mean takes away and the group std never sees
+(with `scale_rewards: batch` its spread between groups still enters the batch std, which scales every
+advantage alike). Each step logs how many groups that was per objective (`zero_variance_groups/<objective>`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from components.common.messages import reply_text
@@ -25,6 +35,42 @@ def training_rewards(params: Params, reward_models_dir: str | Path) -> tuple[lis
     """Reward functions and their names: the objectives (params order) followed by the audit rewards."""
     specs = [*params.objectives, *audit_objectives(params)]
     return reward_functions(params, reward_models_dir, specs), [o.name for o in specs]
+
+
+def standardised(rewards: list[RewardFunc], names: list[str], scales: dict, group: int) -> list[RewardFunc]:
+    """The objectives' rewards (those `scales` names) as (r - mean) / std, the start policy's mean and within-prompt
+    std (reward_scales; an objective constant at the start only centred); audit rewards as they are."""
+    stats = scales["objectives"]
+    return [_standardised(f, n, stats[n], group) if n in stats else f for f, n in zip(rewards, names)]
+
+
+def _standardised(func: RewardFunc, name: str, stat: dict, group: int) -> RewardFunc:
+    scale = 1.0 if stat["constant"] else stat["std"]
+
+    def reward(prompts, completions, **kwargs):
+        raw = np.array([np.nan if v is None else v for v in func(prompts, completions, **kwargs)], dtype=float)
+        values = (raw - stat["mean"]) / scale
+        log = kwargs.get("log_metric")
+        if log is not None:
+            log(f"reward_raw/{name}/mean", float(np.nanmean(raw)))
+            log(f"zero_variance_groups/{name}", zero_variance_groups(values, group))
+        return [None if np.isnan(v) else float(v) for v in values]
+
+    reward.__name__ = name
+    return reward
+
+
+def zero_variance_groups(values: np.ndarray, group: int) -> int:
+    """Groups (consecutive runs of `group` completions of one prompt, as TRL lays them out) whose scored values
+    do not vary: TRL's own test for a zero std (torch.isclose to 0)."""
+    grouped = values.reshape(-1, group)
+    spread = np.array([np.nanstd(g) if (~np.isnan(g)).sum() > 1 else 0.0 for g in grouped])
+    return int(np.isclose(spread, 0.0, rtol=0.0, atol=1e-8).sum())
+
+
+def zero_variance_summary(history: list[dict], objectives: list[str]) -> dict[str, int]:
+    """Per objective, the groups of a run in which it did not vary (summed over TRL's per-step logs)."""
+    return {o: round(sum(e.get(f"zero_variance_groups/{o}", 0) for e in history)) for o in objectives}
 
 
 def full_weights(weights: dict[str, float], params: Params) -> list[float]:

@@ -22,9 +22,17 @@ import numpy as np
 from components.common.lora import lora_config
 from components.data.canonical import read_table
 from components.grpo import checkpoints as ckpt
+from components.grpo import reward_scales
 from components.grpo.compute import dispatch as compute
 from components.grpo.compute.environment import require_cuda_for_vllm, vllm_args
-from components.grpo.rewards import audit_objectives, completion_samples_callback, full_weights, training_rewards
+from components.grpo.rewards import (
+    audit_objectives,
+    completion_samples_callback,
+    full_weights,
+    standardised,
+    training_rewards,
+    zero_variance_summary,
+)
 from components.sft.start import start_policy_dir
 from paretoflow import paths, tracking
 from paretoflow.code_deps import code_version
@@ -85,6 +93,9 @@ def train_candidates(params: Params, data_dir: Path, reward_models_dir: Path, ou
     if "rubric" in scored_by:  # the rubric rewards read the rubrics step's table, when there
         rubrics = reward_models_dir.parent / "rubrics"
         inputs["rubrics"] = dvc_md5(rubrics) if rubrics.exists() else None
+    scales = reward_scales.measure(params, base, train, rewards[: len(params.objectives)], out_dir, inputs)
+    rewards = standardised(rewards, names, scales, params.grpo.num_generations)
+    inputs["reward_scales"] = reward_scales.digest(scales)
     manifest, skipped = [], 0
     for run in runs:
         with tracking.child_run(f"grpo/{run.name}"):
@@ -255,7 +266,15 @@ def _train_one(params: Params, run: Run, base, train, rewards, names, out: Path,
     (out / "curves.json").write_text(json.dumps(curves, indent=2) + "\n")
     (out / "weights.json").write_text(json.dumps(run.weights, indent=2, sort_keys=True) + "\n")
     tracking.log_figure(_plot_curves(curves, names), "reward_curves.png")
-    summary = {"final_rewards": curves[-1] if curves else {}, "steps": trainer.state.global_step}
+    flat = zero_variance_summary(trainer.state.log_history, params.objective_names)
+    groups = trainer.state.global_step * params.grpo.prompts_per_step
+    print(f"grpo {run.name}: groups (of {groups}) where an objective did not vary, so had no say: {flat}", flush=True)
+    summary = {
+        "final_rewards": curves[-1] if curves else {},
+        "steps": trainer.state.global_step,
+        "groups": groups,
+        "zero_variance_groups": flat,
+    }
     if dynamic is not None:
         from components.grpo.dynamic_weights import plot_trajectory
 
@@ -370,7 +389,7 @@ def _plot_curves(curves: list[dict], objectives: list[str]):
     for o in objectives:
         ax.plot([c["step"] for c in curves], [c.get(o) for c in curves], marker="o", label=o)
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel("mean reward (0-1)")
+    ax.set_ylabel("mean reward (standardised; 0 = start policy)")
     ax.set_title("GRPO reward per objective")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -3,6 +3,11 @@
 Each run's front table is the `pareto/front.json` table its evaluate step logged; a pipeline (parent) run
 points at that step through its `step.evaluate.run_id` tag, an evaluate run is used as it is. Comparing
 runs this way shows what a change of data, params or code did to the whole trade-off, not only to one policy.
+
+Scores share axes only when the same evaluators measured them, and hypervolumes compare only under the same
+normalisation (each run's start policy = 0, the same declared ideal or scale = 1). So the first run named sets both, as
+its evaluate run recorded them (params `pareto/evaluators`, `pareto/normalisation`); a run that differs, or
+recorded neither, is left out of the picture and the result says why.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from components.common.pareto import pairwise_figure, splom_trace
+from components.common.pareto import pairwise_figure, reference_caption, splom_trace
+from components.evaluation.front_evaluators import EVALUATORS, NORMALISATION
 
 FRONT_TABLE = "pareto/front.json"
 
@@ -36,11 +42,37 @@ def evaluate_run(client: MlflowClient, run_id: str):
     )
 
 
-def load_fronts(client: MlflowClient, run_ids: list[str]) -> tuple[pd.DataFrame, list[dict]]:
-    """All runs' front tables stacked with a `run` label column, and per run its id, label and hypervolume."""
-    tables, runs = [], []
+def measured_by(evaluation) -> dict:
+    """How a run's front was measured: its evaluators and what 1 is per objective (None where it recorded none)."""
+    recorded = evaluation.data.params
+    return {k: json.loads(recorded[k]) if k in recorded else None for k in (EVALUATORS, NORMALISATION)}
+
+
+def mismatch(anchor: dict, other: dict) -> str | None:
+    """Why a run's front cannot share the first run's picture, or None when it can."""
+    if None in (*anchor.values(), *other.values()):
+        return "its evaluate run (or the first run's) recorded no evaluators or normalisation"
+    differ = [
+        f"{what} of {o}: {other[key].get(o)!r} vs {anchor[key].get(o)!r}"
+        for key, what in ((EVALUATORS, "evaluator"), (NORMALISATION, "normalisation"))
+        for o in sorted(set(anchor[key]) | set(other[key]))
+        if anchor[key].get(o) != other[key].get(o)
+    ]
+    return "measured otherwise: " + "; ".join(differ) if differ else None
+
+
+def load_fronts(client: MlflowClient, run_ids: list[str]) -> tuple[pd.DataFrame, list[dict], list[dict]]:
+    """The front tables of the runs measured as the first one was, stacked with a `run` label column; per such
+    run its id, label and hypervolume; and the runs left out, each with why."""
+    tables, runs, left_out, anchor = [], [], [], None
     for run_id in run_ids:
         evaluation = evaluate_run(client, run_id)
+        measured = measured_by(evaluation)
+        anchor = anchor or measured
+        why = None if measured is anchor else mismatch(anchor, measured)
+        if why is not None:
+            left_out.append({"run_id": run_id, "label": run_id[:8], "why": why})
+            continue
         artifacts = {a.path for a in client.list_artifacts(evaluation.info.run_id, "pareto")}
         if FRONT_TABLE not in artifacts:
             raise ValueError(f"evaluate run {evaluation.info.run_id} logged no {FRONT_TABLE}")
@@ -54,9 +86,10 @@ def load_fronts(client: MlflowClient, run_ids: list[str]) -> tuple[pd.DataFrame,
                 "evaluate_run_id": evaluation.info.run_id,
                 "hypervolume": evaluation.data.metrics.get("pareto/hypervolume"),
                 "front_size": int(table["on_front"].sum()),
+                "normalisation": measured[NORMALISATION],
             }
         )
-    return pd.concat(tables, ignore_index=True), runs
+    return pd.concat(tables, ignore_index=True), runs, left_out
 
 
 def objectives_of(table: pd.DataFrame) -> list[str]:
@@ -108,14 +141,19 @@ def overlay_fronts(tracking_uri: str, run_ids: list[str], out_dir: Path) -> dict
     """Write `fronts.png` and `fronts.html` for the runs into `out_dir`; return the runs and the stacked table."""
     if not run_ids:
         raise ValueError("name at least one pipeline run id (see the MLflow UI or the end of `paretoflow run`)")
-    table, runs = load_fronts(MlflowClient(tracking_uri), run_ids)
+    table, runs, left_out = load_fronts(MlflowClient(tracking_uri), run_ids)
     objectives = objectives_of(table)
-    title = "fronts of " + ", ".join(r["label"] for r in runs)
+    declared = runs[0]["normalisation"]
+    reference = "hypervolume " + (reference_caption(declared) if declared else "reference not recorded")
+    title = ["fronts of " + ", ".join(r["label"] for r in runs), reference]
     out_dir.mkdir(parents=True, exist_ok=True)
-    plot_overlay_png(table, objectives, title).savefig(out_dir / "fronts.png", dpi=120)
-    plot_overlay_html(table, objectives, title).write_html(out_dir / "fronts.html", include_plotlyjs=True)
+    plot_overlay_png(table, objectives, "\n".join(title)).savefig(out_dir / "fronts.png", dpi=120)
+    page = plot_overlay_html(table, objectives, "<br>".join(html.escape(t) for t in title))
+    page.write_html(out_dir / "fronts.html", include_plotlyjs=True)
     return {
         "runs": runs,
+        "left_out": left_out,
+        "reference": reference,
         "objectives": objectives,
         "table": table,
         "png": str(out_dir / "fronts.png"),

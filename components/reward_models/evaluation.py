@@ -3,7 +3,8 @@
 Accuracy alone hides two things that matter before optimising a reward: whether its margins mean what
 they say (calibration: a pair scored sigmoid(margin) = 0.8 should be right 80% of the time) and whether
 it simply pays for length (a policy would learn to ramble). Ties get half credit, so a constant scorer
-sits at 0.5 rather than 0.
+sits at 0.5 rather than 0. Beside the model, three baselines scored on the same pairs (topicality, length, strategy:
+components/reward_models/baselines.py) say what it must beat to have learnt more than the topic.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import time
 import numpy as np
 from scipy import stats
 
+from components.common.encoder import minilm
 from components.common.stats import bootstrap_ci, sigmoid
+from components.reward_models import baselines
 
 
 def pairwise_report(
@@ -41,8 +44,9 @@ def pairwise_report(
     }
 
 
-def heldout_report(scorer, test, params) -> dict:
-    """`pairwise_report` of the model on the test pairs, with the scoring time, and accuracy per source."""
+def heldout_report(scorer, test, params, train=None) -> dict:
+    """`pairwise_report` of the model on the test pairs, with the scoring time, accuracy per source, and the
+    baselines on the same pairs (the strategy one fitted on `train`)."""
     prompts = list(test["prompt"])
     started, cpu_started = time.perf_counter(), time.process_time()
     chosen, rejected = scorer.raw(prompts, list(test["chosen"])), scorer.raw(prompts, list(test["rejected"]))
@@ -51,13 +55,18 @@ def heldout_report(scorer, test, params) -> dict:
     cfg = params.reward_model
     report = pairwise_report(chosen, rejected, *words, cfg.calibration_bins, cfg.bootstrap_samples, params.seed)
     credit = (np.asarray(chosen) > np.asarray(rejected)) + 0.5 * (np.asarray(chosen) == np.asarray(rejected))
+    base, groups = baselines.credits(train, test, minilm()), baselines.clusters(test)
     by_source = {}
     for source, idx in test.reset_index(drop=True).groupby("source").indices.items():
         by_source[source] = {
             "accuracy": float(credit[idx].mean()),
             "ci95": bootstrap_ci(credit[idx], cfg.bootstrap_samples, params.seed),
             "n": len(idx),
+            "baselines": baselines.report(
+                {k: v[idx] for k, v in base.items()}, credit[idx], cfg.bootstrap_samples, params.seed, groups[idx]
+            ),
         }
+    report["baselines"] = baselines.report(base, credit, cfg.bootstrap_samples, params.seed, groups)
     return report | {"score_seconds": seconds, "score_cpu_seconds": cpu_seconds, "by_source": by_source}
 
 
@@ -74,6 +83,8 @@ def summary_metrics(report: dict) -> dict:
         "heldout_score_cpu_seconds": round(report["score_cpu_seconds"], 2),
         "spearman_reward_length": bias["spearman_reward_length"],
         "longer_reply_baseline_accuracy": bias["longer_reply_baseline_accuracy"],
+        **{f"baseline_{k}_accuracy": b["accuracy"] for k, b in report["baselines"].items() if b["n"]},
+        **{f"lead_over_{k}_ci95_low": b["model_lead_ci95"][0] for k, b in report["baselines"].items() if b["n"]},
     }
 
 

@@ -83,7 +83,7 @@ def evaluate(
     tracking.log_table_input(split["test"], pairs_file, f"pairs-{objective}-test", "evaluation")
     path = reward_model_location(objective, params, out_dir)
     scorer = head_scorer(path, objective, {} if loaded is None else loaded)
-    report = heldout_report(scorer, split["test"], params)
+    report = heldout_report(scorer, split["test"], params, split["train"])
     if needs_references(params):
         save_references(scorer, split["train"], params, path, objective)
     tracking.log_metrics({f"heldout/{k}": v for k, v in summary_metrics(report).items()})

@@ -55,6 +55,9 @@ def test_grpo_one_policy_per_weight_vector_with_curves(tiny_run):
         assert (policy / "model.safetensors").exists() and (policy / "tokenizer.json").exists()
         curves = json.loads((policy / "curves.json").read_text())
         assert len(curves) == params.grpo.max_steps and set(params.objective_names) <= set(curves[-1])
+        assert set(m["zero_variance_groups"]) == set(params.objective_names)
+    scales = json.loads((root / "artifacts/policies/reward_scales.json").read_text())
+    assert set(scales["objectives"]) == set(params.objective_names) and scales["rollouts"] >= 2
 
 
 def test_evaluate_scores_every_objective_and_finds_a_front(tiny_run):
@@ -64,6 +67,10 @@ def test_evaluate_scores_every_objective_and_finds_a_front(tiny_run):
     assert scores[params.objective_names].apply(lambda c: c.between(0, 1).all()).all()
     metrics = results["evaluate"]["summary"]
     assert metrics["pareto/front_size"] >= 1 and metrics["pareto/hypervolume"] >= 0.0
+    assert metrics["pareto/hypervolume_reference"].startswith("reference: the start policy (0 in every objective)")
+    logged = mlflow.MlflowClient(params.tracking.uri).get_run(results["evaluate"]["run_id"]).data.params
+    assert logged["pareto/hypervolume_reference"] == metrics["pareto/hypervolume_reference"]
+    assert set(json.loads(logged["pareto/evaluators"])) == set(params.objective_names)
     assert (root / "artifacts/evaluation/pareto_front.png").stat().st_size > 10_000
 
 
@@ -84,12 +91,12 @@ def test_evaluate_measures_coherence_per_policy_with_the_pretrained_for_context(
     assert abs(front["start"]["perplexity"] - coherence["policies"]["start"]["perplexity"]) < 1e-4
     pretrained = pd.read_parquet(evaluation / "pretrained_replies.parquet")
     assert list(pretrained["prompt_id"]) == list(scores.loc[scores["policy"] == "start", "prompt_id"])
-    summary = results["evaluate"]["summary"]
-    assert summary["coherence/pretrained/perplexity"] == coherence["policies"]["pretrained"]["perplexity"]
     shown = json.loads((evaluation / "side_by_side.json").read_text())
     assert len(shown) == min(params.evaluate.side_by_side_prompts, scores["prompt_id"].nunique())
     assert all(list(row["replies"]) == list(coherence["policies"]) for row in shown)
     assert "**start**" in (evaluation / "side_by_side.md").read_text()
+    summary = results["evaluate"]["summary"]
+    assert summary["coherence/pretrained/perplexity"] == coherence["policies"]["pretrained"]["perplexity"]
     assert (
         abs(summary["coherence/in_language/min"] - min(front[p]["in_language"] for p in front if p != "start")) < 1e-9
     )

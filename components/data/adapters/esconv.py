@@ -12,16 +12,26 @@ Rules (also in data/README.md):
   `.jsonl` and gzipped; any case), never by a word in the folders above it.
 - A conversation (outside the failed file) that yields no prompt, having no supporter turn after a seeker turn,
   is quarantined: it would otherwise leave no trace in the tables.
-- One pair per supporter turn of a successful conversation: chosen = that turn; rejected = a
-  supporter turn (one that answers a seeker) from a low-empathy conversation with the same
-  normalised strategy, picked by a hash of the prompt so the choice is stable. The rejected reply
-  was written for another conversation: the pair teaches "a good supporter's reply here" over "a reply
-  seekers rated unempathetic", not a minimal edit.
+- Pairs hold the topic as fixed as ESConv allows (closeness to the prompt still picks the chosen reply in 0.825 of
+  held-out pairs, 0.840 under the rule before: benchmarks/results/contrast_pairs.json): each low-empathy
+  conversation is matched with one successful conversation of the same emotion and problem type (both sides ordered
+  by a hash of their situation and first turn, so the matching is stable). The k-th supporter turn (one that answers
+  a seeker) of the successful conversation is chosen; the matched conversation's supporter turn at the same relative
+  place is rejected (openings face openings, farewells face farewells). The rejected reply was still written for
+  another seeker: the pair teaches "a well-rated supporter's reply here" over "what a poorly rated supporter said at
+  this point of a conversation like this one".
+- One to one: a low-empathy conversation is matched at most once, so its replies never sit in pairs of two
+  conversations that could fall in different splits (under the rule before, a low-empathy turn of the same strategy
+  from any conversation, 98% of held-out pairs had their rejected reply among the train pairs' replies; now 5%, all
+  stock lines such as "hi" or "Hello, how are you?"). Successful conversations left without a match give prompts
+  but no pairs. A pair whose two replies are the same text is dropped. `meta.rejected_strategies` keeps the rejected
+  turn's strategies.
 - All prompts and pairs of one conversation share a split (hashed on its situation and first turn).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
@@ -46,48 +56,77 @@ STRATEGY_ALIASES = {
 
 
 def adapt_esconv(rows: Iterable[Row], objective: str | None) -> Adapted:
-    conversations, pool = [], {}
+    conversations, low_empathy = [], {}
     for row in rows:
         try:
-            conv = _conversation(row)
+            conv = conversation(row)
         except RecordError as exc:
             yield row, exc
             continue
         except RecursionError:
             yield row, RecordError(TOO_DEEP)
             continue
-        if conv["low_empathy"]:
-            for turn in conv["turns"]:
-                if turn["answers_seeker"]:
-                    pool.setdefault(turn["strategy"], []).append((row, turn))
+        if conv["low_empathy"] and any(t["answers_seeker"] for t in conv["turns"]):
+            low_empathy.setdefault(match_key(conv), []).append((row, conv))
         if not conv["failed"]:
             conversations.append((row, conv))
-    everything = [item for turns in pool.values() for item in turns]
-    for row, conv in conversations:
-        prompts = list(_prompts(conv))
-        if not prompts:
+    matches = matched_conversations(conversations, low_empathy)
+    for i, (row, conv) in enumerate(conversations):
+        replies = list(supporter_replies(conv))
+        if not replies:
             yield row, RecordError("conversation has no supporter turn answering a seeker turn, so no prompt")
-        for prompt, turn in prompts:
+        match = matches.get(i)
+        for k, (prompt, turn) in enumerate(replies):
             meta = {**conv["meta"], "strategy": turn["strategy"], "strategies": turn["strategies"]}
             split_key = conv["split_key"]
             yield row, {"prompt": prompt, "meta": meta, "split_key": split_key}
-            if conv["successful"] and everything:
-                candidates = pool.get(turn["strategy"]) or everything
-                other_row, other = candidates[int(text_sha(str(prompt), length=8), 16) % len(candidates)]
-                yield (
-                    row,
-                    {
-                        "prompt": prompt,
-                        "chosen": turn["content"],
-                        "rejected": other["content"],
-                        "objective": objective,
-                        "meta": {**meta, "rejected_from": f"{other_row.file}#{other_row.number}"},
-                        "split_key": split_key,
-                    },
-                )
+            if match is None:
+                continue
+            other_row, other_turns = match
+            j = round(k * (len(other_turns) - 1) / max(len(replies) - 1, 1))  # the same relative place
+            rejected = other_turns[j]
+            if rejected["content"] == turn["content"]:
+                continue
+            pair_meta = {
+                **meta,
+                "rejected_from": f"{other_row.file}#{other_row.number}",
+                "rejected_turn": j,
+                "rejected_strategies": rejected["strategies"],
+            }
+            pair = {"prompt": prompt, "chosen": turn["content"], "rejected": rejected["content"]}
+            yield row, {**pair, "objective": objective, "meta": pair_meta, "split_key": split_key}
 
 
-def _conversation(row: Row) -> dict:
+def matched_conversations(conversations: list, low_empathy: dict) -> dict[int, tuple[Row, list[dict]]]:
+    """Index of a successful conversation -> (the low-empathy conversation's row, its supporter turns), one to one.
+
+    Both sides are ordered by a hash of their content (not their file's path), so the matching is the same wherever
+    the data sits."""
+    successful: dict[tuple[str, str], list[int]] = {}
+    for i, (_, conv) in enumerate(conversations):
+        if conv["successful"]:
+            successful.setdefault(match_key(conv), []).append(i)
+    matches = {}
+    for key, indices in successful.items():
+        others = sorted(low_empathy.get(key, []), key=lambda item: _order(item[1]))
+        ordered = sorted(indices, key=lambda i: _order(conversations[i][1]))
+        for i, (row, other) in zip(ordered, others):
+            matches[i] = row, [t for t in other["turns"] if t["answers_seeker"]]
+    return matches
+
+
+def _order(conv: dict) -> str:
+    """A hash of the conversation's key; JSON text, so a lone surrogate (quarantined later) cannot stop the run."""
+    return text_sha(json.dumps(conv["split_key"]))
+
+
+def match_key(conv: dict) -> tuple[str, str]:
+    """What a contrast holds fixed between the two conversations: the seeker's emotion and problem type."""
+    return conv["meta"]["emotion"].strip().lower(), conv["meta"]["problem"].strip().lower()
+
+
+def conversation(row: Row) -> dict:
+    """The merged turns of one row, its meta, whether it is successful, low-empathy or from the failed file."""
     record = row.record
     if isinstance(record, RecordError):
         raise record
@@ -156,7 +195,8 @@ def _merged_turns(dialog: list) -> list[dict]:
     return turns
 
 
-def _prompts(conv: dict):
+def supporter_replies(conv: dict):
+    """(the dialogue so far, the supporter turn answering it), for each supporter turn after the first seeker turn."""
     turns = conv["turns"]
     start = next((i for i, t in enumerate(turns) if t["role"] == "user"), len(turns))
     for i in range(start + 1, len(turns)):

@@ -36,3 +36,13 @@ def test_sigmoid_in_float64():
     values = sigmoid([0.0, 2.0, -40.0])
     assert values.dtype == np.float64
     assert values.tolist() == pytest.approx([0.5, 1 / (1 + np.exp(-2.0)), 0.0])
+
+
+def test_grouped_bootstrap_resamples_whole_groups():
+    """Twenty copies of each of ten conversations' outcomes are ten draws, not two hundred."""
+    outcomes = np.array([1, 0, 1, 1, 0, 1, 1, 1, 0, 1], dtype=float)
+    values, groups = np.repeat(outcomes, 20), np.repeat(np.arange(10), 20)
+    grouped = bootstrap_ci(values, 1000, 3, groups=groups)
+    assert grouped == bootstrap_ci(outcomes, 1000, 3)  # equal groups: the interval of the group means
+    pairs_low, pairs_high = bootstrap_ci(values, 1000, 3)
+    assert grouped[1] - grouped[0] > 2 * (pairs_high - pairs_low)

@@ -38,7 +38,7 @@ def test_counts_per_source_match_the_files(real):
     assert report["sources"] == {
         "helpful": {"read": 1907, "accepted": 1889, "quarantined": 18, "duplicates": 0},
         "harmless": {"read": 1825, "accepted": 1814, "quarantined": 11, "duplicates": 0},
-        "esconv": {"read": 22255, "accepted": 21950, "quarantined": 0, "duplicates": 305},
+        "esconv": {"read": 14646, "accepted": 14353, "quarantined": 0, "duplicates": 293},
         "counselchat": {"read": 3088, "accepted": 3088, "quarantined": 0, "duplicates": 0},
     }
     assert report["input_rows"] == {"helpful": 1907, "harmless": 1825, "esconv": 910 + 195 + 196, "counselchat": 2012}
@@ -68,7 +68,7 @@ def test_esconv_prompts_per_supporter_turn_and_pairs_against_low_empathy_turns(r
     prompts = read_table(project / "out" / "prompts.parquet")
     pairs = read_table(project / "out" / "pairs.parquet")
     es_prompts, es_pairs = prompts[prompts["source"] == "esconv"], pairs[pairs["source"] == "esconv"]
-    assert (len(es_prompts), len(es_pairs)) == (12054, 9896)
+    assert (len(es_prompts), len(es_pairs)) == (12054, 2299)
     meta = es_prompts["meta"].iloc[0]
     assert {"emotion", "problem", "situation", "strategy", "strategies", "conversation"} <= set(meta)
     assert all(m["role"] != prompt[i + 1]["role"] for prompt in es_prompts["prompt"] for i, m in enumerate(prompt[:-1]))

@@ -51,9 +51,8 @@ def _scores(objectives):
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("reference", [None, "start"])
-def test_front_table_intervals_indicators_and_reference_point(reference):
-    params = load_params(REPO / "params.yaml", [f"evaluate.reference_point={reference or 'null'}"])
+def test_front_table_intervals_indicators_and_normalised_hypervolume_over_the_start_policy():
+    params = load_params(REPO / "params.yaml")
     objectives = params.objective_names
     candidates = [(BASE, None, None), ("policy-0", None, {"a": 1}), ("policy-1", None, {"a": 0})]
     table = _front_table(_scores(objectives), candidates, params)
@@ -63,13 +62,15 @@ def test_front_table_intervals_indicators_and_reference_point(reference):
     assert table.set_index("policy")["end_of_turn_rate"].to_dict() == {BASE: 0.25, "policy-0": 0.75, "policy-1": 0.0}
     assert table.loc[~table["is_base"], "on_front"].all()
     base = table.loc[table["is_base"], objectives].to_numpy()[0]
-    if reference == "start":
-        assert table.attrs["reference_point"] == pytest.approx(base.tolist())
-        # policy-1 is below the base on the first objective: only policy-0's box above the base counts
-        gain = table.set_index("policy").loc["policy-0", objectives].to_numpy() - base
-        assert table.attrs["hypervolume"] == pytest.approx(np.prod(gain))
-    else:
-        assert table.attrs["reference_point"] == [0.0] * len(objectives) and table.attrs["hypervolume"] > 0
+    norm = table.attrs["normalisation"]
+    assert norm.start == pytest.approx(tuple(base)) and norm.scale == (1.0,) * len(objectives)
+    # policy-1 is below the base on the first objective: only policy-0's box above the base counts, each side its
+    # gain over the base (on the scorers' whole range, 1)
+    gain = table.set_index("policy").loc["policy-0", objectives].to_numpy() - base
+    assert table.attrs["hypervolume"] == pytest.approx(np.prod(gain))
+    ideal = load_params(REPO / "params.yaml", [f"evaluate.normalisation.ideal={{{objectives[0]}: 0.5}}"])
+    halfway = _front_table(_scores(objectives), candidates, ideal).attrs["hypervolume"]
+    assert halfway == pytest.approx(np.prod(gain) / (0.5 - base[0]))  # the first side in shares of the way to 0.5
 
 
 def test_interactive_front_shows_weights_scores_and_samples():

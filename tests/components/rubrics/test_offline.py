@@ -18,7 +18,7 @@ ESCONV = SHARED_DATA / "esconv"
 @pytest.fixture(scope="module")
 def esconv_pairs() -> pd.DataFrame:
     """40 held-out and 40 train ESConv empathy pairs (split by prompt hash, as ingest does)."""
-    pairs, _ = read_pairs(ESCONV / "valid.jsonl", "esconv")
+    pairs, _ = read_pairs(ESCONV, "esconv")  # valid.jsonl alone matches 19 pairs
     pairs["split"] = [assign_split(p, "rubric-test", 0.5) for p in pairs["prompt"]]
     return pairs.groupby("split").head(40)
 
