@@ -41,6 +41,16 @@ bench: install
 	$(BIN)/python -m benchmarks.judge_guard  # judge guard: attacks passing it and benign replies flagged, per family; ~1 min
 	$(BIN)/python -m benchmarks.judges  # judge backends (hf, openai on transformers serve, loopback): req/s, cache
 	$(BIN)/python -m benchmarks.architecture  # before/after issue 12: files per folder, import cycles, upward imports
+	$(BIN)/python -m benchmarks.step_profile  # where a GRPO step's seconds go, beside the arithmetic limit; cpu profile
+	$(BIN)/python -m benchmarks.grpo_equivalence  # fp32 vs fast path: reward curves and held-out scores, 3 seeds x 30 steps
+	$(BIN)/python -m benchmarks.generation_time  # held-out generation: generate() vs the decoding loop, fp32/bf16, fixed tokens
+	$(BIN)/python -m benchmarks.demo_time  # make demo from a fresh clone, per-step seconds beside the budget, cached re-run
+	$(BIN)/python -m benchmarks.heldout_precision  # held-out prompts an interval narrower than promote.tolerance needs
+	$(BIN)/python -m benchmarks.aggregation  # (0.8, 0.2) vs (0.2, 0.8) under each aggregation, independent evaluators; real data
+	$(BIN)/python -m benchmarks.seeker_validation  # the simulated seeker vs ESConv seekers' own ratings (AUC, correlation)
+	$(BIN)/python -m benchmarks.multiturn_step  # seconds per multi-turn GRPO step against single-turn, cpu profile
+	$(BIN)/python -m benchmarks.alignment --until reward_model  # the real-data recipe's reward models vs baselines
+	$(BIN)/python -m benchmarks.alignment  # proof on real data: the recipe through the flow, ~60 min on 2 cores
 
 repro: install  ## the same steps through DVC
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro

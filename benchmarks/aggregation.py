@@ -2,16 +2,28 @@
 
 Two reward-model objectives (not length-based), two weight vectors, (0.8, 0.2) and (0.2, 0.8), for each
 aggregation (`grpo.multi_objective_aggregation`); rewards standardised by the start policy's rollouts in both
-(grpo.reward_scale). Every policy is scored on the same held-out prompts by the independent evaluators
-(`evaluate.independent`: scorers GRPO never optimised) and, for comparison, by the training reward models. The
+(grpo.reward_scale). Data: HH-RLHF helpful and ESConv from ../shared/data through the pipeline's ingest (the
+project's sample pairs train reward models that score every reply alike). The training reward models learn from
+the first `--train-pairs` train pairs of each objective (by id); the independent evaluators are reward models of
+the same backbone trained on the next `--train-pairs` (disjoint) with another seed, set as `evaluate.independent`
+(rm:PATH), and they count for an objective only when their held-out agreement with the human labels has a 95%
+interval above 0.5 (`evaluators`). GRPO and the held-out evaluation use the ingested prompts of at most
+`--max-prompt-chars` characters (the early turns of ESConv conversations; HH-RLHF gives pairs, no prompt rows): whole
+ESConv dialogues made a GRPO step too slow for this 2-core machine. Every policy is scored
+on the same held-out prompts by the independent evaluators and, for comparison, by the training reward models. The
 weights steer on an objective when the policy weighted towards it beats the other on it: `steers` when the
 paired-bootstrap 95% interval of the difference (over the same prompts) lies above 0, `separated_by_intervals`
 when even the two policies' own 95% intervals do not overlap. The aggregation that steers on both objectives in
-more seeds (then by the smaller of its two differences) is `recommended_default`; `null` when neither steers.
+more seeds (then by the smaller of its two differences) is `recommended_default`; `null` when neither steers
+or an evaluator does not count.
 
-The result is the cpu profile's (Gemma 3 270M after SFT, MiniLM reward models); run it under the shared lock:
+The result is the cpu profile's (Gemma 3 270M, MiniLM reward models); SFT on this 2-core machine takes about 40
+minutes (benchmarks/results/sft_cpu.json), so the recorded run starts GRPO from the pretrained policy
+(`-o sft.enabled=false`, recorded as `sft`), with LoRA adapters as benchmarks/grpo_strategies.py trains them on
+this profile. Run it under the shared lock:
 
-    flock /tmp/pf-heavy.lock .venv/bin/python -m benchmarks.aggregation
+    flock /tmp/pf-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.aggregation -o sft.enabled=false \
+        -o 'grpo.lora={r: 8, alpha: 16, dropout: 0.0}' -o grpo.learning_rate=2.0e-4 -o evaluate.max_new_tokens=48
 
 `--profile tiny --steps 2` only checks the plumbing (random tiny models): give it `--output` elsewhere, so the
 results file only ever holds a cpu-profile result. Writes the results file whole: command, commit, load average.
@@ -35,15 +47,24 @@ REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "benchmarks" / "results" / "aggregation.json"
 AGGREGATIONS = ("sum_then_normalize", "normalize_then_sum")
 BOOTSTRAP = 2000
+DATA = REPO.parent / "shared" / "data"
+SOURCES = [
+    f"{{name: helpful, uri: {DATA}/hh-rlhf/helpful-base.dev.jsonl.gz, format: hh-rlhf, objective: helpfulness}}",
+    f"{{name: esconv, uri: {DATA}/esconv, format: esconv}}",
+]
+INDEPENDENT_SEED_OFFSET = 1000  # the independent reward models' seed: the run's plus this
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu", choices=["tiny", "cpu"])
     parser.add_argument("--objectives", nargs=2, default=["empathy", "helpfulness"], help="two reward-model objectives")
-    parser.add_argument("--steps", type=int, default=24, help="optimizer steps per policy")
+    parser.add_argument("--steps", type=int, default=12, help="optimizer steps per policy")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="one pair of policies per seed")
-    parser.add_argument("--heldout", type=int, default=64, help="held-out prompts (evaluate.max_prompts)")
+    parser.add_argument("--heldout", type=int, default=32, help="held-out prompts (evaluate.max_prompts)")
+    parser.add_argument("--train-pairs", type=int, default=300, help="train pairs per reward model (each set)")
+    parser.add_argument("--heldout-pairs", type=int, default=200, help="held-out pairs for reward-model agreement")
+    parser.add_argument("--max-prompt-chars", type=int, default=400, help="longest prompt GRPO and evaluation use")
     parser.add_argument("--work", type=Path, default=None, help="keep data, SFT and reward models here between runs")
     parser.add_argument("-o", "--override", action="append", default=[], help="extra params overrides")
     parser.add_argument("--output", type=Path, default=RESULT)
@@ -65,6 +86,11 @@ def main() -> None:
         for seed, s in r["seeds"].items():
             for o, d in s["independent"]["difference"].items():
                 print(f"  seed {seed} {o}: toward-minus-away {d['mean']:+.4f} {d['ci95']}  steers {d['steers']}")
+    for o, e in result["evaluators"].items():
+        print(
+            f"{o}: training RM {e['training']['accuracy']} {e['training']['ci95']}, independent RM "
+            f"{e['independent']['accuracy']} {e['independent']['ci95']}, counts {e['counts']}"
+        )
     print(f"recommended_default: {result['recommended_default']}\nwritten {output}")
 
 
@@ -81,6 +107,12 @@ def run(args, work: Path) -> dict:
         f"profile={args.profile}",
         f"cache_dir={REPO / '.cache'}",
         f"tracking.uri=sqlite:///{work}/mlflow.db",
+        f"data.sources=[{', '.join(SOURCES)}]",
+        f"reward_model.max_train_pairs={args.train_pairs}",
+        f"reward_model.max_heldout_pairs={args.heldout_pairs}",
+        "reward_model.max_length=128",  # as benchmarks/reward_model.py measured MiniLM on these data
+        "reward_model.learning_rate=1.0e-4",
+        "reward_model.batch_size=16",
         f"objectives=[{{name: {first}, scorer: reward_model}}, {{name: {second}, scorer: reward_model}}]",
         f"grpo.weights=[{{{first}: 0.8, {second}: 0.2}}, {{{first}: 0.2, {second}: 0.8}}]",
         f"grpo.max_steps={args.steps}",
@@ -88,27 +120,36 @@ def run(args, work: Path) -> dict:
         f"evaluate.max_prompts={args.heldout}",
         "evaluate.perplexity_examples=0",
         "evaluate.side_by_side_prompts=0",
+        "evaluate.independent={}",
         *args.override,
     ]
-    params = load_params("params.yaml", base)
-    unjudged = [o for o in args.objectives if o not in params.evaluate.independent]
-    if unjudged:
-        raise SystemExit(f"no independent evaluator for {unjudged}: give one with -o 'evaluate.independent={{...}}'")
-    data, sft, models = work / "data", work / paths.SFT.name, work / "reward_models"
+    data, sft, models, judges = work / "data", work / paths.SFT.name, work / "reward_models", work / "independent"
+    base.append(f"evaluate.independent={{{', '.join(f'{o}: rm:{judges / o}' for o in args.objectives)}}}")
+    params = load_params("params.yaml", base[:-1])
     started = time.perf_counter()
+    reused = (models / first / "config.json").exists() and (judges / first / "config.json").exists()
     if not (data / "prompts.parquet").exists():
         ingest(params, data)
     if params.sft.enabled and not (sft / "policy" / "config.json").exists():
         train_sft(params, data, sft)
     if not all((models / o / "config.json").exists() for o in args.objectives):
         train_reward_models(params, data, models)
-    timings = {"data_sft_reward_models_seconds": round(time.perf_counter() - started, 1)}
+    if not all((judges / o / "config.json").exists() for o in args.objectives):
+        other = load_params("params.yaml", [*base[:-1], f"seed={params.seed + INDEPENDENT_SEED_OFFSET}"])
+        train_reward_models(other, disjoint_pairs(data, work / "data-independent", params), judges)
+    params = load_params("params.yaml", base)
+    evaluators = agreement(models, judges, args.objectives)
+    prompts = short_prompts(data, work / "data-short", args.max_prompt_chars)
+    timings = {
+        "data_sft_reward_models_seconds": round(time.perf_counter() - started, 1),
+        "reward_models_reused_from_work_dir": reused,
+    }
     results = {}
     for aggregation in AGGREGATIONS:
         seeds = {}
         for seed in args.seeds:
             p = load_params("params.yaml", [*base, f"grpo.multi_objective_aggregation={aggregation}", f"seed={seed}"])
-            seeds[str(seed)] = run_pair(p, data, models, work / f"{aggregation}-{seed}", timings)
+            seeds[str(seed)] = run_pair(p, work / "data-short", models, work / f"{aggregation}-{seed}", timings)
         both = sum(all(d["steers"] for d in s["independent"]["difference"].values()) for s in seeds.values())
         results[aggregation] = {"steers_on_both": both, "seeds": seeds}
     return {
@@ -118,7 +159,15 @@ def run(args, work: Path) -> dict:
         "policy": params.policy.model_dump(mode="json"),
         "sft": params.sft.enabled,
         "objectives": args.objectives,
-        "independent_evaluators": {o: params.evaluate.independent[o] for o in args.objectives},
+        "data": SOURCES,
+        "prompts": prompts,
+        "independent_evaluators": "reward models (same backbone) trained on the next train pairs of each objective "
+        f"(disjoint from the training reward models' first {args.train_pairs}), seed {params.seed} + "
+        f"{INDEPENDENT_SEED_OFFSET}",
+        "evaluators": evaluators,
+        "reward_model": params.reward_model.model_dump(
+            mode="json", include={"backbone", "max_train_pairs", "max_heldout_pairs", "max_length", "learning_rate"}
+        ),
         "weights": params.grpo.weights,
         "grpo": params.grpo.model_dump(
             mode="json",
@@ -128,7 +177,56 @@ def run(args, work: Path) -> dict:
         "evaluate": params.evaluate.model_dump(mode="json", include={"max_new_tokens", "do_sample", "temperature"}),
         "timings": timings,
         "aggregations": results,
-        "recommended_default": recommend(results),
+        "recommended_default": recommend(results) if all(e["counts"] for e in evaluators.values()) else None,
+    }
+
+
+def short_prompts(data: Path, out: Path, limit: int) -> dict:
+    """A copy of the ingested tables keeping the prompts of at most `limit` characters (their JSON text)."""
+    import shutil
+
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(data / "pairs.parquet", out / "pairs.parquet")
+    prompts = pd.read_parquet(data / "prompts.parquet")
+    kept = prompts[prompts["prompt"].str.len() <= limit]
+    kept.to_parquet(out / "prompts.parquet", index=False)
+    return {"max_chars": limit, "kept": kept.groupby("split").size().to_dict(), "of": len(prompts)}
+
+
+def disjoint_pairs(data: Path, out: Path, params) -> Path:
+    """A copy of the ingested tables without each objective's first `reward_model.max_train_pairs` train pairs (by
+    id, the ones the training reward models learn from), so reward models trained on it see other pairs."""
+    import shutil
+
+    from components.data.canonical import read_table, write_table
+
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(data / "prompts.parquet", out / "prompts.parquet")
+    pairs = read_table(data / "pairs.parquet")
+    train = pairs[pairs["split"] == "train"].sort_values("id")
+    used = train.groupby("objective").head(params.reward_model.max_train_pairs)["id"]
+    write_table(pairs[~pairs["id"].isin(set(used))], out / "pairs.parquet")
+    return out
+
+
+def agreement(models: Path, judges: Path, objectives: list[str]) -> dict:
+    """Held-out agreement with the human labels of both reward-model sets (same held-out pairs); an independent
+    evaluator counts when its 95% interval lies above 0.5."""
+    training, independent = (json.loads((d / "metrics.json").read_text()) for d in (models, judges))
+
+    def summary(m: dict) -> dict:
+        interval = [round(m["heldout_ci95_low"], 4), round(m["heldout_ci95_high"], 4)]
+        return {"accuracy": round(m["heldout_accuracy"], 4), "ci95": interval, "pairs": m["heldout_pairs"]}
+
+    return {
+        o: {
+            "training": summary(training[o]),
+            "independent": summary(independent[o]),
+            "counts": independent[o]["heldout_ci95_low"] > 0.5,
+        }
+        for o in objectives
     }
 
 

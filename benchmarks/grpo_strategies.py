@@ -1,28 +1,40 @@
-"""GRPO strategies at equal compute: sweep, dynamic weighting and rewarded soups, by held-out hypervolume.
+"""GRPO strategies at equal optimizer steps and equal candidate counts: sweep, dynamic weighting, rewarded soups.
 
-Each strategy gets the same number of optimizer steps in total (sweep and dynamic: one run of S steps per
-weight vector in params, K of them; soup: one specialist per objective, K*S/objectives steps each, then a soup
-at each of the K weight vectors for free). Reward models are trained
-first with the pipeline's own step on the configured data; candidates are scored by `components.evaluation.evaluate`
-(same generation, scorers, hypervolume as the pipeline). Noise: every strategy is scored on the same held-out
-prompts, so resampling those prompts (one resample shared by all strategies) gives each hypervolume a 95%
-interval and each difference from sweep a paired one; a difference whose interval spans 0 is within noise.
-Dynamic runs record their weight trajectories. Run it under the shared lock:
+Equal steps: sweep and dynamic train one run of S steps per weight vector in params (K of them, K*S steps); soup
+trains one specialist per objective (N of them) for K*S/N steps each, so K*S must divide by N (refused otherwise).
+Equal candidates: each strategy's front holds exactly its K policies at the K weight vectors: sweep's and dynamic's
+runs, soup's mixtures (a one-hot vector's specialist stands for its soup). Soup's other specialists are trained
+and evaluated but left out of its front.
 
-    flock /tmp/pf-heavy.lock .venv/bin/python -m benchmarks.grpo_strategies
+Scoring: `components.evaluation.evaluate` on the same held-out prompts for every strategy, then per evaluator set
+(the training scorers, and the independent ones of `evaluate.independent` where every objective has one) each
+front's hypervolume, normalised as pareto.Normalisation does (start policy = 0, `evaluate.normalisation`'s ideal or
+scale = 1) with the start policy as the reference. Intervals: paired bootstrap over the held-out prompts, one
+resample shared by every front and the reference (components.evaluation.hypervolume_interval): each hypervolume's
+95% interval and each pairwise difference's. A difference whose interval spans 0 is within noise.
 
-Writes benchmarks/results/grpo_strategies.json, or the file given by --output (e.g. a longer run with fewer
-weight vectors, `-o 'grpo.weights=[...]'`, kept beside the default comparison).
+SFT on this 2-core machine takes about 40 minutes (benchmarks/results/sft_cpu.json), so GRPO starts from the
+pretrained policy (sft.enabled=false, recorded). Run it under the shared lock:
+
+    flock /tmp/pf-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.grpo_strategies
+
+Writes benchmarks/results/grpo_strategies.json whole (command, commit, load average), or --output.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "benchmarks" / "results" / "grpo_strategies.json"
@@ -31,72 +43,34 @@ BOOTSTRAP = 2000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu", choices=["tiny", "cpu"])
     parser.add_argument("--steps", type=int, default=4, help="S: optimizer steps per sweep/dynamic run")
     parser.add_argument("--work", type=Path, default=None, help="keep data and reward models here between runs")
     parser.add_argument("-o", "--override", action="append", default=[], help="extra params overrides")
-    parser.add_argument(
-        "--only", nargs="+", choices=list(STRATEGIES), help="run only these (merged into an existing results file)"
-    )
-    parser.add_argument("--output", type=Path, default=RESULT, help="results file (with --only: merged into it)")
+    parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
     output = args.output.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        work = args.work or Path(tmp)
-        result = run(args.profile, args.steps, work, args.override, args.only or list(STRATEGIES))
-    if args.only and output.exists():
-        previous = json.loads(output.read_text())
-        result["strategies"] = previous["strategies"] | result["strategies"]
-    result["noise"] = noise(result["strategies"], result["objectives"])
+        result = run(args.profile, args.steps, (args.work or Path(tmp)).resolve(), args.override)
+    result = {
+        "command": " ".join([".venv/bin/python -m benchmarks.grpo_strategies", *sys.argv[1:]]),
+        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
+        "load_average_1min_end": round(os.getloadavg()[0], 2),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **result,
+    }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")
-    for name, r in result["strategies"].items():
-        print(
-            f"{name:8s} hypervolume {r['hypervolume']:.5f}  EUM {r['eum']:.4f}  front {r['front_size']}/"
-            f"{r['candidates']}  steps {r['optimizer_steps']}  train {r['train_seconds']:.0f}s"
-        )
-    for name, n in result["noise"].get("hypervolume_ci95", {}).items():
-        diff = result["noise"]["difference_from_sweep_ci95"].get(name)
-        print(f"{name:8s} 95% interval {n}" + (f", minus sweep {diff}" if diff else ""))
+    for evaluators, c in result["comparison"].items():
+        for name, f in c["fronts"].items():
+            print(f"{evaluators:12s} {name:8s} hypervolume {f['hypervolume']:.5f} {f['ci95']}  front {f['front_size']}")
+        for pair, d in c["differences"].items():
+            print(f"{evaluators:12s} {pair:18s} {d['difference']:+.5f} {d['ci95']}")
     print(f"written {output}")
 
 
-def noise(strategies: dict, objectives: list[str]) -> dict:
-    """Bootstrap over held-out prompts (the same resample for every strategy): 95% intervals of each front's
-    hypervolume and of its difference from sweep's. Strategies without per-prompt scores are left out."""
-    import numpy as np
-
-    from components.common.pareto import hypervolume
-
-    scored = {k: v["prompt_scores"] for k, v in strategies.items() if "prompt_scores" in v}
-    if not scored:
-        return {}
-    prompts = len(next(iter(next(iter(scored.values())).values()))[objectives[0]])
-    rng = np.random.default_rng(0)
-    samples = {k: [] for k in scored}
-    for _ in range(BOOTSTRAP):
-        pick = rng.integers(0, prompts, prompts)
-        for name, policies in scored.items():
-            points = np.array([[np.mean(np.array(s[o])[pick]) for o in objectives] for s in policies.values()])
-            samples[name].append(hypervolume(points, np.zeros(len(objectives))))
-    interval = {k: [round(float(q), 5) for q in np.percentile(v, [2.5, 97.5])] for k, v in samples.items()}
-    diff = {
-        k: [round(float(q), 5) for q in np.percentile(np.array(v) - np.array(samples["sweep"]), [2.5, 97.5])]
-        for k, v in samples.items()
-        if k != "sweep" and "sweep" in samples
-    }
-    return {
-        "heldout_prompts": prompts,
-        "bootstrap_resamples": BOOTSTRAP,
-        "hypervolume_ci95": interval,
-        "difference_from_sweep_ci95": diff,
-    }
-
-
-def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list[str]) -> dict:
-    import os
-
+def run(profile: str, steps: int, work: Path, extra: list[str]) -> dict:
     import pandas as pd
 
     os.chdir(REPO)  # data sources in params.yaml are relative to the project
@@ -109,82 +83,162 @@ def run(profile: str, steps: int, work: Path, extra: list[str], strategies: list
     base = [
         f"profile={profile}",
         f"cache_dir={REPO / '.cache'}",
+        f"tracking.uri=sqlite:///{work}/mlflow.db",
+        "sft.enabled=false",
         "grpo.log_completions_every=0",
         "evaluate.max_prompts=12",
         "evaluate.max_new_tokens=24",
+        "evaluate.perplexity_examples=0",
         *(["grpo.lora={r: 8, alpha: 16, dropout: 0.0}", "grpo.learning_rate=2.0e-4"] if profile == "cpu" else []),
         *extra,
     ]
     params = load_params("params.yaml", base)
-    objectives, runs = len(params.objectives), len(weight_vectors(params))
-    specialist_steps = max(1, round(runs * steps / objectives))
+    objectives, vectors = params.objective_names, weight_vectors(params)
+    if len(vectors) * steps % len(objectives):
+        raise SystemExit(
+            f"{len(vectors)} weight vectors x {steps} steps do not split evenly over {len(objectives)} soup "
+            f"specialists; choose --steps a multiple of {len(objectives) // np.gcd(len(vectors), len(objectives))}"
+        )
+    specialist_steps = len(vectors) * steps // len(objectives)
     data, models = work / "data", work / "reward_models"
-    timings = {}
     started = time.perf_counter()
     if not (data / "prompts.parquet").exists():
         ingest(params, data)
     if not any(models.glob("*/config.json")):
         train_reward_models(params, data, models)
-    timings["data_and_reward_models_seconds"] = round(time.perf_counter() - started, 1)
+    timings = {"data_and_reward_models_seconds": round(time.perf_counter() - started, 1)}
     settings = {
         "sweep": [f"grpo.max_steps={steps}"],
         "dynamic": [f"grpo.max_steps={steps}"],
         "soup": [f"grpo.soup.specialist_steps={specialist_steps}"],
     }
-    results = {}
-    for name in strategies:
+    results, scores = {}, {}
+    for name in STRATEGIES:
         p = load_params("params.yaml", [*base, f"grpo.strategy={name}", *settings[name]])
-        policies = work / f"policies-{name}"
+        policies, evaluation = work / f"policies-{name}", work / f"evaluation-{name}"
         t0 = time.perf_counter()
-        summary = train_candidates(p, data, models, policies)
+        train_candidates(p, data, models, policies)
         t1 = time.perf_counter()
-        metrics = evaluate_policies(p, data, models, policies, work / f"evaluation-{name}")
+        evaluate_policies(p, data, models, policies, evaluation)
         t2 = time.perf_counter()
         manifest = json.loads((policies / "manifest.json").read_text())
-        front = json.loads((work / f"evaluation-{name}" / "front.json").read_text())
-        scores = pd.read_parquet(work / f"evaluation-{name}" / "scores.parquet").sort_values("prompt_id")
-        trained = scores[scores["policy"] != "start"]
+        candidates = [m["name"] for m in manifest if m["weights"] in vectors]  # one per weight vector
+        scores[name] = pd.read_parquet(evaluation / "scores.parquet")
         results[name] = {
-            "hypervolume": metrics["pareto/hypervolume"],
-            "eum": metrics["pareto/eum"],
-            "front_size": metrics["pareto/front_size"],
-            "candidates": metrics["pareto/candidates"],
+            "candidates": candidates,
+            "trained_policies": [m["name"] for m in manifest if m.get("role", "run") != "soup"],
             "optimizer_steps": sum(m.get("steps", 0) for m in manifest),
-            "trained_runs": summary["trained"],
             "train_seconds": round(t1 - t0, 1),
             "evaluate_seconds": round(t2 - t1, 1),
-            "points": [
-                {k: row[k] for k in ["policy", "on_front", *p.objective_names]} | {"weights": row["weights"]}
-                for row in front
-            ],
-            "final_weights": {m["name"]: m["final_weights"] for m in manifest if "final_weights" in m},
-            "weight_trajectories": {
-                m["name"]: json.loads((policies / m["name"] / "weight_trajectory.json").read_text())
-                for m in manifest
-                if (policies / m["name"] / "weight_trajectory.json").exists()
-            },
-            "prompt_scores": {
-                policy: {o: group[o].round(5).tolist() for o in p.objective_names}
-                for policy, group in trained.groupby("policy")
-            },
+            "dynamic": {m["name"]: _dynamic_summary(m, policies) for m in manifest if m["strategy"] == "dynamic"},
         }
-    heldout_prompts = len(json.loads((work / f"evaluation-{strategies[0]}" / "heldout.json").read_text())["prompt_ids"])
+    steps_used = {k: r["optimizer_steps"] for k, r in results.items()}
+    if len(set(steps_used.values())) != 1 or len({len(r["candidates"]) for r in results.values()}) != 1:
+        shown = {k: r["candidates"] for k, r in results.items()}
+        raise SystemExit(f"unequal comparison: optimizer steps {steps_used}, candidates {shown}")
+    evaluator_sets = {"training_scorers": objectives}
+    if all(f"{o}_independent" in scores["sweep"] for o in objectives):
+        evaluator_sets["independent"] = [f"{o}_independent" for o in objectives]
+    comparison = {
+        label: compare(scores, {k: r["candidates"] for k, r in results.items()}, columns, params)
+        for label, columns in evaluator_sets.items()
+    }
     return {
-        "benchmark": "grpo strategies at equal optimizer steps, held-out hypervolume (reference: zeros)",
+        "benchmark": "grpo strategies at equal optimizer steps and equal candidate counts, held-out hypervolume "
+        "(normalised, reference: the start policy) with paired-bootstrap 95% intervals",
         "profile": profile,
-        "policy": params.policy.model_dump(),
-        "objectives": params.objective_names,
-        "runs_per_strategy": runs,
+        "sft": params.sft.enabled,
+        "policy": params.policy.model_dump(mode="json"),
+        "objectives": objectives,
+        "independent_evaluators": dict(params.evaluate.independent),
+        "weights": vectors,
         "steps_per_run": steps,
-        "weights": weight_vectors(params),
         "specialist_steps": specialist_steps,
-        "heldout_prompts": heldout_prompts,
         "grpo": params.grpo.model_dump(
-            mode="json", include={"num_generations", "max_completion_length", "learning_rate", "lora", "dynamic"}
+            mode="json",
+            include={"num_generations", "max_completion_length", "learning_rate", "lora", "dynamic"}
+            | {"multi_objective_aggregation", "scale_rewards"},
         ),
         "timings": timings,
         "strategies": results,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "comparison": comparison,
+    }
+
+
+def _dynamic_summary(entry: dict, policies: Path) -> dict:
+    trajectory = policies / entry["name"] / "weight_trajectory.json"
+    kept = ("final_weights", "final_meta", "front_points", "validations", "validation_prompts")
+    return {k: entry[k] for k in (*kept, "validation_seconds", "seconds_per_validation") if k in entry} | {
+        "trajectory": json.loads(trajectory.read_text()) if trajectory.exists() else None
+    }
+
+
+def compare(scores: dict, candidates: dict[str, list[str]], columns: list[str], params) -> dict:
+    """Each front's normalised hypervolume with its interval, and every pairwise difference with its paired one
+    (the same prompt resamples throughout; the start policy's means, resampled alike, are the reference)."""
+    import pandas as pd
+
+    from components.common import pareto
+    from components.evaluation.hypervolume_interval import hypervolume_difference, hypervolume_interval
+
+    objectives = params.objective_names
+    start = {k: s[s["policy"] == "start"].sort_values("prompt_id") for k, s in scores.items()}
+    reference = start["sweep"]
+    same_start = all(
+        np.allclose(s[columns].to_numpy(float), reference[columns].to_numpy(float)) for s in start.values()
+    )
+    norm = pareto.normalisation(
+        objectives,
+        reference[columns].astype(float).mean().to_numpy(),
+        dict(params.evaluate.normalisation.ideal),
+        dict(params.evaluate.normalisation.scale),
+    )
+    prompts = list(reference["prompt_id"])
+
+    def matrix(frame: pd.DataFrame, policy: str) -> np.ndarray:  # prompts x objectives, normalised
+        rows = frame[frame["policy"] == policy].set_index("prompt_id").reindex(prompts)
+        return norm.apply(rows[columns].to_numpy(float))
+
+    base = matrix(scores["sweep"], "start")
+    fronts_arrays = {k: np.stack([matrix(scores[k], p) for p in candidates[k]]) for k in scores}
+    fronts = {}
+    for name, front in fronts_arrays.items():
+        long = pd.concat(
+            [
+                pd.DataFrame(front[i], columns=objectives).assign(policy=p, prompt_id=prompts)
+                for i, p in enumerate(candidates[name])
+            ]
+            + [pd.DataFrame(base, columns=objectives).assign(policy="start", prompt_id=prompts)]
+        )
+        means = front.mean(axis=1)
+        fronts[name] = {
+            "hypervolume": round(pareto.hypervolume(means, np.zeros(len(objectives))), 6),
+            "ci95": [
+                round(v, 6)
+                for v in hypervolume_interval(
+                    long, candidates[name], objectives, None, BOOTSTRAP, params.seed, reference_policy="start"
+                )
+            ],
+            "front_size": int(pareto.front_mask(means).sum()),
+            "candidates": len(candidates[name]),
+            "means": {p: dict(zip(objectives, np.round(m, 5).tolist())) for p, m in zip(candidates[name], means)},
+        }
+    differences = {}
+    for a, b in itertools.combinations(fronts_arrays, 2):
+        d = hypervolume_difference(fronts_arrays[a], fronts_arrays[b], base, BOOTSTRAP, params.seed)
+        differences[f"{a} - {b}"] = {
+            "difference": round(d["difference"], 6),
+            "ci95": [round(v, 6) for v in d["ci95"]],
+            "within_noise": d["ci95"][0] <= 0 <= d["ci95"][1],
+        }
+    return {
+        "columns": columns,
+        "normalisation": norm.describe(),
+        "start_policy_identical_across_strategies": bool(same_start),
+        "heldout_prompts": len(prompts),
+        "bootstrap_resamples": BOOTSTRAP,
+        "fronts": fronts,
+        "differences": differences,
     }
 
 

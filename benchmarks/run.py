@@ -3,7 +3,7 @@
 Runs the Prefect flow twice in a throwaway copy of the project (tiny profile by default, `--profile
 cpu` for the demo models) and writes `benchmarks/results/pipeline_<profile>.json`, with what the first run's
 evaluation says of the replies: the coherence of each policy (pretrained for context, start, trained) and their
-replies side by side on the same held-out prompts.
+replies side by side on the same held-out prompts (also as `pipeline_<profile>_side_by_side.md`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--profile", default="tiny", choices=["tiny", "cpu"])
     args = parser.parse_args()
     out = REPO / "benchmarks" / "results" / f"pipeline_{args.profile}.json"
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         for name in COPY:
             src = REPO / name
@@ -55,10 +56,12 @@ def main() -> None:
         evaluation = Path(tmp) / "artifacts" / "evaluation"
         coherence = json.loads((evaluation / "coherence.json").read_text())["policies"]
         side_by_side = json.loads((evaluation / "side_by_side.json").read_text())
+        side_by_side_md = (evaluation / "side_by_side.md").read_text()
         os.chdir(REPO)
     report = {
         "command": " ".join([".venv/bin/python -m benchmarks.run", *sys.argv[1:]]),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
+        "load_average_1min_start": round(load_start, 2),
         "load_average_1min_end": round(os.getloadavg()[0], 2),
         "profile": args.profile,
         "machine": {
@@ -74,6 +77,7 @@ def main() -> None:
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
+    out.with_name(f"pipeline_{args.profile}_side_by_side.md").write_text(side_by_side_md)
     print(json.dumps(report, indent=2))
 
 

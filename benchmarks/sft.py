@@ -8,9 +8,9 @@ test pairs' prompts, up to `--prompts`) within evaluation's budget of 64 new tok
   speaker's turn, median length in words (so stubs cannot pass), with Wilson 95% intervals on the rates;
 - SFT training time (wall seconds of `trainer.train()`), steps, examples;
 - sample replies of both policies side by side.
-Each policy decodes greedily twice: without a repetition penalty and with CTRL's 1.2 (a small model's greedy replies
-fall into loops that never reach the end of the turn). The issue's bar is checked on the decoding the pipeline uses
-(`evaluate.repetition_penalty`): end-of-turn >= 95%, no role marker, median >= 8 words.
+Each policy decodes greedily once per `--penalties` value (default 1.0, none; CTRL's 1.2 showed that a small
+model's greedy replies under a penalty run on without reaching the end of the turn). The issue's bar is checked on
+the decoding the pipeline uses (`evaluate.repetition_penalty`): end-of-turn >= 95%, no role marker, median >= 8 words.
 Writes benchmarks/results/sft_cpu.json whole.
 
     .venv/bin/python -m benchmarks.sft [--prompts 40] [--keep DIR]
@@ -39,14 +39,19 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "sft_cpu.json"
 ROLE_MARKER = re.compile(r"(^|\n)\s*(user|model|assistant|seeker|supporter|human|patient|therapist)\s*[:\n]", re.I)
 BUDGET = 64
-PENALTIES = (1.0, 1.2)  # none, and the value the CTRL paper chose
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", type=int, default=40, help="held-out prompts to generate on")
     parser.add_argument("--keep", type=Path, help="copy the trained SFT policy here (for reading its replies)")
+    parser.add_argument(
+        "--penalties", default="1.0", help="repetition penalties, one decoding arm each (e.g. 1.0,1.2: CTRL's value)"
+    )
+    parser.add_argument("-o", "--override", action="append", default=[], help="params override, e.g. sft.epochs=2")
+    parser.add_argument("--output", type=Path, default=OUT)
     args = parser.parse_args()
+    penalties = tuple(float(p) for p in args.penalties.split(","))
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -54,7 +59,7 @@ def main() -> None:
             subprocess.run(["cp", "-r", str(REPO / name), str(root / name)], check=True)
         os.chdir(root)
         params = load_params(
-            "params.yaml", [f"cache_dir={REPO / '.cache'}", f"tracking.uri=sqlite:///{root}/mlflow.db"]
+            "params.yaml", [f"cache_dir={REPO / '.cache'}", f"tracking.uri=sqlite:///{root}/mlflow.db", *args.override]
         )
         started = time.perf_counter()
         for step in ("ingest", "validate", "sft"):
@@ -68,13 +73,13 @@ def main() -> None:
                 path, prompts, max_new_tokens=BUDGET, batch_size=8, seed=params.seed, repetition_penalty=penalty
             )
             for name, path in policies.items()
-            for penalty in PENALTIES
+            for penalty in penalties
         }
         if args.keep:
             subprocess.run(["cp", "-r", str(policies["sft"]), str(args.keep)], check=True)
         os.chdir(REPO)
     indicators = {
-        name: {f"repetition_penalty={p}": reply_indicators(replies[name, p]) for p in PENALTIES} for name in policies
+        name: {f"repetition_penalty={p}": reply_indicators(replies[name, p]) for p in penalties} for name in policies
     }
     used = params.evaluate.repetition_penalty
     bar = reply_indicators(replies["sft", used]) if ("sft", used) in replies else None
@@ -112,7 +117,7 @@ def main() -> None:
             for i, p in enumerate(prompts[:12])
         ],
     }
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("sft", "indicators", "bar")}, indent=2))
 
 

@@ -77,7 +77,8 @@ def compare_fronts(params: Params, version: str | None) -> list[dict]:
         champion = current.get(fronts.CHAMPION)
         if champion is not None:
             champion = fronts.front_of(client, client.get_model_version(name, champion), fronts.CHAMPION)
-    return [asdict(g) for g in promotion.gates(candidate, champion, params.objective_names, params.promote)]
+        paired = promotion.per_prompt_scores(client, candidate, champion)
+    return [asdict(g) for g in promotion.gates(candidate, champion, params.objective_names, params.promote, paired)]
 
 
 @task

@@ -13,6 +13,9 @@ SCORERS = {
     "concision": "components.scorers.concision:for_objective",
     "novelty": "components.scorers.novelty:for_objective",
     "rubric": "components.scorers.rubric:for_objective",
+    # whole conversations (issue 18): an objective with either turns GRPO's rollouts multi-turn (components.seeker)
+    "emotion": "components.scorers.emotion:for_objective",
+    "conversation_novelty": "components.scorers.conversation_novelty:for_objective",
 }
 # Scorers named by a spec `kind:argument` (evaluate.independent, `paretoflow score --scorer`):
 # factory(argument, params) -> a scorer in [0, 1] with `.raw(prompts, replies)` for ranking

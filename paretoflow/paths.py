@@ -12,6 +12,7 @@ SFT = ARTIFACTS / "sft"  # the start policy: the SFT model (its `policy/` folder
 VALIDATION_DOCS = ARTIFACTS / "reports" / "validation"  # outside VALIDATION: GX results carry run timestamps
 RUBRICS = ARTIFACTS / "rubrics"
 REWARD_MODELS = ARTIFACTS / "reward_models"
+EVALUATORS = ARTIFACTS / "evaluators"  # reward models that score the front, never read by GRPO (reward_model step)
 POLICIES = ARTIFACTS / "policies"
 EVALUATION = ARTIFACTS / "evaluation"
 REGISTRY = ARTIFACTS / "registry"

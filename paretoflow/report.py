@@ -35,7 +35,7 @@ def print_summary(result: dict, console: Console) -> None:
             table.add_row(
                 r["policy"],
                 weights,
-                *(f"{r[o]:.3f}" for o in objectives),
+                *("unjudged" if r[o] is None else f"{r[o]:.3f}" for o in objectives),  # no evaluator passed
                 f"{r['utility']:.3f}",
                 "yes" if r["on_front"] else "",
             )

@@ -85,7 +85,8 @@ class Novelty(Strict):
 
 
 class Source(Strict):
-    """A local file or folder, `s3://bucket/key-or-prefix` or `hf://dataset-id[:config]@split`, in one format."""
+    """A local file or folder, `s3://bucket/key-or-prefix` or `hf://owner/name[/data_dir][:config]@split[+split]`, in
+    one format."""
 
     name: str
     uri: str
@@ -191,6 +192,39 @@ class RewardOutput(Strict):
     max_reference_pairs: int = Field(200, ge=1, description="train pairs whose replies give the reference statistics")
 
 
+class Seeker(Strict):
+    """The simulated help-seeker (RLVER, algorithms.md 2.2): an LLM that plays an ESConv persona, keeps an emotion
+    score and ends the conversation; `scorer: emotion` objectives (and conversation novelty) train on its
+    conversations, multi-turn GRPO plays them."""
+
+    judge: Annotated[OpenAIJudge | HFJudge, Field(discriminator="kind")] = Field(
+        HFJudge(kind="hf"), description="LLM that plays the seeker: hf (in process) or openai (an endpoint)"
+    )
+    start_emotion: float = Field(30.0, ge=0, le=100, description="every conversation starts here (RLVER: 30)")
+    max_change: float = Field(
+        20.0, gt=0, le=100, description="emotion points of the most extreme answer on the 1-9 change scale"
+    )
+    max_turns: int = Field(3, ge=1, le=20, description="supporter turns per conversation at most")
+    reply_tokens: int = Field(40, ge=4, description="seeker reply length bound (tokens)")
+    reason_tokens: int = Field(24, ge=4, description="length bound of the stated reason for each emotion update")
+    history_turns: int = Field(6, ge=1, description="latest messages the seeker reads (its persona always)")
+    temperature: float = Field(0.0, ge=0, description="seeker replies: 0 is greedy (repeatable); reasons are greedy")
+    eval_personas: int = Field(20, ge=1, description="held-out personas played to the end per policy in evaluation")
+
+
+class EvaluatorModels(Strict):
+    """Reward models that score the front instead of the training ones (issue 14.3): one per `reward_model`
+    objective, trained on a share of its train prompts that the training model never sees, with another seed and,
+    where one is given, another backbone. GRPO never reads them (their own folder, artifacts/evaluators)."""
+
+    enabled: bool = Field(True, description="false: reward-model objectives have no evaluator and are unjudged")
+    fraction: float = Field(
+        0.3, gt=0, lt=1, description="share of each objective's train prompts (by prompt hash) set aside for it"
+    )
+    seed_offset: int = Field(1, ge=1, description="the evaluators' seed is `seed` plus this")
+    backbone: ModelSpec | None = Field(None, description="another backbone for the evaluators; null: the same one")
+
+
 class RewardModel(Strict):
     backbone: ModelSpec
     heads: Literal["separate", "shared"] = Field(
@@ -210,6 +244,7 @@ class RewardModel(Strict):
     bootstrap_samples: int = Field(1000, ge=100)
     calibration_bins: int = Field(5, ge=2)
     output: RewardOutput = RewardOutput()
+    evaluator: EvaluatorModels = EvaluatorModels()
 
     @model_validator(mode="after")
     def _early_stopping_needs_separate_models(self) -> RewardModel:
@@ -318,10 +353,16 @@ class DynamicWeighting(Strict):
 
     method: Literal["hypervolume", "gradient"] = Field(
         "hypervolume",
-        description="hypervolume: per-objective meta weights from hypervolume progress around the preference (5.1); "
-        "gradient: multiplicative weights from per-objective policy-gradient alignment (5.2)",
+        description="hypervolume: the preference stays, a meta factor of the learning rate from hypervolume progress "
+        "on validation prompts (5.1); gradient: multiplicative weights from per-objective policy-gradient alignment "
+        "(5.2)",
     )
-    update_every: int = Field(1, ge=1, description="optimizer steps between weight updates (hypervolume: the window)")
+    update_every: int = Field(
+        1, ge=1, description="k: optimizer steps between updates (hypervolume: validations; gradient: accumulation)"
+    )
+    validation_prompts: int = Field(
+        8, ge=1, description="m: hypervolume: fixed train prompts answered greedily at every validation (its cost)"
+    )
     step_size: float = Field(
         0.1, gt=0, description="gradient: eta/lambda, the step of the log-weights along the gradient influence"
     )
@@ -411,10 +452,18 @@ class Grpo(Strict):
     max_steps: int = Field(8, ge=1)
     num_generations: int = Field(4, ge=2)
     prompts_per_step: int = Field(1, ge=1)
+    prompt_sources: list[str] = Field(
+        [], description="train on the prompts of these data sources only (e.g. [esconv]); empty: every source"
+    )
     max_completion_length: int = Field(24, ge=1)
     learning_rate: float = Field(1e-5, gt=0)
     beta: float = Field(0.0, ge=0)
     temperature: float = Field(1.0, gt=0)
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="auto: bf16 where the CPU or GPU runs it natively, else fp32; bf16 is autocast over fp32 weights "
+        "and optimizer states, and on a CPU rollouts sample from a bf16 copy of the policy",
+    )
     compute: ComputeSpec = Field(LocalCompute(target="local"), description="where training runs")
     vllm: Vllm = Vllm()
 
@@ -458,6 +507,11 @@ class Normalisation(Strict):
 
 class Evaluate(Strict):
     max_prompts: int = Field(12, ge=1)
+    stratify_sources: bool = Field(
+        False,
+        description="held-out prompts shared evenly over the data sources (the test prompts of pairs too, for "
+        "sources with pairs only); false: the first max_prompts test prompts by id",
+    )
     max_new_tokens: int = Field(32, ge=1)
     do_sample: bool = Field(False, description="greedy by default; sampling uses the run seed, so it repeats")
     temperature: float = Field(1.0, gt=0)
@@ -465,6 +519,11 @@ class Evaluate(Strict):
         1.0, ge=1.0, description="CTRL's penalty on tokens already in the reply (1.0: none); the same for every policy"
     )
     batch_size: int = Field(8, ge=1)
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto",
+        description="held-out generation with transformers: auto is bf16 where the CPU or GPU runs it natively "
+        "(replies then come from the bf16 model), else fp32",
+    )
     engine: Literal["transformers", "vllm"] = Field(
         "transformers",
         description="held-out generation: transformers `generate` (any machine) or vLLM (needs vllm and a CUDA "
@@ -477,13 +536,22 @@ class Evaluate(Strict):
     weight_grid_steps: int = Field(10, ge=1, description="expected utility: weights in multiples of 1/steps")
     samples_shown: int = Field(3, ge=0, description="completions per policy shown in the interactive front")
     side_by_side_prompts: int = Field(
-        8, ge=0, description="held-out prompts whose replies (pretrained, start, each trained policy) are shown side by side"
+        8,
+        ge=0,
+        description="held-out prompts whose replies (pretrained, start, each trained policy) are shown side by side",
     )
     independent: dict[str, str] = Field(
         {},
-        description="objective -> a scorer that was not a training reward (rm:PATH, rubric:offline#objective, "
-        "brevity:sentences=N or brevity:chars=N); its gain over the base next to the training scorer's shows "
-        "reward hacking as a gap (hacking/<objective>/scorer_gap)",
+        description="objective -> the evaluator that scores its front column instead of the default (rm:PATH, "
+        "rubric:offline|hf|openai#objective, brevity:sentences=N|chars=N); by default a reward-model objective is "
+        "scored by its evaluator model (reward_model.evaluator) and a rule (concision, novelty) by itself; the "
+        "training reward's gain minus the evaluator's is hacking/<objective>/scorer_gap",
+    )
+    agreement_pairs: int = Field(
+        200,
+        ge=2,
+        description="held-out pairs per objective on which each evaluator's agreement with the human labels is "
+        "measured; it counts only when the 95% interval's lower end is above 0.5 (else the objective is unjudged)",
     )
     judge_attack_pairs: int = Field(
         12, ge=1, description="held-out pairs per judged objective on which the master-key probes are scored"
@@ -516,10 +584,22 @@ class Promote(Strict):
     """Gates a candidate front must pass before alias `champion` moves to it (flows/promote.py)."""
 
     tolerance: float = Field(
-        0.02, ge=0, description="largest drop of any objective's held-out score below the champion's"
+        0.02,
+        ge=0,
+        description="normalised units (start policy 0, scale 1; evaluate.normalisation): an objective passes while the "
+        "lower end of the 95% interval of (candidate - champion) stays above minus this",
     )
+    hypervolume_tolerance: float = Field(
+        0.001,
+        ge=0,
+        description="normalised hypervolume units: the front passes while the lower end of the 95% interval of "
+        "(candidate front's - champion front's hypervolume) stays above minus this",
+    )
+    bootstrap_samples: int = Field(2000, ge=100, description="paired bootstrap resamples of the held-out prompts")
     reference_point: list[float] | None = Field(
-        None, description="hypervolume reference for comparing fronts, one value per objective; default zeros"
+        None,
+        description="hypervolume reference when fronts are compared on registered means (no per-prompt scores to "
+        "pair), one value per objective; default zeros",
     )
     require_same_heldout: bool = Field(
         True, description="fail when the champion was scored on another held-out set (its scores do not compare)"
@@ -568,6 +648,7 @@ class Params(Strict):
     reward_model: RewardModel
     grpo: Grpo
     novelty: Novelty = Novelty()
+    seeker: Seeker = Seeker()
     evaluate: Evaluate = Evaluate()
     register: Register = Register()
     promote: Promote = Promote()

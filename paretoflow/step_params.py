@@ -24,7 +24,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "sft": ("policy", "sft", "seed"),
     "rubrics": ("rubrics", "objectives"),
     "reward_model": ("reward_model", "objectives", "seed"),
-    "grpo": ("grpo", "policy", "sft", "objectives", "seed", "reward_model", "novelty", "rubrics"),
+    "grpo": ("grpo", "policy", "sft", "objectives", "seed", "reward_model", "novelty", "rubrics", "seeker"),
     # `register`: the champion front in the registry is scored beside the candidates
     "evaluate": (
         "evaluate",
@@ -37,6 +37,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "novelty",
         "rubrics",
         "register",
+        "seeker",
     ),
     "register": ("register", "tracking", "objectives", "evaluate"),  # evaluate: the evaluators a version names
 }

@@ -126,7 +126,7 @@ STEPS: dict[str, Step] = {
             "train-rm",
             "components.reward_models.train:train_reward_models",
             (paths.DATA, paths.VALIDATION),
-            (paths.REWARD_MODELS,),
+            (paths.REWARD_MODELS, paths.EVALUATORS),  # evaluators: what evaluate scores with, never read by grpo
         ),
         Step(
             "grpo",
@@ -140,7 +140,7 @@ STEPS: dict[str, Step] = {
             "evaluate",
             "evaluate",
             "components.evaluation.evaluate:evaluate_policies",
-            (paths.DATA, paths.SFT, paths.REWARD_MODELS, paths.RUBRICS, paths.POLICIES),
+            (paths.DATA, paths.SFT, paths.REWARD_MODELS, paths.EVALUATORS, paths.RUBRICS, paths.POLICIES),
             (paths.EVALUATION,),
             external="components.evaluation.champion:identity",
         ),

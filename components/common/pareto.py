@@ -22,24 +22,38 @@ SCORE_RANGE = 1.0  # every scorer scores in [0, 1]: the default scale
 def front_mask(points: np.ndarray) -> np.ndarray:
     import moocore
 
+    points = np.asarray(points, dtype=float)
+    if points.shape[1] == 1:  # one judged objective (moocore needs two): the best points
+        return points[:, 0] == points[:, 0].max()
     return moocore.is_nondominated(points, maximise=True)
 
 
 def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
-    """Volume dominated by `points` above `reference`; points not better than it everywhere add nothing."""
+    """Volume dominated by `points` above `reference`; points not better than it everywhere add nothing. With one
+    objective, the length from the reference to the best point."""
     import moocore
 
+    points, reference = np.asarray(points, dtype=float), np.asarray(reference, dtype=float)
     better = points[(points > reference).all(axis=1)]
-    return float(moocore.hypervolume(better, ref=reference, maximise=True)) if len(better) else 0.0
+    if not len(better):
+        return 0.0
+    if points.shape[1] == 1:
+        return float(better.max() - reference[0])
+    return float(moocore.hypervolume(better, ref=reference, maximise=True))
 
 
 def contributions(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Exclusive hypervolume contribution of each point within the front (0 for dominated points)."""
     import moocore
 
+    points, reference = np.asarray(points, dtype=float), np.asarray(reference, dtype=float)
     out = np.zeros(len(points))
     counted = (points > reference).all(axis=1)
-    if counted.any():
+    if counted.any() and points.shape[1] == 1:  # only a unique best point adds length the others do not
+        values = np.sort(points[counted, 0])
+        best = int(np.argmax(np.where(counted, points[:, 0], -np.inf)))
+        out[best] = values[-1] - (values[-2] if len(values) > 1 else reference[0])
+    elif counted.any():
         out[counted] = moocore.hv_contributions(points[counted], ref=reference, maximise=True)
     return out
 

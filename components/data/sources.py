@@ -329,22 +329,60 @@ def _download(client, bucket: str, key: str, local: Path, uri: str) -> None:
         ) from None
 
 
-def _hf_rows(uri: str) -> Iterator[Row]:
-    """`hf://dataset-id[:config]@split`: a Hub id, a folder of data files, or a `save_to_disk` folder."""
+@dataclass(frozen=True)
+class HfLocation:
+    """Where an `hf://` source loads from: a local folder (a `save_to_disk` dataset or a folder of data files),
+    else a Hub dataset id with an optional config and data_dir (a subset kept in a folder of the repository, as
+    HH-RLHF's `helpful-base`)."""
+
+    path: str
+    config: str | None
+    data_dir: str | None
+    splits: tuple[str, ...]
+    local: bool
+
+
+def hf_location(uri: str) -> HfLocation:
+    """`hf://owner/name[/data_dir][:config]@split[+split...]`, or `hf://local/folder[:config]@split`.
+
+    A path that exists here is a local folder, whole; otherwise the first two parts are the Hub id and the rest
+    its data_dir (`hf://Anthropic/hh-rlhf/helpful-base@train`). Splits joined by `+` are read one after another."""
     spec, at, split = uri[len("hf://") :].partition("@")
-    if not at or not split:
-        raise SourceError(f"{uri}: name the split, as in hf://dataset-id[:config]@split (e.g. @train)")
+    splits = tuple(s.strip() for s in split.split("+"))
+    if not at or not all(splits):
+        raise SourceError(
+            f"{uri}: name the split, as in hf://owner/name[/data_dir][:config]@split (e.g. @train, @train+validation)"
+        )
     name, _, config = spec.partition(":")
+    if name and Path(name).exists():
+        return HfLocation(name, config or None, None, splits, local=True)
+    parts = [p for p in name.split("/") if p]
+    if not parts:
+        raise SourceError(f"{uri}: name a dataset, as in hf://owner/name@train")
+    repo, data_dir = "/".join(parts[:2]), "/".join(parts[2:]) or None
+    return HfLocation(repo, config or None, data_dir, splits, local=False)
+
+
+def _hf_rows(uri: str) -> Iterator[Row]:
+    """`hf://` sources (`hf_location`): a Hub id (with data_dir), a folder of data files, or a `save_to_disk`
+    folder."""
+    where = hf_location(uri)
     import datasets
 
+    saved = where.local and any((Path(where.path) / f).is_file() for f in ("dataset_dict.json", "state.json"))
     try:
-        if (Path(name) / "dataset_dict.json").is_file() or (Path(name) / "state.json").is_file():
-            loaded = datasets.load_from_disk(name)
-            dataset = loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
+        if saved:
+            loaded = datasets.load_from_disk(where.path)
+            parts = [loaded[s] for s in where.splits] if isinstance(loaded, datasets.DatasetDict) else [loaded]
+            dataset = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
         else:
-            dataset = datasets.load_dataset(name, config or None, split=split)
+            dataset = datasets.load_dataset(
+                where.path, where.config, data_dir=where.data_dir, split="+".join(where.splits)
+            )
     except (KeyError, ValueError, FileNotFoundError, ConnectionError) as exc:
-        raise SourceError(f"{uri}: cannot load this dataset split ({exc}); check the id, config and split") from None
+        raise SourceError(
+            f"{uri}: cannot load this dataset split ({exc}); check the id, data_dir, config and split"
+        ) from None
     _check_json_types(dataset.features.arrow_schema, uri)
     for number, record in enumerate(dataset, start=1):
         yield Row(uri, "row", number, record)

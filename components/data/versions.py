@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 from components.data.adapters import adapters
-from components.data.sources import s3_objects
+from components.data.sources import hf_location, s3_objects
 from paretoflow.hashing import dvc_md5
 
 
@@ -40,11 +40,12 @@ def s3_version(uri: str, ignore: tuple[str, ...] = (), endpoint_url: str | None 
 
 
 def hf_version(uri: str, hub_cache: str | Path | None = None) -> str:
-    """As `components.data.sources` resolves `hf://name[:config]@split`: a local folder first, else a Hub id."""
-    name = uri[len("hf://") :].partition("@")[0].partition(":")[0]
-    if Path(name).exists():
-        return "md5:" + dvc_md5(name)
-    revision = hub_revision(name, hub_cache)
+    """As `components.data.sources` resolves an `hf://` uri (`hf_location`): a local folder first, else a Hub id
+    (whose data_dir and config are parts of the one repository commit)."""
+    where = hf_location(uri)
+    if where.local:
+        return "md5:" + dvc_md5(where.path)
+    revision = hub_revision(where.path, hub_cache)
     if revision:
         return "revision:" + revision
     sys.stderr.write(f"{uri}: no revision found for this dataset (Hub unreachable and not cached); ingest runs\n")

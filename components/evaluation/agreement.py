@@ -8,6 +8,7 @@ is read as it is.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,15 +47,20 @@ def read_pairs(source: str | Path, fmt: str) -> tuple[pd.DataFrame, int]:
     return pd.DataFrame(pairs), skipped
 
 
-def agreement(pairs: pd.DataFrame, rank: Callable[[list, list[str]], list[float]], seed: int = 0) -> dict:
+def agreement(
+    pairs: pd.DataFrame, rank: Callable[[list, list[str]], list[float]], seed: int = 0, by_prompt: bool = False
+) -> dict:
     """{"agreement", "ci95", "n", "ties"}: share of `pairs` (as `read_pairs` gives them) where `rank` scores
-    chosen above rejected, ties counting half."""
+    chosen above rejected, ties counting half. `by_prompt`: the interval resamples whole prompts (several pairs of
+    one prompt are not independent draws), which widens it when prompts repeat; `prompts` then says how many."""
     prompts = list(pairs["prompt"])
     margin = pd.Series(rank(prompts, list(pairs["chosen"]))) - pd.Series(rank(prompts, list(pairs["rejected"])))
     credit = ((margin > 0) + 0.5 * (margin == 0)).to_numpy(dtype=float)
-    return {
+    keys = [json.dumps(p, sort_keys=True, default=str) for p in prompts] if by_prompt else None
+    measured = {
         "agreement": float(credit.mean()),
-        "ci95": bootstrap_ci(credit, seed=seed),
+        "ci95": bootstrap_ci(credit, seed=seed, groups=keys),
         "n": len(credit),
         "ties": int((margin == 0).sum()),
     }
+    return measured | ({"prompts": len(set(keys))} if by_prompt else {})

@@ -1,7 +1,17 @@
-"""evaluate: generate on held-out prompts, score every objective with the GRPO scorers, find the Pareto front.
+"""evaluate: generate on held-out prompts, score every objective with an evaluator GRPO never optimised, find the
+Pareto front.
 
 Generation runs through transformers or, with `evaluate.engine: vllm` (the gpu profile), vLLM's engine, with
 the same seed and decoding settings.
+
+Evaluators (components/evaluation/front_evaluators.py): each objective's front column is its evaluator's score, a
+scorer the policies never trained on (a reward-model objective's evaluator model, a rubric or LLM judge named in
+`evaluate.independent`, a rule's own rule); the training reward is kept beside it (`<objective>_training`) and the
+gap between their gains over the start policy is the reward-hacking indicator. Every run measures each evaluator's
+agreement with the human labels of held-out pairs (`evaluators.json`); an objective whose evaluator's 95% interval
+does not clear 0.5 is unjudged: its column is empty, it is flagged, and it stays out of the hypervolume, EUM and
+gates. The per-prompt normalised scores of every policy go to the run (`evaluation/paired_scores.json`): promotion
+compares fronts with paired intervals on them, and `precision.json` says how wide this run's intervals are.
 
 The start policy (the SFT policy GRPO trained from) is scored alongside as the reference the trained policies
 should improve on: hypervolume and expected utility are computed on scores normalised per objective (start policy
@@ -10,7 +20,7 @@ stated in `pareto/hypervolume_reference`; the front, hypervolume (with a paired 
 held-out prompts) and expected utility over a weight grid are computed over the trained policies. Each policy's mean
 scores carry bootstrap 95% intervals, its end-of-turn rate (replies stop at the chat template's end of turn),
 and reward-hacking indicators (length growth over the start policy, repetition, distinct-n, and the gap
-between each training scorer and an independent one); the trained judges face the master-key probes.
+between each training reward and its evaluator); the trained judges face the master-key probes.
 
 Coherence (`coherence`): per policy the share of replies in the prompt's script and language, of replies that
 speak as the seeker or carry role markers, the end-of-turn rate, median length, repetition, distinct-n and the
@@ -41,13 +51,18 @@ from components.common.stats import bootstrap_ci
 from components.data.canonical import read_table
 from components.evaluation import champion as champion_eval
 from components.evaluation import coherence
-from components.evaluation.front_evaluators import front_evaluators, measurement_params
+from components.evaluation.front_evaluators import front_evaluators, measurement_params, panel
+from components.evaluation.heldout_prompts import heldout_prompts
 from components.evaluation.hypervolume_interval import hypervolume_interval
-from components.evaluation.scorer_checks import independent_scorers, judge_attack, scorer_gaps
+from components.evaluation.paired import precision
+from components.evaluation.scorer_checks import TRAINING, judge_attack, scorer_gaps
 from components.evaluation.side_by_side import markdown as side_by_side_markdown
 from components.evaluation.side_by_side import side_by_side
 from components.evaluation.stats import indicators
+from components.registry.fronts import champion_policy
 from components.scorers.objectives import reward_functions
+from components.seeker import evaluation as conversations
+from components.seeker import rollout as multiturn
 from components.sft.examples import reference_examples
 from components.sft.start import start_policy_dir
 from paretoflow import paths, tracking
@@ -56,6 +71,7 @@ from paretoflow.schema import Evaluate, Params
 BASE = "start"  # the start policy: what every trained policy is compared against
 PRETRAINED = "pretrained"  # the model SFT started from: its coherence is shown for context, it is not a candidate
 HACKING = ("length_words", "length_growth", "repetition", "distinct_1", "distinct_2")
+PAIRED_SCORES = "evaluation/paired_scores.json"  # run artifact: per-prompt normalised scores, what promotion pairs
 
 
 def evaluate_policies(
@@ -67,7 +83,7 @@ def evaluate_policies(
 ) -> dict:
     objectives = params.objective_names
     prompts = read_table(data_dir / "prompts.parquet")
-    heldout = prompts[prompts["split"] == "test"].sort_values("id").head(params.evaluate.max_prompts)
+    heldout = heldout_prompts(prompts, read_table(data_dir / "pairs.parquet"), params.evaluate)
     if heldout.empty:
         raise ValueError("no held-out (test) prompts to evaluate on; add prompts or raise data.splits.test_fraction")
     tracking.log_table_input(heldout, data_dir / "prompts.parquet", "prompts-heldout", "evaluation")
@@ -75,7 +91,9 @@ def evaluate_policies(
     candidates = [(BASE, start_policy_dir(params, data_dir.parent / paths.SFT.name), None)]
     candidates += [(p["name"], policies_dir / p["name"], p["weights"]) for p in manifest]
     scorers = reward_functions(params, reward_models_dir)
-    independent = independent_scorers(params)
+    training = dict(zip(objectives, scorers))
+    evaluators = panel(params, reward_models_dir, read_table(data_dir / "pairs.parquet"), training)
+    judged = evaluators.judged
     lookup = champion_eval.champion_front(params)
     champions = champion_eval.fetch(params, lookup.front) if lookup.front else []
     scored = [(name, path) for name, path, _ in candidates] + [(champion_policy(v), path) for v, path in champions]
@@ -83,8 +101,7 @@ def evaluate_policies(
     for name, path in scored:
         replies = generate(path, prompts, params)
         completions = [r.text for r in replies]
-        scores = {o: f(prompts, completions) for o, f in zip(objectives, scorers)}
-        scores |= {f"{o}_independent": f(prompts, completions) for o, f in independent.items()}
+        scores = evaluation_scores(prompts, completions, training, evaluators.scorers)
         rows = reply_rows(name, heldout, replies)
         responses += [row | {column: values[j] for column, values in scores.items()} for j, row in enumerate(rows)]
     scores_df = pd.DataFrame(responses)
@@ -92,7 +109,8 @@ def evaluate_policies(
     perplexity = {
         name: coherence.reference_perplexity(path, examples, params.evaluate.batch_size) for name, path, _ in candidates
     }
-    table = _front_table(scores_df, candidates, params, {n: p and p["perplexity"] for n, p in perplexity.items()})
+    ppl = {n: p and p["perplexity"] for n, p in perplexity.items()}
+    table = _front_table(scores_df, candidates, params, ppl, judged)
     context = pretrained_context(params, heldout, examples)
     coherent = coherence_block(table, context, perplexity, examples)
     base_replies = list(scores_df.loc[scores_df["policy"] == BASE, "completion"])
@@ -100,6 +118,8 @@ def evaluate_policies(
     held = heldout_set(list(heldout["id"]))
     norm = table.attrs["normalisation"]
     champion = champion_report(scores_df, lookup, held["md5"], norm, params)
+    paired = paired_scores(norm.frame(scores_df), norm, held["prompt_ids"])
+    spread = precision({p: s for p, s in paired["scores"].items() if p in set(table["policy"])}, judged)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     scores_df.to_parquet(out_dir / "scores.parquet", index=False)
@@ -107,6 +127,8 @@ def evaluate_policies(
     (out_dir / "champion.json").write_text(json.dumps(champion, indent=2) + "\n")
     (out_dir / "judge_attack.json").write_text(json.dumps(attack, indent=2) + "\n")
     (out_dir / "coherence.json").write_text(json.dumps(coherent, indent=2) + "\n")
+    (out_dir / "evaluators.json").write_text(json.dumps(evaluators.report, indent=2) + "\n")
+    (out_dir / "precision.json").write_text(json.dumps(spread, indent=2) + "\n")
     if context is not None:
         context[0].to_parquet(out_dir / "pretrained_replies.parquet", index=False)
     shown = side_by_side(
@@ -117,29 +139,39 @@ def evaluate_policies(
     )
     (out_dir / "side_by_side.json").write_text(json.dumps(shown, indent=2) + "\n")
     (out_dir / "side_by_side.md").write_text(side_by_side_markdown(shown))
-    trained = table[~table["is_base"]]
-    grid = pareto.weight_grid(len(objectives), params.evaluate.weight_grid_steps)
-    hv_low, hv_high = hypervolume_interval(
-        norm.frame(scores_df),
-        list(trained["policy"]),
-        objectives,
-        norm.reference,
-        params.evaluate.bootstrap_samples,
-        params.seed,
-        reference_policy=BASE,
+    trained, start_row = table[~table["is_base"]], table[table["is_base"]].iloc[0]
+    grid = pareto.weight_grid(len(judged), params.evaluate.weight_grid_steps) if judged else None
+    hv_low, hv_high = (
+        hypervolume_interval(
+            norm.frame(scores_df),
+            list(trained["policy"]),
+            judged,
+            norm.reference,
+            params.evaluate.bootstrap_samples,
+            params.seed,
+            reference_policy=BASE,
+        )
+        if judged
+        else [0.0, 0.0]
     )
     metrics = {
         "pareto/hypervolume": float(table.attrs["hypervolume"]),
         "pareto/hypervolume/ci95_low": hv_low,
         "pareto/hypervolume/ci95_high": hv_high,
         "pareto/hypervolume_reference": norm.describe(),
-        "pareto/eum": pareto.expected_utility(norm.apply(trained.loc[trained["on_front"], objectives]), grid),
+        "pareto/eum": pareto.expected_utility(norm.apply(trained.loc[trained["on_front"], judged]), grid)
+        if judged
+        else 0.0,
         "pareto/front_size": int(trained["on_front"].sum()),
         "pareto/candidates": len(trained),
-        **{f"pareto/reference/{o}": r for o, r in zip(objectives, norm.start)},
-        **{f"pareto/scale/{o}": c for o, c in zip(objectives, norm.scale)},
-        **{f"eval/{o}/mean": float(trained[o].mean()) for o in objectives},
-        **{f"eval/start/{o}/mean": float(table.loc[table["is_base"], o].iloc[0]) for o in objectives},
+        **{f"pareto/reference/{o}": r for o, r in zip(norm.objectives, norm.start)},
+        **{f"pareto/scale/{o}": c for o, c in zip(norm.objectives, norm.scale)},
+        **{f"eval/{o}/mean": float(trained[o].mean()) for o in judged},
+        **{f"eval/start/{o}/mean": float(table.loc[table["is_base"], o].iloc[0]) for o in judged},
+        **evaluator_metrics(evaluators.report),
+        **{f"train_reward/{o}/mean": float(trained[f"{o}{TRAINING}"].mean()) for o in objectives},
+        **{f"train_reward/start/{o}/mean": float(start_row[f"{o}{TRAINING}"]) for o in objectives},
+        **{f"precision/{o}/{k}": v for o, found in spread.items() for k, v in found.items()},
         "coherence/end_of_turn_rate/min": float(trained["end_of_turn_rate"].min()),
         "coherence/in_language/min": float(trained["in_language"].min()),
         "coherence/as_seeker/max": float(trained["as_seeker"].max()),
@@ -147,29 +179,37 @@ def evaluate_policies(
         "hacking/length_growth/max": float(trained["length_growth"].max()),
         "hacking/repetition/max": float(trained["repetition"].max()),
         "hacking/distinct_2/min": float(trained["distinct_2"].min()),
-        **{f"independent/{o}/mean": float(trained[f"{o}_independent"].mean()) for o in independent},
-        **{
-            f"independent/start/{o}/mean": float(table.loc[table["is_base"], f"{o}_independent"].iloc[0])
-            for o in independent
-        },
-        **{f"hacking/{o}/scorer_gap": float(trained[f"{o}_scorer_gap"].max()) for o in independent},
+        **{f"hacking/{o}/scorer_gap": float(trained[f"{o}_scorer_gap"].max()) for o in judged},
         "judge_attack/fpr": attack["fpr"],
         **{f"judge_attack/{o}/fpr": r["rate"] for o, r in attack["judges"].items()},
         **({"champion/hypervolume": champion["hypervolume"]} if champion["versions"] else {}),
     }
+    if multiturn.enabled(params):  # whole conversations with the simulated seeker (issue 18)
+        played = conversations.evaluate_conversations(params, [(n, p) for n, p, _ in candidates], data_dir, training)
+        metrics |= played.pop("metrics")
+        (out_dir / "conversations.json").write_text(json.dumps(played, indent=2) + "\n")
+        tracking.log_dict(played, "evaluation/conversations.json")
+        tracking.log_text(conversations.transcripts_markdown(played), "evaluation/transcripts.md")
     (out_dir / "front.json").write_text(table.to_json(orient="records", indent=2) + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    drawn, axes = display_table(table, objectives, judged)
     title = (
-        f"held-out scores, hypervolume {metrics['pareto/hypervolume']:.4f}, EUM {metrics['pareto/eum']:.4f}\n"
+        f"held-out scores by evaluators, hypervolume {metrics['pareto/hypervolume']:.4f}, "
+        f"EUM {metrics['pareto/eum']:.4f}"
+        + (f" (unjudged: {', '.join(evaluators.unjudged)})" if evaluators.unjudged else "")
+        + "\n"
         + norm.caption()
     )
-    figure = pareto.plot_front(table, objectives, title)
+    figure = pareto.plot_front(drawn, axes, title)
     figure.savefig(out_dir / "pareto_front.png", dpi=120)
     samples = scores_df.groupby("policy")["completion"].apply(lambda c: list(c)[: params.evaluate.samples_shown])
-    page = pareto.plot_front_html(table, objectives, samples.to_dict(), title.replace("\n", "<br>"))
+    page = pareto.plot_front_html(drawn, axes, samples.to_dict(), title.replace("\n", "<br>"))
     page.write_html(out_dir / "pareto_front.html", include_plotlyjs=True)
     _log(table, metrics, figure, objectives)
-    tracking.log_params(measurement_params(norm, front_evaluators(params, reward_models_dir)))
+    measured = front_evaluators(params, reward_models_dir, tuple(evaluators.unjudged))
+    tracking.log_params(measurement_params(norm, measured))
+    tracking.log_dict(evaluators.report, "evaluation/evaluators.json")
+    tracking.log_dict(paired, PAIRED_SCORES)
     if context is not None:
         with tracking.child_run(f"evaluate/{PRETRAINED}"):
             tracking.log_metrics(_coherence_numbers(coherent["policies"][PRETRAINED], "coherence/"))
@@ -180,11 +220,88 @@ def evaluate_policies(
     tracking.log_dict(coherent, "coherence.json")
     tracking.log_text(side_by_side_markdown(shown), "side_by_side.md")
     return metrics | {
+        "evaluators": {o: _verdict(r) for o, r in evaluators.report.items()},
         "front": front_rows(table, objectives),
         "coherence": coherent,
         "html": str((out_dir / "pareto_front.html").resolve()),
         "champion": champion["note"],
     }
+
+
+def evaluation_scores(prompts: list, completions: list[str], training: dict, evaluators: dict) -> dict[str, list]:
+    """Per objective the training reward (`<o>_training`) and the evaluator's score (`<o>`; None for an unjudged
+    objective, which has no evaluator that passed its agreement check). A rule that is its own evaluator is scored
+    once."""
+    scores = {f"{o}{TRAINING}": f(prompts, completions) for o, f in training.items()}
+    for o in training:
+        f = evaluators.get(o)
+        scores[o] = (
+            [None] * len(completions)
+            if f is None
+            else (scores[f"{o}{TRAINING}"] if f is training[o] else f(prompts, completions))
+        )
+    return scores
+
+
+def evaluator_metrics(report: dict[str, dict]) -> dict[str, float]:
+    """`evaluator/<o>/judged` (1 or 0) for every objective, its agreement and interval where one was measured, and
+    how many objectives were judged."""
+    metrics = {"evaluator/judged": float(sum(r["judged"] for r in report.values()))}
+    for o, r in report.items():
+        metrics[f"evaluator/{o}/judged"] = float(r["judged"])
+        if r["agreement"] is not None:
+            measured = r["agreement"]
+            metrics |= {f"evaluator/{o}/agreement": measured["agreement"], f"evaluator/{o}/pairs": measured["n"]}
+            metrics |= {f"evaluator/{o}/ci95_low": measured["ci95"][0], f"evaluator/{o}/ci95_high": measured["ci95"][1]}
+    return metrics
+
+
+def _verdict(record: dict) -> str:
+    """One objective's evaluator in words, for the step's summary."""
+    if record["kind"] == "rule":
+        return f"judged by {record['evaluator']}: {record['why']}"
+    if record["judged"]:
+        return f"judged by {record['evaluator']}: {record['why']}"
+    return f"unjudged (not scored; training reward shown): {record['why']}"
+
+
+def paired_scores(normalised: pd.DataFrame, norm: pareto.Normalisation, prompt_ids: list[str]) -> dict:
+    """Every scored policy's per-prompt scores on the judged objectives, normalised (start policy 0), in one prompt
+    order: what promotion resamples for its paired intervals, with the normalisation that produced them."""
+    objectives = list(norm.objectives)
+    indexed = normalised.set_index(["policy", "prompt_id"])
+    scores = {
+        policy: {
+            o: [None if pd.isna(v) else round(float(v), 6) for v in indexed.loc[policy][o].reindex(prompt_ids)]
+            for o in objectives
+        }
+        for policy in normalised["policy"].unique()
+    }
+    return {
+        "objectives": objectives,
+        "start_policy": BASE,
+        "normalisation": norm.describe(),
+        "scale": dict(zip(objectives, norm.scale)),
+        "prompt_ids": list(prompt_ids),
+        "scores": scores,
+    }
+
+
+def display_table(table: pd.DataFrame, objectives: list[str], judged: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """What the figures show: the judged objectives when there are two or more; else every objective, an unjudged
+    one by its training reward under a label that says so (a front needs two axes to draw)."""
+    if len(judged) >= 2:
+        return table, judged
+    shown, axes = table.copy(), []
+    for o in objectives:
+        if o in judged:
+            axes.append(o)
+            continue
+        label = f"{o} (training reward, unjudged)"
+        shown[label] = shown[f"{o}{TRAINING}"]
+        shown[f"{label}_ci_low"] = shown[f"{label}_ci_high"] = shown[label]
+        axes.append(label)
+    return shown, axes
 
 
 def reply_rows(policy: str, heldout: pd.DataFrame, replies: list[Reply]) -> list[dict]:
@@ -277,11 +394,6 @@ def _rounded(row: dict) -> dict:
     return {k: (None if _number(v) is None else round(float(v), 4)) for k, v in row.items()}
 
 
-def champion_policy(version: str) -> str:
-    """The champion version's name among the scored policies (scores.parquet)."""
-    return f"champion-v{version}"
-
-
 def champion_report(
     scores: pd.DataFrame,
     lookup: champion_eval.Lookup,
@@ -306,14 +418,16 @@ def champion_report(
         return report
     versions = champion_eval.versions_of(lookup.front)
     policies = {str(v.version): v.tags.get("policy") for v in lookup.front.versions}
-    rows = {v: _policy_stats(scores[scores["policy"] == champion_policy(v)], params) for v in versions}
-    points = np.array([[rows[v][o] for o in params.objective_names] for v in versions])
+    judged = list(norm.objectives)
+    rows = {v: _policy_stats(scores[scores["policy"] == champion_policy(v)], params, judged) for v in versions}
+    points = np.array([[rows[v][o] for o in judged] for v in versions])
     return report | {
         "versions": versions,
         "anchor_version": str(lookup.front.anchor.version),
         "champion_run_id": champion_eval.run_id(lookup.front),
         "scores": {v: {"policy": policies[v], **rows[v]} for v in versions},
-        "hypervolume": pareto.hypervolume(norm.apply(points), norm.reference),
+        "judged": judged,
+        "hypervolume": pareto.hypervolume(norm.apply(points), norm.reference) if judged else 0.0,
         "hypervolume_reference": norm.describe(),
     }
 
@@ -328,10 +442,18 @@ def front_rows(table: pd.DataFrame, objectives: list[str]) -> list[dict]:
             "on_front": bool(row["on_front"]),
             "hv_contribution": float(row["hv_contribution"]),
             "utility": float(row["utility"]),
-            "scores": {o: [float(row[o]), float(row[f"{o}_ci_low"]), float(row[f"{o}_ci_high"])] for o in objectives},
+            "scores": {o: _triple(row, o) for o in objectives},
+            "training_rewards": {o: float(row[f"{o}{TRAINING}"]) for o in objectives if f"{o}{TRAINING}" in row},
         }
         for _, row in table.iterrows()
     ]
+
+
+def _triple(row, objective: str) -> list[float] | None:
+    """[mean, 95% low, 95% high] of a judged objective; None for an unjudged one (not scored)."""
+    if _number(row[objective]) is None:
+        return None
+    return [float(row[objective]), float(row[f"{objective}_ci_low"]), float(row[f"{objective}_ci_high"])]
 
 
 def heldout_set(prompt_ids: list[str]) -> dict:
@@ -355,6 +477,7 @@ def generate(path, prompts: list[list[dict]], params: Params) -> list[Reply]:
         do_sample=settings.do_sample,
         temperature=settings.temperature,
         repetition_penalty=settings.repetition_penalty,
+        precision=settings.precision,
     )
 
 
@@ -414,59 +537,80 @@ def _free_cuda() -> None:
 
 
 def _front_table(
-    scores: pd.DataFrame, candidates, params: Params, perplexity: dict[str, float | None] | None = None
+    scores: pd.DataFrame,
+    candidates,
+    params: Params,
+    perplexity: dict[str, float | None] | None = None,
+    judged: list[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per policy: mean scores with 95% intervals, coherence and reward-hacking indicators, front
-    membership."""
+    """One row per policy: mean evaluator scores with 95% intervals (None for unjudged objectives), training
+    rewards, coherence and reward-hacking indicators, front membership. The front, hypervolume and utility use the
+    judged objectives only (`judged`; None: every objective)."""
     objectives = params.objective_names
+    judged = list(objectives if judged is None else judged)
     base_words = scores.loc[scores["policy"] == BASE, "completion"].map(lambda t: len(t.split())).mean()
     rows = []
     for name, _, weights in candidates:
         replies = scores[scores["policy"] == name]
-        row = {"policy": name, "is_base": name == BASE, "weights": weights} | _policy_stats(replies, params)
+        row = {"policy": name, "is_base": name == BASE, "weights": weights} | _policy_stats(replies, params, judged)
         row |= coherence.policy_indicators(replies, (perplexity or {}).get(name))
         rows.append(row | indicators(list(replies["completion"]), base_words))
     table = pd.DataFrame(rows)
     trained = ~table["is_base"]
-    start = table.loc[table["is_base"], objectives].to_numpy()[0]
+    start = table.loc[table["is_base"], judged].to_numpy(dtype=float)[0]
     declared = params.evaluate.normalisation
-    norm = pareto.normalisation(objectives, start, declared.ideal, declared.scale)
-    points, reference = norm.apply(table.loc[trained, objectives]), norm.reference
+    norm = pareto.normalisation(
+        judged,
+        start,
+        {o: v for o, v in declared.ideal.items() if o in judged},
+        {o: v for o, v in declared.scale.items() if o in judged},
+    )
     table["on_front"] = False
-    table.loc[trained, "on_front"] = pareto.front_mask(points)
     table["hv_contribution"] = 0.0
-    table.loc[trained, "hv_contribution"] = pareto.contributions(points, reference)
-    table["utility"] = table[objectives].mean(axis=1)
-    table = scorer_gaps(table, objectives)
-    table.attrs["hypervolume"] = pareto.hypervolume(points, reference)
+    table.attrs["hypervolume"] = 0.0
+    if judged:
+        points, reference = norm.apply(table.loc[trained, judged]), norm.reference
+        table.loc[trained, "on_front"] = pareto.front_mask(points)
+        table.loc[trained, "hv_contribution"] = pareto.contributions(points, reference)
+        table.attrs["hypervolume"] = pareto.hypervolume(points, reference)
+    table["utility"] = table[judged].mean(axis=1) if judged else np.nan
+    table = scorer_gaps(table, judged)
     table.attrs["normalisation"] = norm
+    table.attrs["judged"] = judged
     return table
 
 
-def _policy_stats(replies: pd.DataFrame, params: Params) -> dict[str, float]:
-    """Mean score with its bootstrap 95% interval per objective, and the independent scorers' means."""
+def _policy_stats(replies: pd.DataFrame, params: Params, judged: list[str] | None = None) -> dict[str, float | None]:
+    """Mean evaluator score with its bootstrap 95% interval per judged objective (None for the others), and the
+    mean training reward per objective where the scores carry it."""
+    judged = params.objective_names if judged is None else judged
     row = {}
     for o in params.objective_names:
-        row[o] = float(replies[o].mean())
-        low, high = bootstrap_ci(replies[o], params.evaluate.bootstrap_samples, params.seed)
+        if o not in judged:
+            row |= {o: None, f"{o}_ci_low": None, f"{o}_ci_high": None}
+            continue
+        values = replies[o].astype(float)
+        row[o] = float(values.mean())
+        low, high = bootstrap_ci(values.dropna(), params.evaluate.bootstrap_samples, params.seed)
         row |= {f"{o}_ci_low": low, f"{o}_ci_high": high}
     row["end_of_turn_rate"] = float(replies["ended"].mean())
     if "in_language" in replies:  # what the coherence gate compares, with the end-of-turn rate
         row["in_language"] = float(replies["in_language"].mean())
-    return row | {c: float(replies[c].mean()) for c in replies.columns if c.endswith("_independent")}
+    return row | {c: float(replies[c].astype(float).mean()) for c in replies.columns if c.endswith(TRAINING)}
 
 
 def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> None:
+    judged = table.attrs["judged"]
     tracking.log_metrics(metrics)
     for _, row in table.iterrows():
         with tracking.child_run(f"evaluate/{row['policy']}"):
             tracking.log_metrics(
-                {f"eval/{o}/mean": row[o] for o in objectives}
-                | {f"eval/{o}/ci95_low": row[f"{o}_ci_low"] for o in objectives}
-                | {f"eval/{o}/ci95_high": row[f"{o}_ci_high"] for o in objectives}
+                {f"eval/{o}/mean": row[o] for o in judged}
+                | {f"eval/{o}/ci95_low": row[f"{o}_ci_low"] for o in judged}
+                | {f"eval/{o}/ci95_high": row[f"{o}_ci_high"] for o in judged}
                 | {f"hacking/{k}": row[k] for k in HACKING}
-                | {f"independent/{o}/mean": row[f"{o}_independent"] for o in objectives if f"{o}_independent" in row}
-                | {f"hacking/{o}/scorer_gap": row[f"{o}_scorer_gap"] for o in objectives if f"{o}_scorer_gap" in row}
+                | {f"train_reward/{o}/mean": row[f"{o}{TRAINING}"] for o in objectives if f"{o}{TRAINING}" in row}
+                | {f"hacking/{o}/scorer_gap": row[f"{o}_scorer_gap"] for o in judged if f"{o}_scorer_gap" in row}
                 | {"eval/utility": row["utility"]}
                 | _coherence_numbers(row, "coherence/")
             )

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from components.common import pareto
+from components.evaluation.paired import draws
 
 
 def hypervolume_interval(
@@ -44,3 +45,33 @@ def hypervolume_interval(
     ]
     low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return [float(low), float(high)]
+
+
+def hypervolume_difference(
+    candidate: np.ndarray,
+    champion: np.ndarray,
+    base: np.ndarray,
+    samples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
+    """Hypervolume of the candidate front minus the champion front's, with a paired percentile interval: each
+    resample of prompts is applied to both fronts and to the reference (the start policy's means, `base`).
+
+    `candidate`, `champion`: policies x prompts x objectives, `base`: prompts x objectives, all normalised and in the
+    same prompt order (every policy answered the same prompts in the same evaluate run)."""
+    picks = draws(base.shape[0], samples, seed)
+
+    def volume(front: np.ndarray, idx) -> float:
+        return pareto.hypervolume(np.nanmean(front[:, idx], axis=1), np.nanmean(base[idx], axis=0))
+
+    whole = np.arange(base.shape[0])
+    values = [volume(candidate, idx) - volume(champion, idx) for idx in picks]
+    low, high = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return {
+        "difference": volume(candidate, whole) - volume(champion, whole),
+        "candidate": volume(candidate, whole),
+        "champion": volume(champion, whole),
+        "ci95": [float(low), float(high)],
+        "prompts": int(base.shape[0]),
+    }

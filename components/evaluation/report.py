@@ -52,17 +52,25 @@ def markdown(step: dict, objectives: list[str], tracking_uri: str, pipeline_run_
     ]
     for row in summary.get("front", []):
         weights = "/".join(f"{row['weights'][o]:g}" for o in objectives) if row["weights"] else "start policy"
-        cells = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in (row["scores"][o] for o in objectives)]
+        cells = [_cell(row["scores"][o], row.get("training_rewards", {}).get(o)) for o in objectives]
         front = "yes" if row["on_front"] else ("start" if row["policy"] == "start" else "")
         lines.append(
             f"| {row['policy']} | {weights} | " + " | ".join(cells) + f" | {front} | {row['hv_contribution']:.4g} |"
         )
-    lines += ["", f"Weights in the order {'/'.join(objectives)}; scores are means with bootstrap 95% intervals.", ""]
+    lines += [
+        "",
+        f"Weights in the order {'/'.join(objectives)}; scores are evaluator means with bootstrap 95% intervals "
+        "(evaluators GRPO never optimised); *unjudged*: no evaluator passed its agreement check with human labels, so "
+        "only the training reward is shown and the objective is out of the hypervolume, EUM and gates.",
+        "",
+    ]
+    lines += [f"- {o}: {verdict}" for o, verdict in summary.get("evaluators", {}).items()]
+    lines += [""] if summary.get("evaluators") else []
     lines += coherence_lines(summary.get("coherence"))
     gaps = {k.split("/")[1]: v for k, v in summary.items() if k.startswith("hacking/") and k.endswith("/scorer_gap")}
     if gaps:
         shown = ", ".join(f"{o} {v:+.3f}" for o, v in gaps.items())
-        lines.append(f"Largest gap between training and independent scorer gains: {shown}.")
+        lines.append(f"Largest gain of the training reward over its evaluator's (reward-hacking indicator): {shown}.")
     if "judge_attack/fpr" in summary:
         lines.append(f"Judge-attack probes scored like a good reply in {summary['judge_attack/fpr']:.1%} of trials.")
     if "champion/hypervolume" in summary:
@@ -112,3 +120,11 @@ def coherence_lines(block: dict | None) -> list[str]:
         "",
     ]
     return lines
+
+
+def _cell(scores: list[float] | None, training: float | None) -> str:
+    """A judged objective's mean and interval, or an unjudged one's training reward, flagged."""
+    if scores is None:
+        return "unjudged" + ("" if training is None else f" (training reward {training:.3f})")
+    mean, low, high = scores
+    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"

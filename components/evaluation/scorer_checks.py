@@ -1,8 +1,8 @@
 """Checks on the training scorers, run by evaluate on the held-out set.
 
-Independent scorers: for each objective, a scorer GRPO never optimised (`evaluate.independent`). A policy
-that games its training reward gains on it but not on the independent one; the difference of the two
-gains over the base policy is the scorer gap.
+Scorer gap: the front is scored by evaluators GRPO never optimised (components/evaluation/front_evaluators.py); the
+training rewards are reported beside them. A policy that games its training reward gains on it but not on the
+evaluator: the difference of the two gains over the start policy is the objective's reward-hacking indicator.
 
 Judge attack: the master-key probes (components.evaluation.attack_probes) scored by every trained judge (the reward
 models), against the chosen replies of held-out pairs; promotion gates on the false-positive rate.
@@ -17,26 +17,21 @@ import pandas as pd
 
 from components.data.canonical import read_table
 from components.evaluation.attack_probes import false_positive_rate
-from components.scorers.specs import scorer_from_spec
 from paretoflow.schema import Params
 
 Scorer = Callable[..., list[float]]
-
-
-def independent_scorers(params: Params) -> dict[str, Scorer]:
-    """objective -> its independent scorer, in [0, 1] (a reward model's raw score through a sigmoid, as the
-    training scorers' default), built with the run's params (rubric judges take its settings, overrides included)."""
-    return {objective: scorer_from_spec(spec, params) for objective, spec in params.evaluate.independent.items()}
+TRAINING = "_training"  # `<objective>_training`: the training reward beside the evaluator's score `<objective>`
 
 
 def scorer_gaps(table: pd.DataFrame, objectives: list[str]) -> pd.DataFrame:
-    """`<o>_scorer_gap`: the training scorer's gain over the base minus the independent scorer's gain (0 for
-    the base; large and positive: the policy pleases its reward more than it achieves the objective)."""
+    """`<o>_scorer_gap`: the training reward's gain over the start policy minus the evaluator's gain (0 for the
+    start policy; large and positive: the policy pleases its reward more than it achieves the objective). Only for
+    judged objectives (an unjudged one has no evaluator score) with their training reward in the table."""
     base = table[table["is_base"]].iloc[0]
     for o in objectives:
-        column = f"{o}_independent"
-        if column in table:
-            table[f"{o}_scorer_gap"] = (table[o] - base[o]) - (table[column] - base[column])
+        column = f"{o}{TRAINING}"
+        if column in table and pd.notna(base[o]):
+            table[f"{o}_scorer_gap"] = (table[column] - base[column]) - (table[o] - base[o])
     return table
 
 

@@ -1,28 +1,36 @@
-"""Dynamic reward weighting (algorithms.md section 5) as TrainerCallbacks that rewrite GRPOTrainer.reward_weights.
+"""Dynamic reward weighting (Lu et al., arXiv 2509.11452; algorithms.md section 5) as TrainerCallbacks.
 
-Both keep the weights on the simplex. A global multiplier of every reward cancels under TRL's std-normalised
-advantages (section 5.4), so the hypervolume-guided variant turns the paper's one meta reward into one per
-objective: only the relative mix of objectives changes, and that mix survives normalisation.
+Where a lever survives TRL (1.16, `GRPOTrainer._generate_and_score_completions`):
+- `sum_then_normalize`: A = (sum_k w_k r_k - group mean) / (group std + 1e-4), or / (batch std + 1e-4) with
+  `scale_rewards: batch`. A common factor c on every reward cancels (up to the 1e-4); only with `scale_rewards:
+  none` does c reach the advantages.
+- `normalize_then_sum`: each reward is z-scored within its group, weighted, summed, and the sum is divided by
+  its batch std: c cancels whatever `scale_rewards` says.
+- Where c does reach the loss (scale_rewards none), AdamW divides each gradient by its running RMS (beta2 =
+  0.999, about the last thousand steps), so a constant factor cancels there too and a varying one acts only
+  relative to its own running RMS.
+So the paper's `r_i = meta * sum_k w_k s_k` does nothing here (note 5.4). The relative mix of objectives, w_k
+against w_j, survives both aggregations; the learning rate multiplies AdamW's normalised update directly.
+Hence the two rules act on those two levers:
 
-- hypervolume (5.1): every `update_every` steps the mean reward per objective over that window is a point v.
-  The hypervolume gain of v over the buffer of earlier non-dominated points, relative to the buffer's
-  hypervolume, is shared among the objectives that rose in the window:
-  meta_k = 0.5 + 1.5 tanh(rel_gain * K * share_k), w = normalise(preference * meta). Objectives that drive
-  Pareto progress gain up to 4x over stagnant ones; with no progress the weights fall back to the preference.
-  The paper's reference is the first point; with several noisy objectives a later point rarely beats it in
-  all of them at once and the weights would never move, so the reference here sits just below every point
-  seen so far, and any point the buffer does not dominate counts as progress.
-- gradient (5.2): per-objective advantages (same group baseline and scaling as TRL) give per-objective policy
-  gradients g_k over the trainable parameters (the LoRA adapters under LoRA); influence_k = <g_k, sum_j g_j>,
-  divided by ||sum_j g_j||^2 so the step is scale-free; log w += step_size * influence; w = softmax(log w).
+- HypervolumeMeta (5.1): user preference w fixed; every `update_every` (k) optimizer steps the policy answers a
+  fixed set of `validation_prompts` (m) train prompts greedily, each objective scored by its training reward
+  (standardised by the start policy's rollouts, reward_scales) and normalised as pareto.Normalisation does
+  (start policy's validation means = 0, scale 1: one start-policy reward std). The hypervolume gain of that
+  point over the accumulated front B, reference fixed at the start policy, gives meta = 0.5 + 1.5 tanh(gain ...)
+  and meta multiplies the learning rate until the next validation. The weights never change.
+- GradientWeights (5.2): per-objective policy gradients; log w += step * influence, w = softmax(log w). The
+  weights reach TRL as `reward_weights`, i.e. as the relative mix, which survives normalisation.
 
-The state (weights, trajectory, buffer) is written into every checkpoint and read back on resume.
+The state (weights or meta, front, trajectory, validation cost) is written into every checkpoint and read back
+on resume; the learning rate's meta factor travels in the optimizer's and scheduler's own checkpointed state.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +40,10 @@ from components.common import pareto
 from paretoflow import tracking
 
 STATE_FILE = "dynamic_weights.json"
-# The reference sits this far below the lowest point seen, so a tied (saturated) objective adds no zero volume.
-REFERENCE_MARGIN = 1e-3
 
 
 class DynamicWeights(TrainerCallback):
-    """Shared plumbing: apply weights to the trainer, record the trajectory, save/restore with checkpoints."""
+    """Shared plumbing: the reward weights given to the trainer, the trajectory, save/restore with checkpoints."""
 
     method = ""
 
@@ -45,19 +51,26 @@ class DynamicWeights(TrainerCallback):
         self.trainer = trainer
         self.objectives = objectives
         total = sum(preference[o] for o in objectives)
-        self.preference = np.array([preference[o] / total for o in objectives])
-        self.weights = self.preference.copy()
+        self.weights = np.array([preference[o] / total for o in objectives])
         self.update_every = update_every
         self.audit = audit
         self.trajectory: list[dict] = []
         self.apply(step=0)
 
-    def apply(self, step: int) -> None:
+    def give_weights(self) -> None:
+        """Hand the weights to TRL; audit rewards stay at 0."""
         import torch
 
         self.trainer.reward_weights = torch.tensor([*self.weights.tolist(), *[0.0] * self.audit], dtype=torch.float32)
-        if not self.trajectory or self.trajectory[-1]["step"] != step:
-            self.trajectory.append({"step": step, **dict(zip(self.objectives, self.weights.round(6).tolist()))})
+
+    def apply(self, step: int, **extra) -> None:
+        """Hand the weights to TRL and record them with `extra` for this step (one entry and metric per step)."""
+        self.give_weights()
+        entry = {"step": step, **dict(zip(self.objectives, self.weights.round(6).tolist())), **extra}
+        if self.trajectory and self.trajectory[-1]["step"] == step:
+            self.trajectory[-1] |= entry
+            return
+        self.trajectory.append(entry)
         tracking.log_metrics({f"weight/{o}": w for o, w in zip(self.objectives, self.weights)}, step=step)
 
     def on_save(self, args, state, control, **kwargs):
@@ -71,7 +84,7 @@ class DynamicWeights(TrainerCallback):
     def load_state_dict(self, state: dict) -> None:
         self.weights = np.array(state["weights"])
         self.trajectory = state["trajectory"]
-        self.apply(step=self.trajectory[-1]["step"] if self.trajectory else 0)
+        self.give_weights()
 
     def restore(self, checkpoint: str | Path) -> None:
         path = Path(checkpoint) / STATE_FILE
@@ -79,67 +92,145 @@ class DynamicWeights(TrainerCallback):
             raise FileNotFoundError(f"checkpoint {checkpoint} has no {STATE_FILE}; delete it to restart the run")
         self.load_state_dict(json.loads(path.read_text()))
 
-    def final(self) -> dict[str, float]:
-        return dict(zip(self.objectives, self.weights.tolist()))
+    def summary(self) -> dict:
+        """What the run's manifest entry keeps of the adaptation."""
+        return {"final_weights": dict(zip(self.objectives, self.weights.tolist()))}
 
 
-class HypervolumeWeights(DynamicWeights):
+class HypervolumeMeta(DynamicWeights):
+    """Algorithm 5.1, hypervolume-guided adaptation: the meta reward of Pareto progress on a validation set.
+
+    Departures from the paper, and why:
+    - meta scales the learning rate, not the rewards: TRL's normalisation and AdamW cancel a reward factor (module
+      docstring). For plain SGD on REINFORCE the two are the same update.
+    - validation every k steps (the paper: every step) on m train prompts (the paper: a held-out set such as
+      MATH500): the test split is the front's held-out set and stays unseen; the trainer may draw a validation
+      prompt for training too (rarely: m of the train prompts). Greedy decoding, as verl validates by default.
+    - the gain enters tanh as gain^(1/K), the side of the cube of equal volume: a volume shrinks as the K-th power
+      of the per-objective gains, so with K = 4 and gains of 0.3 std the paper's tanh(gain) = tanh(0.008) would
+      hold meta at 0.5 whatever the progress. The paper's extremes stay: 0.5 with no progress, towards 2 with
+      much.
+    - points are normalised (start policy = 0) and only points better than the start policy in every objective
+      add volume (pareto.hypervolume), algorithms.md 5.1 [ours]; the paper raises on negative contributions.
+    """
+
     method = "hypervolume"
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.window: list[list[float]] = []
-        self.reference: list[float] | None = None
-        self.buffer: list[list[float]] = []
-        self.last: list[float] | None = None
+    def __init__(self, trainer, objectives, preference, update_every: int, audit: int, validation_prompts: list):
+        super().__init__(trainer, objectives, preference, update_every, audit)
+        self.prompts = validation_prompts
+        self.start: list[float] | None = None  # the start policy's validation means: the fixed reference
+        self.front: list[list[float]] = []  # B: normalised points that added volume (never pruned, as the paper)
+        self.meta = 1.0  # the paper's initial meta; 1 = the configured learning rate
+        self.validation_seconds: list[float] = []
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        keys = [f"rewards/{o}/mean" for o in self.objectives]
-        if not logs or not all(k in logs for k in keys):
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.start is None:  # a resumed run has its reference from the checkpoint
+            self.start = self.validate().tolist()
+            self.apply(step=state.global_step, meta=self.meta, validation=dict.fromkeys(self.objectives, 0.0))
+
+    def on_step_end(self, args, state, control, optimizer=None, lr_scheduler=None, **kwargs):
+        if state.global_step % self.update_every:
             return
-        self.window.append([float(logs[k]) for k in keys])
-        if len(self.window) >= self.update_every:
-            self.weights = self.update(np.mean(self.window, axis=0))
-            self.window = []
-            self.apply(step=state.global_step)
-
-    def update(self, point: np.ndarray) -> np.ndarray:
-        """New weights from this window's mean rewards (see the module docstring)."""
-        if self.reference is None:
-            self.reference, self.last = (point - REFERENCE_MARGIN).tolist(), point.tolist()
-            self.buffer = [point.tolist()]
-            return self.preference.copy()
-        reference = np.minimum(np.array(self.reference), point - REFERENCE_MARGIN)
-        self.reference = reference.tolist()
-        buffer = np.array(self.buffer).reshape(-1, len(point))
-        before = pareto.hypervolume(buffer, reference)
-        gain = max(0.0, pareto.hypervolume(np.vstack([buffer, point]), reference) - before)
-        relative = gain / before if before > 0 else float(gain > 0)
-        rise = np.maximum(0.0, point - np.array(self.last))
-        share = rise / rise.sum() if rise.sum() > 0 else np.zeros_like(rise)
-        meta = 0.5 + 1.5 * np.tanh(relative * len(point) * share)
+        point = self.normalisation().apply(self.validate())
+        gain = progress(np.array(self.front).reshape(-1, len(point)), point)
         if gain > 0:
-            self.buffer.append(point.tolist())
-        self.last = point.tolist()
-        weights = self.preference * meta
-        return weights / weights.sum()
+            self.front.append(point.tolist())
+        self.scale_step(meta_reward(gain, len(point)), optimizer, lr_scheduler)
+        extra = {"meta": round(self.meta, 6), "hypervolume_gain": gain}
+        self.apply(step=state.global_step, **extra, validation=dict(zip(self.objectives, point.round(6).tolist())))
+        tracking.log_metrics({"dynamic/meta": self.meta, "dynamic/hypervolume_gain": gain}, step=state.global_step)
+
+    def validate(self) -> np.ndarray:
+        """The policy's mean training reward per objective on the validation prompts (greedy), timed."""
+        import torch
+
+        from components.common.replies import generate_replies
+
+        trainer = self.trainer
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        started = time.perf_counter()
+        model.eval()  # no dropout while validating
+        try:
+            with torch.random.fork_rng():  # whatever decoding draws, the training run's random stream stays as it was
+                replies = generate_replies(
+                    None,
+                    self.prompts,
+                    max_new_tokens=trainer.max_completion_length,
+                    batch_size=len(self.prompts),
+                    seed=0,
+                    model=model,
+                    tokenizer=trainer.processing_class,
+                )
+        finally:
+            model.train()
+        completions = [[{"role": "assistant", "content": r.text}] for r in replies]
+        funcs = trainer.reward_funcs[: len(self.objectives)]
+        values = np.array([np.nanmean(np.array(f(self.prompts, completions), dtype=float)) for f in funcs])
+        self.validation_seconds.append(round(time.perf_counter() - started, 3))
+        tracking.log_metrics({"dynamic/validation_seconds": self.validation_seconds[-1]})
+        return values
+
+    def normalisation(self) -> pareto.Normalisation:
+        """Start policy = 0; 1 = one start-policy std of the (standardised) training reward."""
+        return pareto.normalisation(self.objectives, self.start, ideal={}, scale=dict.fromkeys(self.objectives, 1.0))
+
+    def scale_step(self, meta: float, optimizer, lr_scheduler) -> None:
+        """Learning rate = configured schedule x meta: the current rate at once, and the scheduler's base rates
+        for the steps after (LambdaLR-style schedulers multiply them by the schedule's factor)."""
+        ratio = meta / self.meta
+        for group in optimizer.param_groups:
+            group["lr"] *= ratio
+        lr_scheduler.base_lrs = [rate * ratio for rate in lr_scheduler.base_lrs]
+        lr_scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]  # what the trainer logs next
+        self.meta = meta
 
     def state_dict(self) -> dict:
         return super().state_dict() | {
-            "window": self.window,
-            "reference": self.reference,
-            "buffer": self.buffer,
-            "last": self.last,
+            "start": self.start,
+            "front": self.front,
+            "meta": self.meta,
+            "validation_seconds": self.validation_seconds,
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.window, self.reference = state["window"], state["reference"]
-        self.buffer, self.last = state["buffer"], state["last"]
+        self.start, self.front, self.meta = state["start"], state["front"], state["meta"]
+        self.validation_seconds = state["validation_seconds"]
         super().load_state_dict(state)
+
+    def summary(self) -> dict:
+        seconds = self.validation_seconds
+        return super().summary() | {
+            "final_meta": self.meta,
+            "start_validation": dict(zip(self.objectives, self.start or [])),  # the reference, before normalising
+            "front_points": len(self.front),
+            "validation_prompts": len(self.prompts),
+            "validations": len(seconds),
+            "validation_seconds": round(sum(seconds), 2),
+            "seconds_per_validation": round(sum(seconds) / len(seconds), 3) if seconds else None,
+        }
+
+
+def progress(front: np.ndarray, point: np.ndarray) -> float:
+    """5.1's dHV: the volume `point` adds to the accumulated front, reference the start policy (0)."""
+    reference = np.zeros(len(point))
+    return max(0.0, pareto.hypervolume(np.vstack([front, point]), reference) - pareto.hypervolume(front, reference))
+
+
+def meta_reward(gain: float, objectives: int) -> float:
+    """5.1's meta = 0.5 + 1.5 tanh(.), of the gain's K-th root (HypervolumeMeta's departures): in [0.5, 2)."""
+    return 0.5 + 1.5 * math.tanh(gain ** (1 / objectives))
 
 
 class GradientWeights(DynamicWeights):
-    """Needs the step's batch and per-objective rewards: it wraps two trainer methods to keep the latest ones."""
+    """Algorithm 5.2, gradient-based weights: objectives whose policy gradient agrees with the total gain weight.
+
+    Departures: the weights start at the preference (the paper: uniform, no preference given); the gradient is of
+    the policy-gradient loss at ratio 1 without the KL term (the paper: PPO-clip + KL), over every trainable
+    parameter (the LoRA adapters under LoRA; the paper: a layer subset to bound memory); the influence is divided
+    by ||sum_j g_j||^2, so `step_size` is scale-free (the paper: eta_t / lambda times the raw dot products, whose
+    size depends on the model). It needs the step's batch and per-objective rewards, so it wraps two trainer
+    methods to keep the latest ones."""
 
     method = "gradient"
 
@@ -164,6 +255,7 @@ class GradientWeights(DynamicWeights):
         self.trainer._calculate_rewards = keep_rewards
 
     def on_step_end(self, args, state, control, **kwargs):
+        """5.2's update, influence averaged over `update_every` steps (the paper's weight_accumulation_steps)."""
         if self._batch is None or self._rewards is None:
             return
         self.influence.append(self.batch_influence())
@@ -175,7 +267,7 @@ class GradientWeights(DynamicWeights):
             self.apply(step=state.global_step)
 
     def batch_influence(self) -> np.ndarray:
-        """The objectives' gradient influence on the latest batch (policy-gradient loss at ratio 1)."""
+        """5.2's M = G G^T row sums on the latest batch: <g_k, sum_j g_j> per objective."""
         import torch
 
         trainer, batch = self.trainer, self._batch
@@ -222,7 +314,7 @@ def gradient_influence(grads: list) -> np.ndarray:
 
 
 def objective_advantages(rewards, group: int, scale: str):
-    """Per-objective GRPO advantages: each reward column against its own group mean (and std unless `none`)."""
+    """5.2's A_k: each reward column against its own group mean (and std unless `none`), TRL's estimator."""
     import torch
 
     grouped = rewards.view(-1, group, rewards.size(1))
@@ -234,25 +326,46 @@ def objective_advantages(rewards, group: int, scale: str):
     return torch.nan_to_num(centred.view(-1, rewards.size(1)))
 
 
-def make_callback(method: str, trainer, objectives, preference, update_every: int, step_size: float, audit: int):
-    if method == "gradient":
-        return GradientWeights(trainer, objectives, preference, update_every, audit, step_size=step_size)
-    return HypervolumeWeights(trainer, objectives, preference, update_every, audit)
+def validation_prompts(trainer, count: int, seed: int) -> list:
+    """5.1's fixed validation set: `count` prompts of the training dataset, drawn once with the run seed."""
+    prompts = trainer.train_dataset["prompt"]
+    if count > len(prompts):
+        raise ValueError(
+            f"grpo.dynamic.validation_prompts is {count} but there are {len(prompts)} train prompts; lower it"
+        )
+    chosen = np.random.default_rng(seed).choice(len(prompts), size=count, replace=False)
+    return [prompts[int(i)] for i in sorted(chosen)]
+
+
+def make_callback(cfg, trainer, objectives: list[str], preference: dict[str, float], audit: int, seed: int):
+    """The callback of `grpo.dynamic` (schema DynamicWeighting) for one run."""
+    if cfg.method == "gradient":
+        return GradientWeights(trainer, objectives, preference, cfg.update_every, audit, step_size=cfg.step_size)
+    prompts = validation_prompts(trainer, cfg.validation_prompts, seed)
+    return HypervolumeMeta(trainer, objectives, preference, cfg.update_every, audit, prompts)
 
 
 def plot_trajectory(trajectory: list[dict], objectives: list[str], title: str):
+    """Weights per objective over steps; with hypervolume adaptation, the learning-rate factor meta beside them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = [t["step"] for t in trajectory]
     for o in objectives:
-        ax.plot([t["step"] for t in trajectory], [t[o] for t in trajectory], marker=".", label=o)
+        ax.plot(steps, [t[o] for t in trajectory], marker=".", label=o)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("reward weight")
+    if any("meta" in t for t in trajectory):
+        meta = ax.twinx()
+        meta.plot(steps, [t.get("meta", 1.0) for t in trajectory], color="black", linestyle="--", label="meta")
+        meta.set_ylabel("learning-rate factor (meta)")
+        meta.set_ylim(0, 2.1)
+        meta.legend(fontsize=8, loc="upper right")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -20,9 +20,10 @@ rule-based reward with a mass at one value (concision: every reply within budget
 0 where its std is still positive.
 
 The rollouts: `grpo.reward_scale.prompts` train prompts drawn with the run seed, `completions_per_prompt` each,
-sampled as GRPOTrainer samples (temperature, max_completion_length, top_p 1, top_k off, stop at EOS) with the run
-seed. The statistics follow from the start policy, the scorers and params, so `reward_scales.json` in the
-policies folder keeps them under a key of all three and a re-run reads them instead of generating again.
+sampled as GRPOTrainer samples (temperature, max_completion_length, top_p 1, top_k off, stop at EOS, its
+precision) with the run seed. The statistics follow from the start policy, the scorers and params, so
+`reward_scales.json` in the policies folder keeps them under a key of all three and a re-run reads them instead of
+generating again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from components.common.messages import as_messages
+from components.common.precision import use_bf16
 from paretoflow import tracking
 from paretoflow.code_deps import code_version
 from paretoflow.hashing import text_sha
@@ -43,9 +45,9 @@ SCALES_FILE = "reward_scales.json"
 # Below this std an objective did not vary at the start policy: it is centred but not divided (a division
 # would blow rounding noise up to unit scale); the file says so.
 MIN_STD = 1e-6
-BATCH = 16  # rollouts per generate() call
+BATCH = 16  # rollouts decoded together
 # params the statistics depend on besides `grpo`'s sampling settings: the start policy and every scorer's inputs
-SCORE_SECTIONS = {"objectives", "seed", "policy", "sft", "reward_model", "novelty", "rubrics"}
+SCORE_SECTIONS = {"objectives", "seed", "policy", "sft", "reward_model", "novelty", "rubrics", "seeker"}
 
 
 def measure(params, base, train: pd.DataFrame, rewards: list, out_dir: Path, inputs: dict) -> dict:
@@ -131,6 +133,7 @@ def scales_key(params, inputs: dict) -> str:
             "reward_scale": cfg.reward_scale.model_dump(mode="json"),
             "temperature": cfg.temperature,
             "max_completion_length": cfg.max_completion_length,
+            "bf16": use_bf16(cfg.precision),
         },
         "code": code_version(__name__),
         "libraries": {name: metadata.version(name) for name in ("torch", "transformers")},
@@ -146,28 +149,30 @@ def start_prompts(params, train: pd.DataFrame) -> list:
 
 
 def start_rollouts(params, base, train: pd.DataFrame) -> tuple[list, list]:
-    """Prompts and the start policy's completions, sampled with GRPOTrainer's generation settings and the run
-    seed; completions as TRL hands them to reward functions (one assistant message each)."""
-    import torch
+    """Prompts and the start policy's completions, sampled with GRPOTrainer's generation settings, in GRPO's
+    precision (its CPU rollouts sample from a bf16 copy) and with the run seed, by the decoding loop of held-out
+    generation (exact sampling from the full softmax: top_p 1, top_k off); completions as TRL hands them to reward
+    functions (one assistant message each)."""
     from accelerate import PartialState
-    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+    from components.common.replies import generate_ids, load_policy
 
     prompts = start_prompts(params, train)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    tokenizer.padding_side = "left"
-    device = PartialState().device  # this process's device (its own GPU in a multi-GPU launch)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).to(device).eval()
+    model, tokenizer = load_policy(base, params.grpo.precision)
+    model = model.to(PartialState().device)  # this process's device (its own GPU in a multi-GPU launch)
     config = generation_config(params, model, tokenizer)
-    stops = config.eos_token_id
-    set_seed(params.seed)
-    texts = []
-    for i in range(0, len(prompts), BATCH):
-        batch = tokenizer.apply_chat_template(
-            prompts[i : i + BATCH], add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
-        ).to(device)
-        with torch.inference_mode():
-            ids = model.generate(**batch, generation_config=config)
-        texts += [_decode(row, stops, tokenizer) for row in ids[:, batch["input_ids"].shape[1] :].tolist()]
+    rows = generate_ids(
+        model,
+        tokenizer,
+        prompts,
+        stops=config.eos_token_id,
+        max_new_tokens=config.max_new_tokens,
+        batch_size=BATCH,
+        seed=params.seed,
+        do_sample=True,
+        temperature=config.temperature,
+    )
+    texts = [_decode(row, config.eos_token_id, tokenizer) for row in rows]
     return prompts, [[{"role": "assistant", "content": t}] for t in texts]
 
 

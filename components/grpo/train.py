@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from components.common.fused_head import score_labelled_positions
 from components.common.lora import lora_config
+from components.common.precision import bf16_rollouts, use_bf16
 from components.data.canonical import read_table
 from components.grpo import checkpoints as ckpt
 from components.grpo import reward_scales
@@ -33,6 +35,8 @@ from components.grpo.rewards import (
     training_rewards,
     zero_variance_summary,
 )
+from components.seeker import rollout as multiturn
+from components.seeker.simulator import seeker_for
 from components.sft.start import start_policy_dir
 from paretoflow import paths, tracking
 from paretoflow.code_deps import code_version
@@ -76,9 +80,11 @@ def train_candidates(params: Params, data_dir: Path, reward_models_dir: Path, ou
     callable in process or from a job entry point."""
     require_cuda_for_vllm(params)
     data_dir, reward_models_dir, out_dir = Path(data_dir), Path(reward_models_dir), Path(out_dir)
-    train = train_prompts(data_dir)
+    train = train_prompts(data_dir, params.grpo.prompt_sources)
     tracking.log_table_input(train, data_dir / "prompts.parquet", "prompts-train", "training")
     rewards, names = training_rewards(params, reward_models_dir)
+    if multiturn.enabled(params):  # whole conversations: per-reply rewards averaged over the policy's turns
+        rewards = [multiturn.over_turns(f) for f in rewards]
     base = start_policy_dir(params, reward_models_dir.parent / paths.SFT.name)
     runs = plan(params)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,12 +121,18 @@ def train_candidates(params: Params, data_dir: Path, reward_models_dir: Path, ou
     }
 
 
-def train_prompts(data_dir: Path):
-    """The train split of the ingested prompts, in id order."""
+def train_prompts(data_dir: Path, sources: list[str] = ()):
+    """The train split of the ingested prompts (of `sources` only, when named: grpo.prompt_sources), in id order."""
     prompts = read_table(data_dir / "prompts.parquet")
     train = prompts[prompts["split"] == "train"].sort_values("id")
+    if sources:
+        train = train[train["source"].isin(sources)]
     if train.empty:
-        raise ValueError("no train prompts to optimise on; add prompt rows to data.sources")
+        where = f" of grpo.prompt_sources {list(sources)}" if sources else ""
+        raise ValueError(
+            f"no train prompts{where} to optimise on; add prompt rows to data.sources "
+            f"(sources with prompts: {sorted(prompts['source'].unique())})"
+        )
     return train
 
 
@@ -282,7 +294,7 @@ def _train_one(params: Params, run: Run, base, train, rewards, names, out: Path,
         title = f"{run.name}: reward weights ({dynamic.method})"
         tracking.log_figure(plot_trajectory(dynamic.trajectory, params.objective_names, title), "weights.png")
         tracking.log_dict({"trajectory": dynamic.trajectory}, "weight_trajectory.json")
-        summary["final_weights"] = dynamic.final()
+        summary |= dynamic.summary()
     ckpt.mark_finished(out, summary)
     return summary | {"skipped": 0}
 
@@ -305,7 +317,7 @@ def _trainer(params: Params, run: Run, base, train, rewards, out: Path):
         multi_objective_aggregation=cfg.multi_objective_aggregation,
         scale_rewards=cfg.scale_rewards,
         seed=params.seed,
-        bf16=False,
+        bf16=use_bf16(cfg.precision),  # autocast over fp32 weights and optimizer states (mixed precision)
         activation_checkpointing=False,
         logging_steps=1,
         save_strategy="steps",
@@ -329,6 +341,7 @@ def build_trainer(params: Params, base, train, rewards, args):
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     tokenizer.padding_side = "left"
+    score_labelled_positions()
     trainer = GRPOTrainer(
         model=str(base),
         reward_funcs=rewards,
@@ -336,7 +349,10 @@ def build_trainer(params: Params, base, train, rewards, args):
         train_dataset=Dataset.from_dict({"prompt": list(train["prompt"])}),
         processing_class=tokenizer,
         peft_config=lora_config(params.grpo.lora),
+        rollout_func=multiturn.make_rollout(seeker_for(params), train) if multiturn.enabled(params) else None,
     )
+    if args.bf16 and args.use_cpu and not args.use_vllm and params.grpo.lora is None:
+        bf16_rollouts(trainer.model)  # autocast would re-cast every weight for every sampled token
     return trainer, tokenizer
 
 
@@ -345,16 +361,8 @@ def _dynamic_callback(params: Params, run: Run, trainer, names: list[str]):
         return None
     from components.grpo.dynamic_weights import make_callback
 
-    cfg = params.grpo.dynamic
-    callback = make_callback(
-        cfg.method,
-        trainer,
-        params.objective_names,
-        run.weights,
-        cfg.update_every,
-        cfg.step_size,
-        audit=len(names) - len(params.objectives),
-    )
+    audit = len(names) - len(params.objectives)
+    callback = make_callback(params.grpo.dynamic, trainer, params.objective_names, run.weights, audit, params.seed)
     trainer.add_callback(callback)
     return callback
 

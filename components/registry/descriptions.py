@@ -24,8 +24,8 @@ class Evaluation:
     """What every version of one front shares: its evaluation (the evaluate step's files) and what it stands on."""
 
     objectives: list[str]
-    evaluators: dict[str, str]  # objective -> the scorer evaluate scored it with (the training scorer)
-    independent: dict[str, str]  # objective -> the independent scorer spec it was checked with
+    evaluators: dict[str, str]  # objective -> its training scorer (what GRPO optimised)
+    checks: dict | None  # evaluators.json: objective -> its evaluator, agreement with human labels, judged or not
     metrics: dict  # metrics.json
     heldout: dict  # heldout.json
     judge_attack: dict | None  # judge_attack.json
@@ -46,7 +46,7 @@ def version_description(row: dict, ev: Evaluation) -> str:
         f"`{ev.pipeline_run}` (hypervolume contribution {row['hv_contribution']:.4g}, equal-weight utility "
         f"{row['utility']:.3f}).",
         "",
-        "| objective | held-out mean | 95% interval | judged by | independent check |",
+        "| objective | held-out mean | 95% interval | evaluator (agreement with human labels) | training reward |",
         "|---|---|---|---|---|",
         *(_score_row(row, o, ev) for o in ev.objectives),
         "",
@@ -97,12 +97,27 @@ def front_line(name: str, versions: list[str], ev: Evaluation) -> str:
 
 
 def _score_row(row: dict, objective: str, ev: Evaluation) -> str:
-    low, high = row.get(f"{objective}_ci_low"), row.get(f"{objective}_ci_high")
+    low, high, mean = row.get(f"{objective}_ci_low"), row.get(f"{objective}_ci_high"), row.get(objective)
     interval = "–" if low is None else f"[{low:.3f}, {high:.3f}]"
-    spec = ev.independent.get(objective)
-    value = row.get(f"{objective}_independent")
-    check = "–" if spec is None else f"{spec}" + ("" if value is None else f": {value:.3f}")
-    return f"| {objective} | {row[objective]:.3f} | {interval} | {ev.evaluators[objective]} | {check} |"
+    shown = "**unjudged**, not scored" if mean is None else f"{mean:.3f}"
+    training = row.get(f"{objective}_training")
+    reward = ev.evaluators[objective] + ("" if training is None else f": {training:.3f}")
+    return f"| {objective} | {shown} | {interval} | {_cell(_evaluator(objective, ev))} | {reward} |"
+
+
+def _evaluator(objective: str, ev: Evaluation) -> str:
+    """The objective's evaluator and its agreement check, or why it is unjudged."""
+    check = (ev.checks or {}).get(objective)
+    if check is None:
+        return "not recorded (evaluated before evaluators.json)"
+    if check["kind"] == "rule":
+        return f"{check['evaluator']}: a deterministic rule, no agreement check needed"
+    measured = check["agreement"]
+    if measured is None:
+        return f"unjudged: {check['why']}"
+    low, high = measured["ci95"]
+    agreement = f"{measured['agreement']:.2f} [{low:.2f}, {high:.2f}] on {measured['n']} held-out pairs"
+    return f"{check['evaluator']}, {agreement}" + ("" if check["judged"] else ": unjudged, interval not above 0.5")
 
 
 def _heldout_line(ev: Evaluation) -> str:
@@ -125,13 +140,15 @@ def _front_figures(metrics: dict) -> str:
 
 def _judged_line(row: dict, ev: Evaluation) -> str:
     parts = [
-        "Every objective by the scorer GRPO trained on (column *judged by*), next to a scorer GRPO never optimised "
-        "(*independent check*)"
+        "Every objective by an evaluator GRPO never optimised (column *evaluator*); a model or judge counts only when "
+        "its agreement with human labels on held-out pairs has a 95% interval above 0.5, else the objective is "
+        "unjudged: not scored, and left out of the hypervolume, EUM and gates. The reward GRPO optimised is beside it "
+        "(*training reward*)"
     ]
     gaps = {o: row[f"{o}_scorer_gap"] for o in ev.objectives if row.get(f"{o}_scorer_gap") is not None}
     if gaps:
         parts.append(
-            "gain of the training scorer over the independent one: "
+            "gain of the training reward minus the evaluator's (reward-hacking indicator): "
             + ", ".join(f"{o} {gap:+.3f}" for o, gap in gaps.items())
         )
     signs = [f"{label} {row[k]:.3f}" for k, label in HACKING_SHOWN.items() if row.get(k) is not None]
@@ -170,9 +187,13 @@ def _champion_lines(ev: Evaluation) -> list[str]:
     if not ev.champion or not ev.champion["versions"]:
         return []
     scores = "; ".join(
-        f"v{v} " + ", ".join(f"{o} {s[o]:.3f}" for o in ev.objectives) for v, s in ev.champion["scores"].items()
+        f"v{v} " + ", ".join(f"{o} {_score(s.get(o))}" for o in ev.objectives) for v, s in ev.champion["scores"].items()
     )
     return [f"**Champion front, scored beside it** in evaluate run `{ev.champion['run_id']}`: {scores}.", ""]
+
+
+def _score(value: float | None) -> str:
+    return "unjudged" if value is None else f"{value:.3f}"
 
 
 def promotion_section(gates: list[dict], outcome: str, context: str) -> str:

@@ -93,8 +93,9 @@ def load_fronts(client: MlflowClient, run_ids: list[str]) -> tuple[pd.DataFrame,
 
 
 def objectives_of(table: pd.DataFrame) -> list[str]:
-    """The objectives are the score columns that carry an interval (`<o>_ci_low`)."""
-    return [c.removesuffix("_ci_low") for c in table.columns if c.endswith("_ci_low")]
+    """The objectives are the score columns that carry an interval (`<o>_ci_low`); an unjudged one (no evaluator
+    passed its agreement check, so no run scored it: the runs share evaluators) has none and is left out."""
+    return [c.removesuffix("_ci_low") for c in table.columns if c.endswith("_ci_low") and table[c].notna().any()]
 
 
 def plot_overlay_png(table: pd.DataFrame, objectives: list[str], title: str):

@@ -28,6 +28,7 @@ PREVIOUS = "previous-champion"
 # the champion front as the candidate's evaluate run scored it, in one tag (one per score would bury the rest):
 # JSON {champion version: {objective or coherence.<indicator>: score}}
 SIDE_SCORES = "sidebyside.scores"
+UNJUDGED_TAGS = ("None", "nan", "NaN", "")  # heldout.<objective> of an objective no evaluator judged
 
 
 class RegistryUnreadable(RuntimeError):
@@ -78,13 +79,29 @@ def aliased(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
 
 
 def version_scores(version: ModelVersion, objectives: list[str]) -> list[float]:
+    """The version's held-out evaluator scores (tags heldout.<objective>); NaN for an objective evaluate left
+    unjudged (no evaluator passed its agreement check: register tags it `None`)."""
     missing = [o for o in objectives if f"heldout.{o}" not in version.tags]
     if missing:
         raise ValueError(
             f"model version {version.name} v{version.version} has no held-out score for {', '.join(missing)} "
             "(tags heldout.<objective>); it was registered by another pipeline or objectives changed since"
         )
-    return [float(version.tags[f"heldout.{o}"]) for o in objectives]
+    return [_score(version.tags[f"heldout.{o}"]) for o in objectives]
+
+
+def _score(tag: str) -> float:
+    return float("nan") if tag in UNJUDGED_TAGS else float(tag)
+
+
+def judged(points: np.ndarray, objectives: list[str]) -> list[str]:
+    """The objectives scored (not NaN) for every row of `points` (versions x objectives)."""
+    return [o for k, o in enumerate(objectives) if not np.isnan(points[:, k]).any()]
+
+
+def champion_policy(version: str) -> str:
+    """A champion version's name among the policies an evaluate run scored beside the candidates."""
+    return f"champion-v{version}"
 
 
 def front_of(client: MlflowClient, version: ModelVersion, alias: str) -> Front:

@@ -3,7 +3,14 @@
 The gates compare the candidate's front with the champion's. When the candidate's evaluate run also scored the
 current champion front (tags `sidebyside.champion_versions` and `sidebyside.scores`), both fronts
 were generated and scored in that one run on the same prompts with the same seed, decoding and scorers, and those
-scores decide. Otherwise (the champion moved since, or an older candidate) the gates fall back to each front's own
+scores decide: with intervals, not point comparisons (issue 14.4). The run's per-prompt normalised scores (artifact
+`evaluation/paired_scores.json`; start policy 0, scale 1) are resampled in a paired bootstrap over the prompts both
+fronts answered: the hypervolume gate passes when the lower end of the 95% interval of (candidate front's -
+champion front's hypervolume) is above -`promote.hypervolume_tolerance`, the objectives gate when, for every judged
+objective, the lower end of the interval of (candidate - champion) is above -`promote.tolerance`; each detail
+carries its interval, and the objectives gate says how many held-out prompts intervals that narrow need. Only
+judged objectives are compared (those with an evaluator that passed its agreement check; an unjudged one is named
+and not gated). Otherwise (the champion moved since, or an older candidate) the gates fall back to each front's own
 registered scores (tags `heldout.<objective>`), comparable only when both were scored on the same held-out prompts
 (tag `heldout_set.md5`); each gate's detail says which comparison it made. The judge-attack gate reads the
 false-positive rate of the master-key probes that evaluate measured on the candidate's training judges (tag
@@ -28,17 +35,24 @@ and the next promote or rollback repairs it.
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from components.common import pareto
+from components.evaluation.hypervolume_interval import hypervolume_difference
+from components.evaluation.paired import mean_difference, precision_line
 from components.registry import promotion_intent
 from components.registry.aliases import (
+    MISSING,
     REGISTRY_ERRORS,
     PromotionError,
     describe,
@@ -54,7 +68,9 @@ from components.registry.fronts import (
     CHAMPION,
     PREVIOUS,
     Front,
+    champion_policy,
     front_of,
+    judged,
     side_by_side_scores,
     version_scores,
 )
@@ -65,6 +81,8 @@ log = logging.getLogger(__name__)
 
 SIDE_VERSIONS = "sidebyside.champion_versions"  # set by register from evaluate's champion.json
 SIDE_RUN = "sidebyside.run_id"
+PAIRED_SCORES = "evaluation/paired_scores.json"  # in the evaluate run: per-prompt normalised scores (evaluate.py)
+SEED = 0  # the bootstrap's: the same registry state gives the same verdict
 # Scores reach the tags through front.json (10 decimals) and champion.json (full precision): the same front scored
 # twice may differ by rounding, which must not fail the hypervolume gate.
 HV_ROUNDING = 1e-9
@@ -88,8 +106,15 @@ class Gate:
 Approver = Callable[[dict], dict]  # the request (model, version, gates) -> {approve, reviewer, note}
 
 
-def gates(candidate: Front, champion: Front | None, objectives: list[str], settings: Promote) -> list[Gate]:
-    """Every gate's verdict; with no champion yet the comparison gates pass (there is nothing to lose)."""
+def gates(
+    candidate: Front,
+    champion: Front | None,
+    objectives: list[str],
+    settings: Promote,
+    paired: tuple[dict | None, str] = (None, "not read"),
+) -> list[Gate]:
+    """Every gate's verdict; with no champion yet the comparison gates pass (there is nothing to lose). `paired`:
+    the candidate's evaluate run's per-prompt scores (or None) and why they are missing."""
     attack = judge_attack_gate(candidate, settings)
     if champion is None:
         first = "no champion yet: first promotion"
@@ -98,26 +123,58 @@ def gates(candidate: Front, champion: Front | None, objectives: list[str], setti
     if side is not None:
         how = f"evaluated side by side in run {candidate.anchor.tags.get(SIDE_RUN, 'unknown')}"
         heldout = Gate("heldout_set", True, f"champion front re-scored on the candidate's held-out prompts, {how}")
+        scores, why_not = paired
+        compared = paired_gates(scores, candidate, champion, settings, how) if scores is not None else None
+        if isinstance(compared, str):
+            scores, why_not = None, compared
+        if scores is not None:
+            return [heldout, *compared, coherence_gate(candidate, champion, settings), attack]
+        how += f"; point comparison, no paired interval: {why_not}"
         champion_points = np.array([side[str(v.version)] for v in champion.versions])
-        champion_anchor = side[str(champion.anchor.version)]
+        champion_anchor = np.array(side[str(champion.anchor.version)])
     else:
-        how = f"champion's own evaluation: {why}"
+        how = f"champion's own evaluation, point comparison: {why}"
         heldout = heldout_gate(candidate, champion, settings)
         champion_points = champion.scores(objectives)
-        champion_anchor = version_scores(champion.anchor, objectives)
-    reference = np.array(settings.reference_point or [0.0] * len(objectives))
-    hv_candidate = pareto.hypervolume(candidate.scores(objectives), reference)
-    hv_champion = pareto.hypervolume(champion_points, reference)
+        champion_anchor = np.array(version_scores(champion.anchor, objectives))
+    return [
+        heldout,
+        *point_gates(candidate, champion_points, champion_anchor, objectives, settings, how),
+        coherence_gate(candidate, champion, settings),
+        attack,
+    ]
+
+
+def point_gates(
+    candidate: Front,
+    champion_points: np.ndarray,
+    champion_anchor: np.ndarray,
+    objectives: list[str],
+    settings: Promote,
+    how: str,
+) -> list[Gate]:
+    """Hypervolume and objectives gates on registered means, without intervals (no per-prompt scores to pair), over
+    the objectives both fronts have judged; tolerance in score units."""
+    candidate_points = candidate.scores(objectives)
+    both = [o for o in judged(candidate_points, objectives) if o in judged(champion_points, objectives)]
+    left_out = [o for o in objectives if o not in both]
+    note = f"; unjudged, not gated: {', '.join(left_out)}" if left_out else ""
+    columns = [objectives.index(o) for o in both]
+    reference = np.array(settings.reference_point or [0.0] * len(objectives))[columns]
+    if not both:
+        refused = "no objective judged on both fronts: nothing the gates could compare"
+        return [Gate("hypervolume", False, f"{refused}, {how}"), Gate("objectives", False, f"{refused}, {how}")]
+    hv_candidate = pareto.hypervolume(candidate_points[:, columns], reference)
+    hv_champion = pareto.hypervolume(champion_points[:, columns], reference)
     hypervolume = Gate(
         "hypervolume",
         hv_candidate >= hv_champion - HV_ROUNDING,
         f"candidate front {hv_candidate:.4f} ({len(candidate.versions)} versions) vs champion front "
-        f"{hv_champion:.4f} ({len(champion.versions)} versions), {how}",
+        f"{hv_champion:.4f} ({len(champion_points)} versions), {how}{note}",
     )
     ours = dict(zip(objectives, version_scores(candidate.anchor, objectives)))
     theirs = dict(zip(objectives, champion_anchor))
-    drops = {o: theirs[o] - ours[o] for o in objectives}
-    worse = [f"{o} {ours[o]:.4f} < {theirs[o]:.4f}" for o in objectives if drops[o] > settings.tolerance]
+    worse = [f"{o} {ours[o]:.4f} < {theirs[o]:.4f}" for o in both if theirs[o] - ours[o] > settings.tolerance]
     kept = Gate(
         "objectives",
         not worse,
@@ -126,9 +183,67 @@ def gates(candidate: Front, champion: Front | None, objectives: list[str], setti
             if worse
             else f"no objective below the champion by more than {settings.tolerance}"
         )
-        + f", {how}",
+        + f", {how}{note}",
     )
-    return [heldout, hypervolume, kept, coherence_gate(candidate, champion, settings), attack]
+    return [hypervolume, kept]
+
+
+def paired_gates(scores: dict, candidate: Front, champion: Front, settings: Promote, how: str) -> list[Gate] | str:
+    """Hypervolume and objectives gates from paired bootstrap intervals on the evaluate run's per-prompt normalised
+    scores of both fronts (and of the start policy, the hypervolume's reference); the reason when the scores do not
+    cover both fronts."""
+    objectives, by_policy = scores["objectives"], scores["scores"]
+    ours = [v.tags.get("policy") for v in candidate.versions]
+    theirs = [champion_policy(str(v.version)) for v in champion.versions]
+    missing = [p for p in [scores["start_policy"], *ours, *theirs] if p not in by_policy]
+    if missing:
+        return f"the candidate's evaluate run has no per-prompt scores of {', '.join(map(str, missing))}"
+    if not objectives:
+        refused = f"no objective judged in the candidate's evaluate run: nothing the gates could compare, {how}"
+        return [Gate("hypervolume", False, refused), Gate("objectives", False, refused)]
+
+    def matrix(policy: str) -> np.ndarray:  # prompts x objectives
+        return np.array([[np.nan if x is None else x for x in by_policy[policy][o]] for o in objectives]).T
+
+    samples, n = settings.bootstrap_samples, len(scores["prompt_ids"])
+    hv = hypervolume_difference(
+        np.stack([matrix(p) for p in ours]),
+        np.stack([matrix(p) for p in theirs]),
+        matrix(scores["start_policy"]),
+        samples,
+        SEED,
+    )
+    low, high = hv["ci95"]
+    hypervolume = Gate(
+        "hypervolume",
+        low > -settings.hypervolume_tolerance,
+        f"candidate front {hv['candidate']:.4f} ({len(ours)} versions) - champion front {hv['champion']:.4f} "
+        f"({len(theirs)} versions) = {hv['difference']:+.4f}, 95% interval [{low:+.4f}, {high:+.4f}] (paired "
+        f"bootstrap over {n} held-out prompts, normalised: start policy 0, reference the start policy); passes when "
+        f"its lower end is above -{settings.hypervolume_tolerance:g}; judged objectives {', '.join(objectives)}, {how}",
+    )
+    anchor = matrix(candidate.anchor.tags.get("policy"))
+    rival = matrix(champion_policy(str(champion.anchor.version)))
+    found = {o: mean_difference(anchor[:, k], rival[:, k], samples, SEED) for k, o in enumerate(objectives)}
+    worse = [o for o, d in found.items() if d["ci95"][0] <= -settings.tolerance]
+    shown = "; ".join(f"{o} {d['mean']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}]" for o, d in found.items())
+    needed = precision_line(
+        {o: d | {"ci95_width": d["ci95"][1] - d["ci95"][0]} for o, d in found.items()},
+        settings.tolerance,
+        "paired 95% intervals",
+    )
+    kept = Gate(
+        "objectives",
+        not worse,
+        (
+            f"lower end at or below -{settings.tolerance:g} on {', '.join(worse)}"
+            if worse
+            else f"every lower end above -{settings.tolerance:g}"
+        )
+        + f": v{candidate.anchor.version} - champion v{champion.anchor.version} per judged objective (normalised "
+        f"units, paired bootstrap 95% intervals over {n} held-out prompts): {shown}. Held-out prompts: {needed}. {how}",
+    )
+    return [hypervolume, kept]
 
 
 def side_by_side(candidate: Front, champion: Front, objectives: list[str]) -> tuple[dict | None, str]:
@@ -145,7 +260,30 @@ def side_by_side(candidate: Front, champion: Front, objectives: list[str]) -> tu
     missing = [f"v{v} {o}" for v in current.split(",") for o in objectives if o not in scores.get(v, {})]
     if missing:
         return None, f"the candidate lacks side-by-side scores {', '.join(missing[:3])} (objectives changed since?)"
-    return {v: [float(scores[v][o]) for o in objectives] for v in current.split(",")}, ""
+    return {
+        v: [np.nan if scores[v][o] is None else float(scores[v][o]) for o in objectives] for v in current.split(",")
+    }, ""
+
+
+def per_prompt_scores(client: MlflowClient, candidate: Front, champion: Front | None) -> tuple[dict | None, str]:
+    """What `gates` pairs: the per-prompt normalised scores the candidate's evaluate run logged (tag
+    `sidebyside.run_id`), or None and why; a registry that fails to answer raises (fails closed), a run without the
+    artifact is a reason. Nothing is read without a champion (nothing to compare)."""
+    if champion is None:
+        return None, "no champion"
+    run_id = candidate.anchor.tags.get(SIDE_RUN)
+    if not run_id or run_id == "unknown":
+        return None, f"the candidate names no evaluate run (tag {SIDE_RUN})"
+    try:
+        listed = {a.path for a in client.list_artifacts(run_id, PAIRED_SCORES.rsplit("/", 1)[0])}
+    except MlflowException as exc:
+        if exc.error_code != MISSING:
+            raise
+        return None, f"its evaluate run {run_id} is not in this tracking store"
+    if PAIRED_SCORES not in listed:
+        return None, f"its evaluate run {run_id} logged no per-prompt scores ({PAIRED_SCORES}; evaluated before them)"
+    with tempfile.TemporaryDirectory() as tmp:
+        return json.loads(Path(client.download_artifacts(run_id, PAIRED_SCORES, tmp)).read_text()), ""
 
 
 def coherence_gate(candidate: Front, champion: Front, settings: Promote) -> Gate:
@@ -278,7 +416,8 @@ def promote(
     with registry_call(client, f"read the fronts of {name} v{chosen.version} and of the champion"):
         champion = None if champion_version is None else _champion_front(client, name, champion_version)
         candidate = front_of(client, chosen, CANDIDATE)
-    verdicts = gates(candidate, champion, params.objective_names, params.promote)
+        paired = per_prompt_scores(client, candidate, champion)
+    verdicts = gates(candidate, champion, params.objective_names, params.promote, paired)
     compared = _compared(champion, dry_run)
     if params.promote.require_approval and all(g.passed for g in verdicts) and not dry_run:
         # the reviewer reads the automatic gates on the version while deciding; gates.passed waits for the answer

@@ -120,7 +120,7 @@ def front_evaluation(
     return Evaluation(
         objectives=params.objective_names,
         evaluators={o.name: describe_scorer(o) for o in params.objectives},
-        independent=dict(params.evaluate.independent),
+        checks=_optional(evaluation_dir / "evaluators.json"),
         metrics=json.loads((evaluation_dir / "metrics.json").read_text()),
         heldout=json.loads((evaluation_dir / "heldout.json").read_text()),
         judge_attack=_optional(evaluation_dir / "judge_attack.json"),

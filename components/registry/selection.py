@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mlflow.tracking import MlflowClient
 
-from components.registry.fronts import CANDIDATE, CHAMPION, front_by_alias
+from components.registry.fronts import CANDIDATE, CHAMPION, front_by_alias, judged
 from paretoflow import tracking
 from paretoflow.schema import Params
 
@@ -36,7 +36,8 @@ def how_to_pick(objectives: list[str]) -> str:
     example = ",".join(f"{o}={w}" for o, w in zip(objectives, ("0.7", "0.3")))
     return (
         f"`paretoflow select --weights {example}` returns the version of the champion front (the candidate front "
-        "before the first promotion) with the best weighted sum of held-out scores; objectives left out weigh 0."
+        "before the first promotion) with the best weighted sum of held-out scores; objectives left out weigh 0, "
+        "and unjudged ones (no evaluator passed its agreement check) have no score and count for nothing."
     )
 
 
@@ -50,7 +51,16 @@ def select(params: Params, weights: dict[str, float], client: MlflowClient | Non
     if front is None:
         raise ValueError(f"model {name} has neither a {CHAMPION} nor a {CANDIDATE} alias; run the pipeline first")
     objectives = list(weights)
-    utilities = front.scores(objectives) @ [weights[o] for o in objectives]
+    scores = front.scores(objectives)
+    usable = judged(scores, objectives)
+    ignored = [o for o in objectives if o not in usable and weights[o] > 0]
+    if not any(weights[o] > 0 for o in usable):
+        raise ValueError(
+            f"every objective weighted in {weights} is unjudged on the {front.alias} front ({', '.join(ignored)}: no "
+            "evaluator passed its agreement check, so it has no held-out score); weight a judged objective"
+        )
+    columns = [objectives.index(o) for o in usable]
+    utilities = scores[:, columns] @ [weights[o] for o in usable]
     best = int(utilities.argmax())
     version = front.versions[best]
     return {
@@ -60,6 +70,7 @@ def select(params: Params, weights: dict[str, float], client: MlflowClient | Non
         "policy": version.tags.get("policy"),
         "utility": float(utilities[best]),
         "weights": weights,
+        "unjudged": ignored,  # weighted, but not scored: left out of the utility
         "front": front.alias,
         "front_size": len(front.versions),
     }

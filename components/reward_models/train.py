@@ -5,6 +5,10 @@ shared` trains one backbone with a head per objective instead (components/reward
 scored on its objective's test pairs (accuracy with a bootstrap interval, calibration, length bias:
 components/reward_models/evaluation.py), gets the reference statistics that normalised or PAR outputs need
 (components/reward_models/references.py), and is logged to MLflow as a model (components/reward_models/mlflow_model.py).
+
+With `reward_model.evaluator.enabled` (the default) a share of each objective's train prompts is set aside before
+training, and an evaluator model is trained on it with another seed (components/reward_models/evaluators.py):
+evaluate scores the front with it, never with the model GRPO optimised.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pandas as pd
 
 from components.data.canonical import assign_split, read_table
 from components.reward_models.evaluation import calibration_figure, heldout_report, summary_metrics
+from components.reward_models.evaluators import no_evaluators, train_evaluators
 from components.reward_models.mlflow_model import log_reward_model
 from components.reward_models.references import needs_references, save_references
 from components.reward_models.training import train_one
@@ -26,7 +31,12 @@ from paretoflow.hashing import dvc_md5
 from paretoflow.schema import Params
 
 
-def train_reward_models(params: Params, data_dir: Path = paths.DATA, out_dir: Path = paths.REWARD_MODELS) -> dict:
+def train_reward_models(
+    params: Params, data_dir: Path = paths.DATA, out_dir: Path = paths.REWARD_MODELS, evaluators_dir: Path | None = None
+) -> dict:
+    """`evaluators_dir`: where the evaluator models go, by default `evaluators` beside `out_dir`."""
+    out_dir = Path(out_dir)
+    evaluators_dir = Path(evaluators_dir or out_dir.parent / paths.EVALUATORS.name)
     pairs_file = data_dir / "pairs.parquet"
     pairs = read_table(pairs_file)
     objectives = [o.name for o in params.objectives if o.scorer == "reward_model"]
@@ -59,6 +69,17 @@ def train_reward_models(params: Params, data_dir: Path = paths.DATA, out_dir: Pa
                 )
                 uri = log_reward_model(out_dir / objective, objective, [objective], params, data_md5)
                 results[objective] |= {"model_uri": uri} if uri else {}
+    if params.reward_model.evaluator.enabled:
+        evaluators = train_evaluators(params, splits, evaluators_dir)
+        for objective, evaluator in evaluators.items():
+            results[objective] |= {
+                "evaluator_train_pairs": evaluator["train_pairs"],
+                "evaluator_heldout_accuracy": evaluator["heldout_accuracy"],
+                "evaluator_heldout_ci95_low": evaluator["heldout_ci95"][0],
+                "evaluator_heldout_ci95_high": evaluator["heldout_ci95"][1],
+            }
+    else:
+        no_evaluators(evaluators_dir)
     for objective, result in results.items():
         tracking.log_metrics({f"rm/{objective}/{k}": v for k, v in result.items()})
     (out_dir / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
@@ -91,7 +112,8 @@ def evaluate(
 
 
 def objective_splits(pairs: pd.DataFrame, objective: str, params: Params) -> dict[str, pd.DataFrame]:
-    """Train, validation (a hash slice of train prompts, only with early stopping) and test pairs."""
+    """Train, validation (a hash slice of train prompts, only with early stopping), evaluator (a hash slice of
+    train prompts the training model never sees, only with evaluator models) and test pairs."""
     cfg = params.reward_model
     subset = pairs[pairs["objective"] == objective]
     train, test = subset[subset["split"] == "train"].sort_values("id"), subset[subset["split"] == "test"]
@@ -100,6 +122,16 @@ def objective_splits(pairs: pd.DataFrame, objective: str, params: Params) -> dic
             f"objective {objective!r} needs train and test pairs to train a reward model; found "
             f"{len(train)} train and {len(test)} test. Add pairs for it or change its scorer in params.yaml"
         )
+    evaluator = train.iloc[:0]
+    if cfg.evaluator.enabled:
+        aside = train["prompt"].map(lambda p: assign_split(p, "evaluator", cfg.evaluator.fraction) == "test")
+        train, evaluator = train[~aside], train[aside]
+        if evaluator.empty or train.empty:
+            raise ValueError(
+                f"objective {objective!r}: setting {cfg.evaluator.fraction:.0%} of the train prompts aside for its "
+                f"evaluator model left {len(train)} training and {len(evaluator)} evaluator pairs; change "
+                "reward_model.evaluator.fraction, add pairs, or set reward_model.evaluator.enabled: false"
+            )
     validation = train.iloc[:0]
     if cfg.early_stopping is not None:
         fraction = cfg.early_stopping.validation_fraction
@@ -111,7 +143,7 @@ def objective_splits(pairs: pd.DataFrame, objective: str, params: Params) -> dic
                 "pairs; change reward_model.early_stopping.validation_fraction or add pairs"
             )
     if cfg.max_train_pairs is not None:
-        train = train.head(cfg.max_train_pairs)
+        train, evaluator = train.head(cfg.max_train_pairs), evaluator.head(cfg.max_train_pairs)
     if cfg.max_heldout_pairs is not None:
         test = test.sort_values("id").head(cfg.max_heldout_pairs)
-    return {"train": train, "validation": validation, "test": test}
+    return {"train": train, "validation": validation, "evaluator": evaluator, "test": test}

@@ -47,4 +47,5 @@ def _named(func: RewardFunc, name: str) -> RewardFunc:
         return func(prompts, completions, **kwargs)
 
     scorer.__name__ = name
+    scorer.whole_conversation = getattr(func, "whole_conversation", False)  # components.seeker.rollout.over_turns
     return scorer

@@ -23,7 +23,8 @@ from paretoflow.schema import Sft
 @dataclass
 class Examples:
     rows: list[dict]  # {"prompt": messages, "completion": [assistant message], "source": name}
-    counts: dict[str, dict[str, int]]  # source -> pairs / context_turns / duplicate / too_long / no_room / unused / used
+    # source -> pairs / context_turns / duplicate / too_long / no_room / unused / used
+    counts: dict[str, dict[str, int]]
 
 
 def reference_examples(pairs: pd.DataFrame, split: str, settings: Sft, tokenizer, limit: int, seed: int) -> Examples:

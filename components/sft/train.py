@@ -16,9 +16,10 @@ import shutil
 import time
 from pathlib import Path
 
+from components.common.fused_head import score_labelled_positions
 from components.common.lora import lora_config
 from components.common.model_store import policy_dir
-from components.common.precision import use_bf16
+from components.common.precision import bf16_copy, use_bf16
 from components.common.replies import generate_replies, stop_token_ids
 from components.data.canonical import read_table
 from components.sft.examples import Examples, reference_examples
@@ -92,6 +93,7 @@ def _trainer(params: Params, pretrained: Path, tokenizer, train: Examples, heldo
     from trl import SFTConfig, SFTTrainer
 
     cfg = params.sft
+    score_labelled_positions()  # the head projects the reply's positions only, not the prompt's
     model = AutoModelForCausalLM.from_pretrained(pretrained, dtype=torch.float32)
     if not cfg.train_embeddings:  # tied to the output head in Gemma: both stay as pretrained
         model.get_input_embeddings().weight.requires_grad_(False)
@@ -135,9 +137,12 @@ def _heldout_loss(trainer, heldout: Examples) -> dict | None:
 
 
 def _replies(params: Params, model, tokenizer, prompts: list[list[dict]]):
-    """Greedy replies on the sample prompts within evaluation's budget (the model's own weights, as trained)."""
+    """Greedy replies on the sample prompts within evaluation's budget (the model's own weights, as trained; in
+    bf16 where SFT trains in bf16: a trained model's forward autocasts, re-casting every weight for every token)."""
     if not prompts:
         return []
+    if use_bf16(params.sft.precision) and not getattr(model, "peft_config", None):
+        model = bf16_copy(model)
     return generate_replies(
         "",
         prompts,

@@ -5,7 +5,7 @@ import json
 import mlflow
 import pandas as pd
 
-from components.data.canonical import prompt_id
+from components.data.canonical import prompt_id, read_table
 from components.scorers.objectives import reward_functions
 from paretoflow.steps import STEPS
 
@@ -64,7 +64,12 @@ def test_evaluate_scores_every_objective_and_finds_a_front(tiny_run):
     root, params, results = tiny_run
     scores = pd.read_parquet(root / "artifacts/evaluation/scores.parquet")
     assert set(scores["policy"]) == {"start", "policy-0", "policy-1", "policy-2"}
-    assert scores[params.objective_names].apply(lambda c: c.between(0, 1).all()).all()
+    checks = json.loads((root / "artifacts/evaluation/evaluators.json").read_text())
+    judged = [o for o in params.objective_names if checks[o]["judged"]]
+    assert scores[judged].apply(lambda c: c.between(0, 1).all()).all()
+    assert scores[[o for o in params.objective_names if o not in judged]].isna().all().all()  # unjudged: not scored
+    training = [f"{o}_training" for o in params.objective_names]
+    assert scores[training].apply(lambda c: c.between(0, 1).all()).all()  # training rewards beside them
     metrics = results["evaluate"]["summary"]
     assert metrics["pareto/front_size"] >= 1 and metrics["pareto/hypervolume"] >= 0.0
     assert metrics["pareto/hypervolume_reference"].startswith("reference: the start policy (0 in every objective)")
@@ -72,6 +77,37 @@ def test_evaluate_scores_every_objective_and_finds_a_front(tiny_run):
     assert logged["pareto/hypervolume_reference"] == metrics["pareto/hypervolume_reference"]
     assert set(json.loads(logged["pareto/evaluators"])) == set(params.objective_names)
     assert (root / "artifacts/evaluation/pareto_front.png").stat().st_size > 10_000
+
+
+def test_evaluate_scores_with_evaluators_grpo_never_saw_and_checks_them_against_human_labels(tiny_run):
+    root, params, results = tiny_run
+    checks = json.loads((root / "artifacts/evaluation/evaluators.json").read_text())
+    metrics = results["evaluate"]["summary"]
+    assert checks["concision"]["kind"] == "rule" and checks["concision"]["judged"]
+    assert "no agreement check is needed" in checks["concision"]["why"]
+    pairs = read_table(root / "artifacts/data/pairs.parquet")
+    for objective in ("empathy", "helpfulness", "harmlessness"):
+        check = checks[objective]
+        assert check["kind"] == "model" and check["evaluator"].startswith(f"rm:artifacts/evaluators/{objective} ")
+        measured = check["agreement"]
+        held = pairs[(pairs["objective"] == objective) & (pairs["split"] == "test")]
+        assert measured["n"] == min(len(held), params.evaluate.agreement_pairs) > 0
+        assert check["judged"] is (measured["ci95"][0] > 0.5)  # counts only above chance
+        assert metrics[f"evaluator/{objective}/judged"] == float(check["judged"])
+        assert metrics[f"evaluator/{objective}/ci95_low"] == measured["ci95"][0]
+        assert ("unjudged" in metrics["evaluators"][objective]) is not check["judged"]
+        assert f"train_reward/{objective}/mean" in metrics
+    judged = [o for o in params.objective_names if checks[o]["judged"]]
+    assert metrics["evaluator/judged"] == len(judged)
+    logged = mlflow.MlflowClient(params.tracking.uri).get_run(results["evaluate"]["run_id"]).data.params
+    evaluators = json.loads(logged["pareto/evaluators"])
+    assert all((evaluators[o] == "unjudged") is (o not in judged) for o in params.objective_names)
+    paired = mlflow.artifacts.load_dict(f"runs:/{results['evaluate']['run_id']}/evaluation/paired_scores.json")
+    assert paired["objectives"] == judged and set(paired["scores"]) == {"start", "policy-0", "policy-1", "policy-2"}
+    assert all(len(v) == len(paired["prompt_ids"]) for s in paired["scores"].values() for v in s.values())
+    assert paired["scores"]["start"]["concision"] and abs(sum(paired["scores"]["start"]["concision"])) < 1e-3
+    precision = json.loads((root / "artifacts/evaluation/precision.json").read_text())
+    assert set(precision) == set(judged) and precision["concision"]["prompts"] == len(paired["prompt_ids"])
 
 
 def test_evaluate_measures_coherence_per_policy_with_the_pretrained_for_context(tiny_run):

@@ -57,7 +57,10 @@ def test_evaluation_outputs_reach_the_registered_versions(registered):
     metrics = results["evaluate"]["summary"]
     assert 0.0 <= metrics["pareto/eum"] <= 1.0 and metrics["hacking/length_growth/max"] > 0
     front = json.loads((evaluation / "front.json").read_text())
-    assert all(r["empathy_ci_low"] <= r["empathy"] <= r["empathy_ci_high"] for r in front)
+    checks = json.loads((evaluation / "evaluators.json").read_text())
+    judged = [o for o in params.objective_names if checks[o]["judged"]]
+    assert all(r[f"{o}_ci_low"] <= r[o] <= r[f"{o}_ci_high"] for r in front for o in judged)
+    assert all(r[o] is None for r in front for o in params.objective_names if o not in judged)  # unjudged
     page = (evaluation / "pareto_front.html").read_text()
     replies = pd.read_parquet(evaluation / "scores.parquet").query("policy == 'policy-0'")["completion"]
     shown = [w for r in replies.head(params.evaluate.samples_shown) for w in r.split() if w.isascii() and w.isalnum()]
@@ -71,7 +74,9 @@ def test_evaluation_outputs_reach_the_registered_versions(registered):
         tags, text = version.tags, version.description
         assert tags["heldout_set.md5"] == heldout["md5"] and f"(set `{heldout['md5']}`" in text
         row = next(r for r in front if r["policy"] == entry["policy"])
-        assert f"| empathy | {row['empathy']:.3f} | [{row['empathy_ci_low']:.3f}, " in text
+        for o in params.objective_names:  # judged: mean and interval; unjudged: flagged, not scored
+            shown = f"{row[o]:.3f} | [{row[f'{o}_ci_low']:.3f}, " if o in judged else "**unjudged**, not scored | – |"
+            assert f"| {o} | {shown}" in text
         assert f"length growth {row['length_growth']:.3f}" in text
         assert float(tags["coherence.end_of_turn_rate"]) == pytest.approx(row["end_of_turn_rate"], abs=1e-4)
         assert float(tags["coherence.in_language"]) == pytest.approx(row["in_language"], abs=1e-4)
@@ -135,7 +140,7 @@ def test_registered_versions_load_with_transformers_and_generate(registered):
     assert ids.shape[1] > 1
 
 
-def test_versions_carry_lineage_judge_attack_and_independent_scores(registered):
+def test_versions_carry_lineage_judge_attack_and_evaluator_scores(registered):
     root, params, _, results = registered
     from paretoflow.steps import STEPS
 
@@ -155,7 +160,8 @@ def test_versions_carry_lineage_judge_attack_and_independent_scores(registered):
         assert float(tags["judge_attack.fpr"]) == pytest.approx(attack["fpr"], abs=1e-4)
         assert all(f"{o} {attack['judges'][o]['rate']:.1%}" in text for o in ("empathy", "helpfulness", "harmlessness"))
         row = front[entry["policy"]]
-        assert f"| {params.evaluate.independent['concision']}: {row['concision_independent']:.3f} |" in text
+        assert f"| concision | {row['concision']:.3f} |" in text  # a rule: its own evaluator, no agreement check
+        assert "(rule): a deterministic rule, no agreement check needed" in text
         assert f"concision {row['concision_scorer_gap']:+.3f}" in text
         assert tags["pipeline.run_id"] == results["register"]["run_id"]  # no parent run here: the step's own
 
@@ -176,7 +182,8 @@ def test_front_contains_the_specialists(registered):
     root, params, _, _ = registered
     table = pd.DataFrame(json.loads((root / "artifacts/evaluation/front.json").read_text()))
     trained = table[~table["is_base"]]
-    for objective in params.objective_names:
+    checks = json.loads((root / "artifacts/evaluation/evaluators.json").read_text())
+    for objective in [o for o in params.objective_names if checks[o]["judged"]]:  # unjudged ones are not scored
         best = trained[trained[objective] == trained[objective].max()]
         assert best["on_front"].any(), f"no policy with the best {objective} is on the front"
 
@@ -211,7 +218,7 @@ def test_champion_front_is_evaluated_side_by_side_and_its_scores_decide(register
     for version, row in report["scores"].items():
         replies = scores[scores["policy"] == f"champion-v{version}"]
         assert list(replies["prompt_id"]) == list(scores.loc[scores["policy"] == "start", "prompt_id"])
-        for o in params.objective_names:
+        for o in report["judged"]:
             assert row[o] == pytest.approx(front[row["policy"]][o], abs=1e-6), (version, o)
             assert row[f"{o}_ci_low"] <= row[o] <= row[f"{o}_ci_high"]
     client = mlflow.MlflowClient(params.tracking.uri)
@@ -231,4 +238,7 @@ def test_champion_front_is_evaluated_side_by_side_and_its_scores_decide(register
     rows = {row.split(" | ")[0]: row for row in promoted.description.split("\n| ")[1:]}  # the gates' table rows
     for gate in ("heldout_set", "hypervolume", "objectives", "coherence"):
         assert f"evaluated side by side in run {evaluated['run_id']}" in rows[gate], gate
+    for gate in ("hypervolume", "objectives"):  # paired intervals on the run's per-prompt scores, not point values
+        assert "95% interval" in rows[gate] and "point comparison" not in rows[gate], rows[gate]
+    assert "held-out prompts (" in rows["objectives"] and "this run has " in rows["objectives"]
     assert STEPS["evaluate"].cache_key(params) != key, "the champion moved: evaluate must run again"

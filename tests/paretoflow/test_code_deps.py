@@ -85,6 +85,7 @@ def test_a_helper_module_added_to_a_stage_package_changes_the_keys_of_the_steps_
         paths.SFT,
         paths.RUBRICS,
         paths.REWARD_MODELS,
+        paths.EVALUATORS,
         paths.POLICIES,
         paths.EVALUATION,
     ):

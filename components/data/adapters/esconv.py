@@ -127,7 +127,7 @@ def match_key(conv: dict) -> tuple[str, str]:
 
 def conversation(row: Row) -> dict:
     """The merged turns of one row, its meta, whether it is successful, low-empathy or from the failed file."""
-    record = row.record
+    record = hub_text_record(row.record)
     if isinstance(record, RecordError):
         raise record
     if not isinstance(record, dict) or not isinstance(record.get("dialog"), list) or not record["dialog"]:
@@ -154,6 +154,17 @@ def conversation(row: Row) -> dict:
         "meta": meta,
         "split_key": meta["situation"] + "\n" + first,
     }
+
+
+def hub_text_record(record):
+    """The Hub's `thu-coai/esconv` keeps each conversation as one line of JSON in text files, which `datasets` reads
+    as rows `{"text": "<the conversation's JSON>"}`: such a row is the conversation it holds; any other passes as is."""
+    if not isinstance(record, dict) or set(record) != {"text"} or not isinstance(record["text"], str):
+        return record
+    try:
+        return json.loads(record["text"])
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"text of a Hub ESConv row is not a JSON conversation: {exc}") from None
 
 
 def is_failed_file(file: str) -> bool:

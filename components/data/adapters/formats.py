@@ -181,12 +181,14 @@ def _counsel_answer(record: dict) -> dict:
     answer = record.get("answerText")
     if not isinstance(answer, str) or not answer.strip():
         raise RecordError("answerText is missing or empty")
-    if not str(record.get("questionID") or "").strip() or not (title or text):
+    # the Hub's CSV loader types questionID as an integer, and question 0 is a question: only a missing id is none
+    question_id = "" if record.get("questionID") is None else str(record["questionID"]).strip()
+    if not question_id or not (title or text):
         raise RecordError("questionID and a question title or text are required")
     # the text alone when it already opens with the title (or there is no title), the title alone without text
     question = text if text.startswith(title) else (f"{title}\n\n{text}" if text else title)
     return {
-        "question_id": str(record["questionID"]).strip(),
+        "question_id": question_id,
         "question": question,
         "topic": str(record.get("topic") or ""),
         "answer": answer.strip(),

@@ -162,20 +162,22 @@ def test_vllm_engine_explains_what_is_missing_on_a_cpu_machine(monkeypatch, tmp_
             generate(tmp_path, prompts, params)
 
 
-def test_scorer_gap_is_the_training_gain_not_confirmed_by_the_independent_scorer():
+def test_scorer_gap_is_the_training_gain_not_confirmed_by_the_evaluator():
     from components.evaluation.scorer_checks import scorer_gaps
 
     table = pd.DataFrame(
         {
             "policy": [BASE, "honest", "hacker"],
             "is_base": [True, False, False],
-            "concision": [0.5, 0.8, 0.9],
-            "concision_independent": [0.4, 0.7, 0.4],
+            "concision": [0.4, 0.7, 0.4],  # the evaluator's score
+            "concision_training": [0.5, 0.8, 0.9],
+            "empathy": [None, None, None],  # unjudged: no evaluator score
+            "empathy_training": [0.5, 0.6, 0.9],
         }
     )
-    gaps = scorer_gaps(table, ["concision", "empathy"]).set_index("policy")["concision_scorer_gap"]
+    gaps = scorer_gaps(table, ["concision"]).set_index("policy")["concision_scorer_gap"]
     assert gaps.to_dict() == pytest.approx({BASE: 0.0, "honest": 0.0, "hacker": 0.4})
-    assert "empathy_scorer_gap" not in table  # no independent scorer for it
+    assert "empathy_scorer_gap" not in table  # unjudged: nothing to set its training gain against
 
 
 def test_judge_attack_bars_probes_against_chosen_replies_of_heldout_pairs(tmp_path):
@@ -228,20 +230,53 @@ def test_png_front_shows_every_pairwise_projection(count):
     assert all(len(ax.collections) == len(table) for ax in drawn)  # every policy, the base included, in each
 
 
-def test_front_table_and_page_carry_the_independent_score_and_gap():
+def test_front_table_scores_judged_objectives_and_keeps_unjudged_ones_flagged_with_their_training_reward():
+    params = load_params(REPO / "params.yaml")
+    objectives = params.objective_names
+    judged = [objectives[0], "concision"]
+    scores = _scores(objectives)
+    for o in objectives:
+        scores[f"{o}_training"] = scores[o] + 0.1 * (scores["policy"] == "policy-1")  # policy-1 pleases its rewards
+    for o in set(objectives) - set(judged):
+        scores[o] = None
+    candidates = [(BASE, None, None), ("policy-0", None, {}), ("policy-1", None, {})]
+    table = _front_table(scores, candidates, params, judged=judged)
+    rows = table.set_index("policy")
+    unjudged = next(o for o in objectives if o not in judged)
+    assert rows[unjudged].isna().all() and rows[f"{unjudged}_ci_low"].isna().all()
+    assert rows.loc["policy-1", f"{unjudged}_training"] == pytest.approx(0.75 + 0.015 + 0.1)
+    assert f"{unjudged}_scorer_gap" not in rows  # no evaluator gain to compare with
+    assert rows.loc["policy-1", "concision_scorer_gap"] == pytest.approx(0.1)
+    assert table.attrs["normalisation"].objectives == tuple(judged)
+    base = rows.loc[BASE, judged].to_numpy(dtype=float)
+    gains = {p: rows.loc[p, judged].to_numpy(dtype=float) - base for p in ("policy-0", "policy-1")}
+    # the volume over the start policy on the judged objectives only: policy-1 is below it on the first
+    assert table.attrs["hypervolume"] == pytest.approx(np.prod(gains["policy-0"]))
+    assert rows.loc["policy-0", "utility"] == pytest.approx(rows.loc["policy-0", judged].mean())
+
+
+def test_display_shows_judged_objectives_or_labels_training_rewards_when_fewer_than_two():
+    from components.evaluation.evaluate import display_table
+
     params = load_params(REPO / "params.yaml")
     objectives = params.objective_names
     scores = _scores(objectives)
-    scores["concision_independent"] = scores["policy"].map({BASE: 0.5, "policy-0": 0.5, "policy-1": 0.9})
+    for o in objectives:
+        scores[f"{o}_training"] = scores[o]
+    for o in objectives[:-1]:
+        scores[o] = None
     candidates = [(BASE, None, None), ("policy-0", None, {}), ("policy-1", None, {})]
-    table = _front_table(scores, candidates, params).set_index("policy")
-    # policy-0 gains 0.3 (+0.015 spread) on the training concision scorer, nothing on the independent one
-    assert table.loc["policy-0", "concision_scorer_gap"] == pytest.approx(0.3)
-    assert table.loc["policy-1", "concision_scorer_gap"] == pytest.approx(0.45 - 0.4)
-    page = pareto.plot_front_html(table.reset_index(), objectives, {}, "front")
-    hover = next(t for trace in page.data for t in trace.text if "policy-0" in t)
-    assert "concision: 0.615" in hover and "independent 0.500 (gap +0.300)" in hover
-    assert "empathy: " in hover and "independent" not in hover.split("concision")[0]
+    table = _front_table(scores, candidates, params, judged=["concision"])
+    rows = table.set_index("policy")  # one judged objective: the front is its best policy, the volume its gain
+    assert rows["on_front"].to_dict() == {BASE: False, "policy-0": False, "policy-1": True}
+    assert table.attrs["hypervolume"] == pytest.approx(0.75 - 0.3)
+    assert rows.loc["policy-1", "hv_contribution"] == pytest.approx(0.75 - 0.6)
+    shown, axes = display_table(table, objectives, ["concision"])
+    assert axes[-1] == "concision" and axes[0] == f"{objectives[0]} (training reward, unjudged)"
+    figure = pareto.plot_front(shown, axes, "front")
+    assert len([ax for ax in figure.axes if ax.axison]) == len(objectives) * (len(objectives) - 1) // 2
+    two = _front_table(_scores(objectives), candidates, params, judged=objectives[:2])
+    assert display_table(two, objectives, objectives[:2])[1] == objectives[:2]
 
 
 def _judged(objectives):

@@ -114,6 +114,16 @@ def test_dynamic_weights_move_during_training_and_are_recorded(tmp_path, data_di
     assert sum(entry["final_weights"].values()) == pytest.approx(1.0)
     if method == "gradient":  # every step updates; the weights leave the preference
         assert entry["final_weights"] != pytest.approx({"concision": 0.5, "novelty": 0.5}, abs=1e-4)
+    else:  # the preference stays; a validation before training and after each step sets the learning-rate factor
+        assert entry["final_weights"] == {"concision": 0.5, "novelty": 0.5}
+        assert entry["validations"] == 4 and entry["validation_seconds"] > 0 and entry["validation_prompts"] == 8
+        metas = {t["step"]: t["meta"] for t in trajectory}
+        assert metas[0] == 1.0 and all(0.5 <= m < 2 for m in metas.values())
+        curves = json.loads((tmp_path / "policies/dynamic-0/curves.json").read_text())
+        planned = {c["step"]: params.grpo.learning_rate * (4 - c["step"]) / 3 for c in curves}  # linear decay
+        assert {c["step"]: c["learning_rate"] for c in curves} == pytest.approx(
+            {step: rate * metas[step - 1] for step, rate in planned.items()}  # a step runs at the meta set before it
+        )
     client = mlflow.MlflowClient()
     child = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")[0]
     history = client.get_metric_history(child.info.run_id, "weight/novelty")

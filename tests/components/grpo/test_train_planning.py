@@ -1,4 +1,4 @@
-"""Strategy planning, dynamic weight updates and run bookkeeping: no training, seconds."""
+"""Strategy planning and run bookkeeping: no training, seconds (dynamic weights: test_dynamic_weights.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from itertools import combinations
 
 import numpy as np
 import pytest
-import torch
 
-from components.grpo.dynamic_weights import HypervolumeWeights, gradient_influence, objective_advantages
 from components.grpo.rewards import audit_objectives, full_weights, sample_table
 from components.grpo.train import plan, simplex_points, soup_plan, weight_vectors
 from paretoflow.config import ConfigError, load_params
@@ -65,65 +63,6 @@ def test_audit_rewards_follow_the_objectives_at_weight_zero():
         params("grpo.audit=[{name: concision, scorer: concision}]")  # already a training objective
 
 
-class _Trainer:
-    """Holds reward_weights like GRPOTrainer does; the weight callbacks only assign it."""
-
-    reward_weights = None
-
-
-def _hypervolume_callback(preference=(0.5, 0.5)):
-    return HypervolumeWeights(_Trainer(), ["a", "b"], dict(zip("ab", preference)), update_every=1, audit=1)
-
-
-def test_hypervolume_weights_favour_the_objective_that_made_pareto_progress():
-    cb = _hypervolume_callback()
-    assert np.allclose(cb.update(np.array([0.30, 0.30])), [0.5, 0.5])  # first point: the reference
-    w = cb.update(np.array([0.30, 0.40]))  # only b rose: new hypervolume
-    assert w[1] > 0.75 and np.isclose(w.sum(), 1)
-    w = cb.update(np.array([0.30, 0.40]))  # no progress: back to the preference
-    assert np.allclose(w, [0.5, 0.5])
-    w = cb.update(np.array([0.36, 0.40]))  # now a drives the gain
-    assert w[0] > 0.75
-
-
-def test_hypervolume_weights_reach_the_trainer_and_survive_a_checkpoint(tmp_path):
-    cb = _hypervolume_callback((0.7, 0.3))
-    assert cb.trainer.reward_weights.tolist() == pytest.approx([0.7, 0.3, 0.0])  # audit reward stays at 0
-    for step, point in enumerate([[0.3, 0.3], [0.3, 0.5]], start=1):
-        cb.on_log(
-            None,
-            type("S", (), {"global_step": step})(),
-            None,
-            logs={"rewards/a/mean": point[0], "rewards/b/mean": point[1]},
-        )
-    args = type("A", (), {"output_dir": str(tmp_path)})()
-    (tmp_path / "checkpoint-2").mkdir()
-    cb.on_save(args, type("S", (), {"global_step": 2})(), None)
-    restored = _hypervolume_callback((0.7, 0.3))
-    restored.restore(tmp_path / "checkpoint-2")
-    assert restored.weights.tolist() == cb.weights.tolist() and restored.buffer == cb.buffer
-    assert restored.trainer.reward_weights.tolist()[:2] == pytest.approx(cb.weights.tolist())
-    assert [t["step"] for t in restored.trajectory] == [0, 1, 2]
-
-
-def test_gradient_influence_rewards_aligned_objectives():
-    torch.manual_seed(0)
-    shared = torch.randn(50)
-    grads = [shared + 0.1 * torch.randn(50), shared + 0.1 * torch.randn(50), -0.5 * shared]
-    influence = gradient_influence(grads)
-    assert influence.sum() == pytest.approx(1.0)
-    assert influence[0] > 0 and influence[1] > 0 and influence[2] < 0
-    assert gradient_influence([torch.zeros(5), torch.zeros(5)]).tolist() == [0.0, 0.0]
-
-
-def test_objective_advantages_normalise_each_objective_within_its_group():
-    rewards = torch.tensor([[1.0, 0.0], [3.0, 0.0], [10.0, 1.0], [20.0, 3.0]])
-    adv = objective_advantages(rewards, group=2, scale="group")
-    assert torch.allclose(adv.view(2, 2, 2).mean(1), torch.zeros(2, 2), atol=1e-6)
-    assert adv[0, 0] == pytest.approx(-adv[1, 0]) and adv[0, 1] == 0  # a constant reward gives no signal
-    assert objective_advantages(rewards, 2, "none")[2, 0] == pytest.approx(-5.0)
-
-
 def test_completion_sample_table_lines_up_completions_with_their_scores():
     logs = {
         "prompt": [[{"role": "user", "content": f"q{i}"}] for i in range(5)],
@@ -133,14 +72,6 @@ def test_completion_sample_table_lines_up_completions_with_their_scores():
     table = sample_table(logs, step=7, size=2)
     assert table["prompt"].tolist() == ["q3", "q4"] and table["completion"].tolist() == ["a3", "a4"]
     assert table["concision"].tolist() == pytest.approx([0.3, 0.4]) and set(table["step"]) == {7}
-
-
-def test_hypervolume_weights_move_on_a_trade_off_not_only_on_a_dominating_point():
-    cb = HypervolumeWeights(_Trainer(), list("abcd"), dict.fromkeys("abcd", 0.25), update_every=1, audit=0)
-    cb.update(np.array([0.5, 0.5, 0.5, 0.5]))
-    w = cb.update(np.array([0.49, 0.6, 0.5, 0.5]))  # a noisy dip in a, real progress in b
-    assert w.argmax() == 1 and w[1] > 0.4 and np.isclose(w.sum(), 1)
-    assert np.allclose(cb.update(np.array([0.45, 0.55, 0.5, 0.5])), 0.25)  # dominated by the last point
 
 
 def _fingerprints(p, inputs=None) -> dict[str, str]:

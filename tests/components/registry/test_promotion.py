@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
 from components.registry.descriptions import MAX_DESCRIPTION, PROMOTION_HEADING, Evaluation, version_description
 from components.registry.fronts import CANDIDATE, CHAMPION, PREVIOUS, SIDE_SCORES, aliased
-from components.registry.promotion import GATES, PASSED, PENDING, PromotionError, promote, rollback
+from components.registry.promotion import GATES, PAIRED_SCORES, PASSED, PENDING, PromotionError, promote, rollback
 from components.registry.register import judge_attack_tags, side_by_side_tags, version_tags
 from components.registry.selection import parse_weights, select
 from paretoflow.config import load_params
@@ -104,7 +105,10 @@ def test_better_front_is_promoted_and_the_old_champion_kept(registry):
     assert _aliases(client, params)[CHAMPION] == new and _aliases(client, params)[PREVIOUS] == old
     assert client.get_model_version(params.register.model_name, new).tags["promotion.previous"] == old
     hypervolume = next(g for g in result["gates"] if g["name"] == "hypervolume")
-    assert "champion's own evaluation: the candidate's evaluation scored no champion beside it" in hypervolume["detail"]
+    assert (
+        "champion's own evaluation, point comparison: the candidate's evaluation scored no champion beside it"
+        in hypervolume["detail"]
+    )
 
 
 def _side_by_side(params, run: str, scores: dict[str, float], coherence: float | None = None) -> dict[str, str]:
@@ -143,10 +147,82 @@ def test_stale_side_by_side_scores_fall_back_to_the_champions_own_and_say_so(reg
     assert {g["name"] for g in result["gates"] if not g["passed"]} == {"hypervolume", "objectives"}
     hypervolume = next(g for g in result["gates"] if g["name"] == "hypervolume")
     assert (
-        f"champion's own evaluation: the candidate was evaluated beside champion versions {first}; "
+        f"champion's own evaluation, point comparison: the candidate was evaluated beside champion versions {first}; "
         in (hypervolume["detail"])
     )
     assert f"the champion front is {second}" in hypervolume["detail"]
+
+
+def _paired_run(client, params, champion: str, candidate: dict[str, np.ndarray], champ: np.ndarray, start) -> str:
+    """An evaluate run holding what evaluate logs for promotion: per-prompt normalised scores (prompts x judged
+    objectives) of the start policy, the candidate front's policies and the champion version; returns its id."""
+    judged = params.objective_names[:3]  # the last objective unjudged (no evaluator passed its agreement check)
+    run = client.create_run(client.get_experiment_by_name("Default").experiment_id)
+    columns = lambda m: {o: [round(float(x), 6) for x in m[:, k]] for k, o in enumerate(judged)}  # noqa: E731
+    scores = {"start": columns(start), f"champion-v{champion}": columns(champ)}
+    scores |= {policy: columns(m) for policy, m in candidate.items()}
+    prompts = [f"p{i}" for i in range(len(start))]
+    payload = {"objectives": judged, "start_policy": "start", "prompt_ids": prompts, "scores": scores}
+    client.log_dict(run.info.run_id, payload | {"normalisation": "start 0, range 1"}, PAIRED_SCORES)
+    return run.info.run_id
+
+
+def _prompts(rng, mean: float, noise: float, prompts: int = 60) -> np.ndarray:
+    """Normalised per-prompt scores on three judged objectives: a shared prompt difficulty plus the policy's own."""
+    return mean + noise * rng.standard_normal((prompts, 3))
+
+
+@pytest.mark.parametrize(
+    ("shift", "noise", "passed"),
+    [
+        (-0.005, 0.002, True),  # slightly below the champion, well inside the tolerance
+        (-0.05, 0.002, False),  # clearly below it
+        (-0.005, 0.08, False),  # the point is inside the tolerance, the interval is not: too few prompts
+    ],
+    ids=["within", "below", "too-noisy"],
+)
+def test_paired_intervals_decide_the_objectives_and_hypervolume_gates(registry, shift, noise, passed):
+    params, client, register_front = registry
+    (old,) = register_front("run-1", [[0.2, 0.2, 0.2, "None"]])
+    promote(params, client=client)
+    rng = np.random.default_rng(0)
+    difficulty = rng.standard_normal((60, 1)) * 0.05
+    champ = 0.2 + difficulty + 0.002 * rng.standard_normal((60, 3))
+    ours = champ + shift + noise * rng.standard_normal((60, 3))
+    run = _paired_run(client, params, old, {"policy-0": ours}, champ, _prompts(rng, 0.0, 0.01))
+    side = _side_by_side(params, run, {old: 0.2})
+    (new,) = register_front("run-2", [[0.2 + shift] * 3 + ["None"]], extra=side)
+    result = promote(params, client=client)
+    details = {g["name"]: g["detail"] for g in result["gates"]}
+    verdicts = {g["name"]: g["passed"] for g in result["gates"]}
+    assert verdicts["objectives"] is passed, details["objectives"]
+    assert "paired bootstrap 95% intervals over 60 held-out prompts" in details["objectives"]
+    assert f"v{new} - champion v{old}" in details["objectives"]
+    low = float(details["objectives"].split("[")[1].split(",")[0])  # the first objective's interval
+    assert (low > -params.promote.tolerance) is passed
+    assert "need" in details["objectives"] and "this run has 60" in details["objectives"]
+    assert ("and reaches it" in details["objectives"]) is (noise < 0.01)
+    assert "95% interval [" in details["hypervolume"]
+    assert "paired bootstrap over 60 held-out prompts" in details["hypervolume"]
+    objectives = params.objective_names
+    assert f"judged objectives {', '.join(objectives[:3])}" in details["hypervolume"]
+    assert objectives[3] not in details["objectives"].split("intervals over")[1].split(". Held-out")[0]
+    assert result["promoted"] is (passed and verdicts["hypervolume"])
+    _, _, section = _recorded(client, params, new)
+    assert "95% interval [" in section
+
+
+def test_point_comparison_leaves_unjudged_objectives_out_and_says_so(registry):
+    params, client, register_front = registry
+    register_front("run-1", [[0.5, 0.5, 0.5, "None"]])
+    promote(params, client=client)
+    register_front("run-2", [[0.52, 0.5, 0.5, "None"]])
+    result = promote(params, client=client)
+    assert result["promoted"], result["gates"]
+    details = {g["name"]: g["detail"] for g in result["gates"]}
+    unjudged = params.objective_names[3]
+    assert f"unjudged, not gated: {unjudged}" in details["objectives"]
+    assert "point comparison" in details["hypervolume"] and f"unjudged, not gated: {unjudged}" in details["hypervolume"]
 
 
 @pytest.mark.parametrize(
@@ -295,6 +371,17 @@ def test_select_picks_the_best_utility_on_the_champion_front(registry):
     assert helpful["utility"] == pytest.approx(0.7 * 0.9 + 0.3 * 0.1)
 
 
+def test_select_leaves_unjudged_objectives_out_of_the_utility_and_says_so(registry):
+    params, client, register_front = registry
+    objectives = params.objective_names
+    versions = register_front("run-1", [[0.9, "None", 0.5, 0.1], [0.1, "None", 0.5, 0.9]])
+    picked = select(params, parse_weights(f"{objectives[1]}=0.5,{objectives[3]}=0.5", objectives), client=client)
+    assert picked["version"] == versions[1] and picked["unjudged"] == [objectives[1]]
+    assert picked["utility"] == pytest.approx(0.5 * 0.9)  # the unjudged objective's weight counts for nothing
+    with pytest.raises(ValueError, match=f"unjudged on the candidate front \\({objectives[1]}"):
+        select(params, parse_weights(f"{objectives[1]}=1", objectives), client=client)
+
+
 def test_weights_are_checked_and_normalised():
     objectives = ["empathy", "helpfulness", "harmlessness"]
     assert parse_weights("empathy=0.7, harmlessness=0.3", objectives) == pytest.approx(
@@ -409,7 +496,7 @@ def _as_register_writes(params, client, run: str, score: float, champion: str | 
     ev = Evaluation(
         objectives=objectives,
         evaluators=dict.fromkeys(objectives, "reward_model"),
-        independent={},
+        checks=None,
         metrics={"pareto/hypervolume": score**4, "pareto/eum": score, "pareto/front_size": 1, "pareto/candidates": 3},
         heldout={"md5": "set-a", "prompts": 64},
         judge_attack=attack,

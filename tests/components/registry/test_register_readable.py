@@ -44,15 +44,17 @@ def test_each_version_says_its_weights_scores_run_and_evaluators_in_a_few_tags(t
         assert not [k for k in tags if k.startswith("dvc.md5.")], "code and data md5s belong in the lineage file"
         assert set(FILTERED) | {f"weight.{o}" for o in objectives} | {f"heldout.{o}" for o in objectives} <= set(tags)
         assert tags["pipeline.run_id"] == results["register"]["run_id"]  # no parent run here: the step's own
-        assert float(tags["heldout.empathy"]) == pytest.approx(row["empathy"])
+        checks = json.loads((root / "artifacts/evaluation/evaluators.json").read_text())
+        for o in objectives:  # the evaluator's score (None: unjudged) is what the tag and the gates read
+            assert tags[f"heldout.{o}"] == ("None" if row[o] is None else str(row[o]))
         assert 0 < len(text) <= MAX_DESCRIPTION
         assert "trained with weights " + " · ".join(f"{o} {row['weights'][o]:g}" for o in objectives) in text
-        for o in objectives:  # mean, interval, training scorer and independent check, one table row each
-            assert (
-                f"| {o} | {row[o]:.3f} | [{row[f'{o}_ci_low']:.3f}, {row[f'{o}_ci_high']:.3f}] | "
-                f"{describe_scorer(next(x for x in params.objectives if x.name == o))} | "
-                f"{params.evaluate.independent[o]}: {row[f'{o}_independent']:.3f} |"
-            ) in text
+        for o in objectives:  # mean and interval (or unjudged), evaluator, training reward: one table row each
+            scores = "**unjudged**, not scored | –" if row[o] is None else f"{row[o]:.3f} | [{row[f'{o}_ci_low']:.3f}, "
+            assert f"| {o} | {scores}" in text
+            training = describe_scorer(next(x for x in params.objectives if x.name == o))
+            assert f"| {training}: {row[f'{o}_training']:.3f} |" in text
+            assert checks[o]["evaluator"] is None or checks[o]["evaluator"] in text
         assert f"pipeline run `{tags['pipeline.run_id']}`" in text and f"`{tags['lineage']}`" in text
         assert "judge-attack probes" in text and "start policy: end_of_turn_rate" in text
         assert "paretoflow select --weights empathy=0.7,helpfulness=0.3" in text

@@ -63,7 +63,7 @@ def test_same_seed_same_accuracy_and_the_logged_model_scores_like_the_saved_one(
     assert logged.tags["data.md5"] == dvc_md5(sample_data / "pairs.parquet")
     assert logged.params["reward_model.max_length"] == str(params.reward_model.max_length)
     child = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'", output_format="list")
-    assert [r.info.run_name for r in child] == ["reward_model/empathy"]
+    assert sorted(r.info.run_name for r in child) == ["reward_model/empathy", "reward_model/evaluator/empathy"]
     model = mlflow.pyfunc.load_model(second["model_uri"])  # the serving path: raw rewards, truncated inputs
     prompts = [[{"role": "user", "content": "I lost my job."}]] * 2
     replies = ["That must be a shock; how are you coping?", "ok " * 300]  # the second is truncated

@@ -88,5 +88,7 @@ def test_context_turns_of_listed_sources_are_reference_replies_too():
 
 
 def test_an_unknown_source_is_named():
-    with pytest.raises(ValueError, match=r"sft.sources or sft.context_turns names \['typo'\].*sources with pairs: \['s'\]"):
+    with pytest.raises(
+        ValueError, match=r"sft.sources or sft.context_turns names \['typo'\].*sources with pairs: \['s'\]"
+    ):
         reference_examples(_pairs([_row("s", "a reply")]), "train", Sft(sources={"typo": 1}), WordTokenizer(), 4, 0)

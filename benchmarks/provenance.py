@@ -1,0 +1,37 @@
+"""What every results file says about how it was made: the command, the commit (and whether the tree had
+uncommitted changes), the machine, and its load at the start and end, so a figure can be traced and a slow
+one read against how busy the machine was."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+
+class Provenance:
+    """Start it when the benchmark starts; `record()` at the end gives the block its results file begins with."""
+
+    def __init__(self, module: str):
+        self.module = module
+        self.load_start = os.getloadavg()[0]
+        self.started = time.perf_counter()
+
+    def record(self) -> dict:
+        return {
+            "command": " ".join([f".venv/bin/python -m {self.module}", *sys.argv[1:]]),
+            "commit": _git("rev-parse", "HEAD"),
+            "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+            "load_average_1min": {"start": round(self.load_start, 2), "end": round(os.getloadavg()[0], 2)},
+            "wall_seconds": round(time.perf_counter() - self.started, 1),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        }

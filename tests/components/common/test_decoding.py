@@ -1,0 +1,159 @@
+"""The decoding loop against transformers' `generate` on the tiny policy, and the sampler against exact
+probabilities."""
+
+import pytest
+import torch
+from scipy.stats import chisquare
+
+from components.common.decoding import sample_tokens
+from components.common.model_store import policy_dir
+from components.common.replies import generate_ids, generate_replies, load_policy, stop_token_ids
+from paretoflow.schema import TinyModel
+
+PROMPTS = [
+    [{"role": "user", "content": "I lost my job today and I can't sleep."}],
+    [{"role": "user", "content": "Hi."}],
+    [
+        {"role": "user", "content": "My sister stopped talking to me."},
+        {"role": "assistant", "content": "That sounds painful. What happened?"},
+        {"role": "user", "content": "We argued about our parents and she left without a word."},
+    ],
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_policy(model_cache):
+    """The tiny policy with its weights drawn wide: at its own small init every prompt gets the same greedy reply,
+    which would hide a wrong mask or position."""
+    path = policy_dir(TinyModel(kind="tiny", hidden_size=32, num_layers=1, num_heads=2), model_cache)
+    model, tokenizer = load_policy(path, "fp32")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() == 2:
+                parameter.normal_(0, 0.5)
+    return path, model, tokenizer
+
+
+def _generate(model, tokenizer, prompts, stops, tokens, penalty=1.0):
+    """Today's reference: transformers' `generate` on the left-padded batch, in input order."""
+    tokenizer.padding_side = "left"
+    batch = tokenizer.apply_chat_template(
+        prompts, add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
+    )
+    with torch.inference_mode():
+        ids = model.generate(
+            **batch,
+            max_new_tokens=tokens,
+            do_sample=False,
+            repetition_penalty=penalty,
+            eos_token_id=stops,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    return ids[:, batch["input_ids"].shape[1] :].tolist()
+
+
+@pytest.mark.parametrize("penalty", [1.0, 1.3])
+def test_greedy_tokens_are_generates_own(tiny_policy, penalty):
+    _, model, tokenizer = tiny_policy
+    stops = stop_token_ids(tokenizer, model.generation_config)
+    ours = generate_ids(
+        model, tokenizer, PROMPTS, stops=stops, max_new_tokens=12, batch_size=3, seed=0, repetition_penalty=penalty
+    )
+    assert ours == _generate(model, tokenizer, PROMPTS, stops, 12, penalty)
+
+
+def test_a_row_that_ended_is_padded_and_the_others_go_on(tiny_policy):
+    """Whichever token the first greedy step picks for a prompt becomes a stop: that row ends at once, padded, while
+    the rows that did not pick it decode on exactly as without the stop."""
+    _, model, tokenizer = tiny_policy
+    free = generate_ids(model, tokenizer, PROMPTS, stops=[], max_new_tokens=6, batch_size=3, seed=0)
+    stop = free[1][0]
+    stopped = generate_ids(model, tokenizer, PROMPTS, stops=[stop], max_new_tokens=6, batch_size=3, seed=0)
+    for before, after in zip(free, stopped):
+        end = before.index(stop) if stop in before else len(before)
+        assert after[: end + 1] == before[: end + 1]
+        assert after[end + 1 :] == [tokenizer.pad_token_id] * (len(after) - end - 1)
+    assert stopped[1] == [stop] + [tokenizer.pad_token_id] * 5
+
+
+def test_batches_and_order_do_not_change_greedy_replies(tiny_policy):
+    path, model, tokenizer = tiny_policy
+    whole = generate_replies(path, PROMPTS, max_new_tokens=8, batch_size=3, seed=0, model=model, tokenizer=tokenizer)
+    single = generate_replies(path, PROMPTS, max_new_tokens=8, batch_size=1, seed=0, model=model, tokenizer=tokenizer)
+    assert [r.text for r in whole] == [r.text for r in single]
+
+
+def test_sampled_replies_repeat_with_the_seed_and_change_with_another(tiny_policy):
+    path, model, tokenizer = tiny_policy
+    kwargs = dict(max_new_tokens=8, batch_size=2, do_sample=True, model=model, tokenizer=tokenizer)
+    first = generate_replies(path, PROMPTS, seed=3, **kwargs)
+    assert first == generate_replies(path, PROMPTS, seed=3, **kwargs)
+    assert first != generate_replies(path, PROMPTS, seed=4, **kwargs)
+
+
+def test_the_sampler_draws_softmax_frequencies_and_never_a_zero_probability_token():
+    logits = torch.tensor([[2.0, 1.0, float("-inf"), 0.0, -1.0, 0.5]]).expand(4000, -1)
+    generator = torch.Generator().manual_seed(0)
+    for temperature in (1.0, 0.5):
+        drawn = sample_tokens(logits, temperature, generator)
+        counts = torch.bincount(drawn, minlength=6)
+        assert counts[2] == 0
+        probs = torch.softmax(logits[0].double() / temperature, -1)
+        kept = probs > 0
+        assert chisquare(counts[kept].numpy(), (probs[kept] * len(drawn)).numpy()).pvalue > 0.001
+
+
+def test_the_sampler_is_not_biased_towards_the_first_tokens():
+    """A sampler that always picked the argmax, or read the CDF from the wrong end, fails this."""
+    logits = torch.zeros((20000, 4))
+    drawn = sample_tokens(logits, 1.0, torch.Generator().manual_seed(1))
+    counts = torch.bincount(drawn, minlength=4).numpy()
+    assert chisquare(counts).pvalue > 0.001 and counts.min() > 4500
+
+
+def test_the_policy_under_test_answers_each_prompt_differently(tiny_policy):
+    _, model, tokenizer = tiny_policy
+    replies = generate_ids(model, tokenizer, PROMPTS, stops=[], max_new_tokens=6, batch_size=3, seed=0)
+    assert len({tuple(r) for r in replies}) == len(PROMPTS)
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("fp32", torch.float32), ("bf16", torch.bfloat16)])
+def test_the_policy_loads_in_the_precision_asked_for(tiny_policy, precision, dtype):
+    model, _ = load_policy(tiny_policy[0], precision)
+    assert model.dtype == dtype and not model.training
+
+
+def test_decoding_threads_are_the_idle_cores_and_come_back_after(monkeypatch):
+    from components.common import decoding
+
+    cores = len(decoding.os.sched_getaffinity(0))
+    monkeypatch.setattr(decoding.os, "getloadavg", lambda: (0.3, 0.0, 0.0))
+    assert decoding.idle_cores() == cores
+    monkeypatch.setattr(decoding.os, "getloadavg", lambda: (cores + 5.0, 0.0, 0.0))
+    assert decoding.idle_cores() == 1
+    before = torch.get_num_threads()
+    with decoding.threads(1) as inside:
+        assert inside == torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_greedy_replies_of_gemma_are_generates_own(gemma_dir, precision):
+    """The cpu profile's policy (sliding-window layers, 262k-token head) in each precision, stopping at end of turn."""
+    model, tokenizer = load_policy(gemma_dir, precision)
+    stops = stop_token_ids(tokenizer, model.generation_config)
+    ours = generate_ids(model, tokenizer, PROMPTS, stops=stops, max_new_tokens=10, batch_size=3, seed=0)
+    assert ours == _generate(model, tokenizer, PROMPTS, stops, 10)
+
+
+def test_the_thread_count_does_not_change_the_tokens(tiny_policy, monkeypatch):
+    from components.common import decoding
+
+    _, model, tokenizer = tiny_policy
+    rows = []
+    for count in (1, 2):
+        monkeypatch.setattr(decoding, "idle_cores", lambda n=count: n)
+        rows.append(generate_ids(model, tokenizer, PROMPTS, stops=[], max_new_tokens=8, batch_size=3, seed=0))
+    assert rows[0] == rows[1]
