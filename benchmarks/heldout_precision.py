@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +27,32 @@ from benchmarks.provenance import REPO, Provenance
 from components.evaluation.paired import interval_width, mean_difference, precision, precision_line, prompts_needed
 from paretoflow.config import load_params
 
-SOURCE = REPO / "benchmarks" / "results" / "grpo_strategies.json"
+SOURCE = "benchmarks/results/grpo_strategies.json"
+# The last cpu run of grpo_strategies that recorded per-prompt scores (its rerun at equal candidate counts records
+# fronts and intervals only), read from git so the figure stays reproducible.
+SOURCE_REVISION = "b3c13a38c98b671cfa4d22c550d1b3f03d059e38"
 RESULT = REPO / "benchmarks" / "results" / "heldout_precision.json"
+
+
+def recorded_text(source: str, revision: str) -> str:
+    """The source results file as committed at `revision`, or as it is in the tree when `revision` is empty."""
+    if not revision:
+        return (REPO / source).read_text()
+    shown = subprocess.run(["git", "show", f"{revision}:{source}"], cwd=REPO, capture_output=True, text=True)
+    if shown.returncode:
+        raise SystemExit(f"cannot read {source} at {revision}: {shown.stderr.strip()}")
+    return shown.stdout
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", type=Path, default=SOURCE)
+    parser.add_argument("--source", default=SOURCE, help="results file of benchmarks.grpo_strategies")
+    parser.add_argument("--revision", default=SOURCE_REVISION, help="git revision to read it at ('' = the tree)")
     parser.add_argument("--strategy", default="sweep")
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
     provenance = Provenance("benchmarks.heldout_precision")
-    recorded = json.loads(args.source.read_text())
+    recorded = json.loads(recorded_text(args.source, args.revision))
     scores = recorded["strategies"][args.strategy]["prompt_scores"]  # policy -> objective -> per-prompt score
     objectives = recorded["objectives"]
     tolerance = load_params(REPO / "params.yaml").promote.tolerance
@@ -58,7 +73,8 @@ def main() -> None:
     result = provenance.record() | {
         "benchmark": "held-out prompts needed for 95% intervals narrower than promote.tolerance (normalised units)",
         "source": {
-            "file": args.source.relative_to(REPO).as_posix(),
+            "file": args.source,
+            "revision": args.revision or "the working tree",
             "strategy": args.strategy,
             "profile": recorded["profile"],
         },
