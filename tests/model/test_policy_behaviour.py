@@ -64,7 +64,8 @@ def test_a_policy_trained_toward_concision_answers_shorter_than_the_base(evaluat
     answered = scores.groupby("policy")["prompt_id"].apply(frozenset)
     assert answered.nunique() == 1 and len(answered[BASE]) >= 10, "all answered the same held-out prompts"
     assert words["policy-0"] < 0.75 * words[BASE], words.to_dict()
-    assert front.loc["policy-0", "concision"] > front.loc[BASE, "concision"] + 0.15
+    # the training scorer's view (the front's `concision` column is its evaluator, the brevity scorer)
+    assert front.loc["policy-0", "concision_training"] > front.loc[BASE, "concision_training"] + 0.15
 
 
 def test_the_independent_brevity_scorer_exposes_the_word_count_trick(evaluated):
@@ -82,6 +83,8 @@ def test_the_front_contains_the_specialists(evaluated):
     _, front, params = evaluated
     trained = front[~front["is_base"]]
     assert trained["concision"].idxmax() == "policy-0" and trained.loc["policy-0", "on_front"]
-    for objective in params.objective_names:
+    judged = [o for o in params.objective_names if trained[o].notna().any()]  # unjudged: no evaluator counted
+    assert "concision" in judged
+    for objective in judged:
         best = trained[trained[objective] == trained[objective].max()]
         assert best["on_front"].any(), f"no policy with the best {objective} is on the front"
