@@ -8,31 +8,14 @@ import pytest
 from typer.testing import CliRunner
 
 from components.data.canonical import read_table, write_table
-from components.data.ingest import ingest
 from components.reward_models.train import train_reward_models
 from components.reward_models.training import encode_pairs, margins
 from components.scorers.objectives import reward_functions
 from components.scorers.reward_model import head_scorer
 from paretoflow import tracking
 from paretoflow.cli import app
-from paretoflow.config import load_params
+from tests.components.reward_models.conftest import ONE_RM, tiny_params
 from tests.conftest import REPO
-
-ONE_RM = [
-    "objectives=[{name: empathy, scorer: reward_model}, {name: concision, scorer: concision}]",
-    "grpo.weights=[{empathy: 1, concision: 0}]",
-]
-
-
-def tiny_params(model_cache, *extra):
-    return load_params(REPO / "params.yaml", ["profile=tiny", f"cache_dir={model_cache}", *extra])
-
-
-@pytest.fixture(scope="module")
-def sample_data(tmp_path_factory, model_cache):
-    data = tmp_path_factory.mktemp("data")
-    ingest(tiny_params(model_cache), data)
-    return data
 
 
 @pytest.mark.slow
