@@ -20,7 +20,8 @@ Writes benchmarks/results/alignment.json and alignment.html (benchmarks/alignmen
 `--pilot` chooses the training settings without the test split: the train split of the ingested data is split again
 (by conversation or question) into pilot-train and validation, written as canonical files, and the flow runs on those
 once per candidate setting (`PILOT_GRID`: steps, prompts per step, completion length, learning rate), training the
-three led vectors only and evaluating on up to 48 validation prompts; the first run trains SFT and the reward models,
+three led vectors only and evaluating on up to 48 validation prompts, with reward models of at most 400 train pairs
+(`PILOT_OVERRIDES`); the first run trains SFT and the reward models,
 the others reuse them from the flow's cache. The winner: bounds met, then the most led policies whose leading
 objective's gain (evaluator's, else training reward's) has an interval above 0, then the largest mean lower end.
 alignment_pilot.json records every candidate; the main run takes the winner's settings from it (sha256 in results).
@@ -59,12 +60,15 @@ DATA = REPO.parent / "shared" / "data"
 RECIPE = REPO / "recipes" / "support-cpu.yaml"
 RESULTS = REPO / "benchmarks" / "results"
 WORK = REPO / ".cache" / "alignment"
-PILOT_GRID = [  # candidate settings: steps, prompts per step, completion length, learning rate
-    {"max_steps": 12, "prompts_per_step": 2, "max_completion_length": 32, "learning_rate": 2.0e-5},
-    {"max_steps": 12, "prompts_per_step": 2, "max_completion_length": 32, "learning_rate": 5.0e-5},
-    {"max_steps": 24, "prompts_per_step": 1, "max_completion_length": 48, "learning_rate": 5.0e-5},
+PILOT_GRID = [  # candidate settings: steps, prompts per step, completion length, learning rate (LoRA adapters)
+    {"max_steps": 12, "prompts_per_step": 2, "max_completion_length": 32, "learning_rate": 1.0e-4},
+    {"max_steps": 12, "prompts_per_step": 2, "max_completion_length": 32, "learning_rate": 3.0e-4},
 ]
 PILOT_VALIDATION_FRACTION = 0.2
+PILOT_OVERRIDES = [  # the pilot ranks settings, it proves nothing: smaller reward models and fewer prompts keep it short
+    "reward_model.max_train_pairs=400",
+    "evaluate.max_prompts=48",
+]
 
 
 def local_sources(data: Path = DATA) -> str:
@@ -293,7 +297,7 @@ def pilot(args, extra: list[str], suffix: str, provenance: Provenance) -> None:
     grid = PILOT_GRID[: args.candidates]
     for setting in grid:
         chosen = [*(f"grpo.{k}={v}" for k, v in setting.items()), f"grpo.weights={json.dumps(leds)}"]
-        overrides = base_overrides(work, [*view, *chosen, "evaluate.max_prompts=48", *args.override])
+        overrides = base_overrides(work, [*view, *chosen, *PILOT_OVERRIDES, *args.override])
         params = load_params(RECIPE, overrides)
         result = run_flow(work, overrides, "evaluate")
         candidates.append({"setting": setting, **measure(work, result, params, params.seed)})

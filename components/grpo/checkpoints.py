@@ -177,3 +177,17 @@ class StopOnSigterm(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
         return control
+
+
+class NoFinalCheckpoint(TrainerCallback):
+    """A run that completes is exported and its checkpoints removed (`mark_finished`), so the checkpoint Trainer
+    writes after the last step (model, optimizer and scheduler: about 3 GB for Gemma 3 270M) would be written only
+    to be deleted. Add it after `StopOnSigterm`: a run stopped by SIGTERM on its last step still saves."""
+
+    def __init__(self, stop: StopOnSigterm):
+        self.stop = stop
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps and not self.stop.requested:
+            control.should_save = False
+        return control

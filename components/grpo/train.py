@@ -266,6 +266,7 @@ def _train_one(params: Params, run: Run, base, train, rewards, names, out: Path,
     trainer.add_callback(ckpt.CheckpointMarker())
     stop = ckpt.StopOnSigterm()
     trainer.add_callback(stop)
+    trainer.add_callback(ckpt.NoFinalCheckpoint(stop))
     with stop.installed():
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if stop.requested:

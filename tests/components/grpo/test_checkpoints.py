@@ -93,3 +93,31 @@ def test_run_state_resumes_only_matching_complete_checkpoints(tmp_path):
     assert ckpt.run_state(out, "f1") == ("finished", None)
     assert ckpt.run_state(out, "f2") == ("fresh", None)  # other settings: starts over
     assert not (out / ckpt.FINISHED).exists()
+
+
+def _step_end_controls(max_steps: int, save_steps: int, sigterm_at: int | None = None) -> list[bool]:
+    """should_save after each step, as Trainer's own flow callback and the run's callbacks leave it."""
+    from transformers import TrainingArguments
+    from transformers.trainer_callback import CallbackHandler, DefaultFlowCallback, TrainerControl, TrainerState
+
+    from components.grpo.checkpoints import NoFinalCheckpoint, StopOnSigterm
+
+    stop = StopOnSigterm()
+    handler = CallbackHandler([DefaultFlowCallback, stop, NoFinalCheckpoint(stop)], None, None, None, None)
+    args = TrainingArguments(output_dir="unused", save_strategy="steps", save_steps=save_steps, report_to="none")
+    state = TrainerState(max_steps=max_steps, save_steps=save_steps)
+    saves = []
+    for step in range(1, max_steps + 1):
+        state.global_step = step
+        stop.requested = step == sigterm_at
+        saves.append(handler.on_step_end(args, state, TrainerControl()).should_save)
+    return saves
+
+
+def test_a_completed_run_writes_no_checkpoint_after_its_last_step():
+    assert _step_end_controls(max_steps=5, save_steps=2) == [False, True, False, True, False]
+    assert _step_end_controls(max_steps=4, save_steps=2) == [False, True, False, False]
+
+
+def test_a_run_stopped_by_sigterm_on_its_last_step_still_saves():
+    assert _step_end_controls(max_steps=5, save_steps=2, sigterm_at=5)[-1] is True

@@ -23,7 +23,8 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-STEPS = 4
+STEPS = 5  # a completed run writes no checkpoint after its last step: the kill comes at an earlier one
+KILLED = 4
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def killed(tmp_path_factory, model_cache):
             ).returncode
         return code, log.read_text()
 
-    code, log = run(1, {ckpt.KILL_BEFORE_MARKER: str(STEPS)})
+    code, log = run(1, {ckpt.KILL_BEFORE_MARKER: str(KILLED)})
     assert code == -signal.SIGKILL, log[-3000:]
     shutil.copytree(policy / ckpt.CHECKPOINTS, root / "pristine")
     return policy, root / "pristine", run
@@ -85,7 +86,7 @@ def test_kill_before_the_marker_resumes_from_the_previous_checkpoint(killed):
     assert "resuming from checkpoint-2" in log
     assert json.loads((policy / ckpt.FINISHED).read_text())["steps"] == STEPS
     curves = json.loads((policy / "curves.json").read_text())
-    assert [c["step"] for c in curves] == list(range(1, STEPS + 1))  # steps 3 and 4 trained again, once
+    assert [c["step"] for c in curves] == list(range(1, STEPS + 1))  # steps 3 to 5 trained after the resume, each once
 
 
 def _truncate_optimizer(path):
@@ -112,7 +113,7 @@ def test_damage_to_a_real_checkpoint_is_caught_by_size_or_hash(killed, tmp_path,
     _, pristine, _ = killed
     checkpoints = shutil.copytree(pristine, tmp_path / "checkpoints")
     newest = checkpoints / "checkpoint-4"
-    ckpt.mark_complete(newest, STEPS)  # whole as the kill left it: marked, then damaged afterwards
+    ckpt.mark_complete(newest, KILLED)  # whole as the kill left it: marked, then damaged afterwards
     if damage is None:
         assert ckpt.last_complete_checkpoint(checkpoints) == newest
         return
