@@ -34,14 +34,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.provenance import Provenance
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "benchmarks" / "results" / "aggregation.json"
@@ -69,16 +68,11 @@ def main() -> None:
     parser.add_argument("-o", "--override", action="append", default=[], help="extra params overrides")
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
+    provenance = Provenance("benchmarks.aggregation")
     output = args.output.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         result = run(args, (args.work or Path(tmp)).resolve())
-    result = {
-        "command": " ".join([".venv/bin/python -m benchmarks.aggregation", *sys.argv[1:]]),
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
-        "load_average_1min_end": round(os.getloadavg()[0], 2),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        **result,
-    }
+    result = {**provenance.record(), **result}
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")
     for name, r in result["aggregations"].items():

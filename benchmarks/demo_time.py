@@ -23,15 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from benchmarks.provenance import Provenance
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = "b3c13a38c98b671cfa4d22c550d1b3f03d059e38"
@@ -57,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arm", choices=["baseline", "result"], required=True)
     args = parser.parse_args()
+    provenance = Provenance("benchmarks.demo_time")
     with tempfile.TemporaryDirectory(prefix="demo-clone-") as tmp:
         clone = Path(tmp) / "paretoflow"
         laid = fresh_clone(clone, args.arm == "result")
@@ -77,13 +78,11 @@ def main() -> None:
     measured["overhead"] = round(phases["demo"]["seconds"] - sum(steps.values()), 1)
     total = phases["install"]["seconds"] + phases["demo"]["seconds"]
     report = {
-        "command": " ".join([".venv/bin/python -m benchmarks.demo_time", *sys.argv[1:]]),
-        "commit": _git("rev-parse", "HEAD").strip(),
+        **provenance.record(),
         "arm": args.arm,
         "code": f"{BASELINE}" + (" with this working tree laid over it" if laid else ""),
         "working_tree_files_laid_over": laid,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "phases": {name: {k: v for k, v in p.items() if k != "output"} for name, p in phases.items()},
         "steps_seconds": steps,
         "cached_run_steps": sorted(set(CACHED.findall(phases["cached"]["output"]))),

@@ -30,7 +30,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -43,10 +42,11 @@ import numpy as np
 import torch
 from scipy.stats import chi2_contingency, chisquare
 
+from benchmarks.provenance import Provenance
 from components.common import decoding
 from components.common.decoding import idle_cores, sample_tokens, threads
 from components.common.model_store import policy_dir
-from components.common.replies import generate_ids, load_policy, stop_token_ids
+from components.common.replies import DecodeSettings, generate_ids, load_policy, stop_token_ids
 from components.data.canonical import assign_split
 from paretoflow.config import load_params
 
@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--draws", type=int, default=20000, help="sampled tokens per sampler in the frequency test")
     args = parser.parse_args()
+    provenance = Provenance("benchmarks.generation_time")
     params = load_params(REPO / "params.yaml", [f"profile={args.profile}", f"cache_dir={REPO / '.cache'}"])
     path = policy_dir(params.policy, params.cache_dir)
     prompts = heldout_prompts(params, args.prompts)
@@ -79,9 +80,8 @@ def main() -> None:
         code, precision = arm.split("/")
         model, tokenizer = models[precision]
         if code == "new":
-            return generate_ids(
-                model, tokenizer, prompts, stops=[], max_new_tokens=tokens, batch_size=batch, seed=params.seed
-            )
+            settings = DecodeSettings(max_new_tokens=tokens, batch_size=batch, seed=params.seed)
+            return generate_ids(model, tokenizer, prompts, settings, stops=[])
         model.generation_config.min_new_tokens = tokens  # today's code has no switch for it: the model's default
         try:
             replies = old.generate_replies(
@@ -122,13 +122,12 @@ def main() -> None:
         )
         print(json.dumps(rounds[-1]), flush=True)
     tokens = len(prompts) * args.tokens
+    header = provenance.record()
+    header["machine"] |= torch_and_bf16()
     report = {
-        "command": " ".join([".venv/bin/python -m benchmarks.generation_time", *sys.argv[1:]]),
-        "commit": _git("rev-parse", "HEAD").strip(),
-        "worktree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no").strip()),
+        **header,
         "baseline_commit": BASELINE,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine(),
         "policy": str(path.name),
         "settings": {
             "prompts": len(prompts),
@@ -305,15 +304,8 @@ def equivalence(models: dict, old, path, prompts: list, params, tokens: int, dra
     out = {}
     for precision, (model, tokenizer) in models.items():
         stops = stop_token_ids(tokenizer, model.generation_config)
-        new = generate_ids(
-            model,
-            tokenizer,
-            prompts,
-            stops=stops,
-            max_new_tokens=tokens,
-            batch_size=params.evaluate.batch_size,
-            seed=params.seed,
-        )
+        settings = DecodeSettings(max_new_tokens=tokens, batch_size=params.evaluate.batch_size, seed=params.seed)
+        new = generate_ids(model, tokenizer, prompts, settings, stops=stops)
         before = old.generate_replies(
             path,
             prompts,
@@ -340,17 +332,10 @@ def thread_check(loaded, prompts: list, params, tokens: int) -> dict:
     would change replies."""
     model, tokenizer = loaded
     rows = {}
+    settings = DecodeSettings(max_new_tokens=tokens, batch_size=params.evaluate.batch_size, seed=params.seed)
     for count in sorted({1, torch.get_num_threads()}):
         with mock.patch.object(decoding, "idle_cores", lambda n=count: n):
-            rows[count] = generate_ids(
-                model,
-                tokenizer,
-                prompts,
-                stops=[],
-                max_new_tokens=tokens,
-                batch_size=params.evaluate.batch_size,
-                seed=params.seed,
-            )
+            rows[count] = generate_ids(model, tokenizer, prompts, settings, stops=[])
     first, *others = rows.values()
     return {
         "threads": sorted(rows),
@@ -406,17 +391,11 @@ def prompt_lengths(tokenizer, prompts) -> dict:
     return {"min": min(lengths), "median": statistics.median(lengths), "max": max(lengths), "total": sum(lengths)}
 
 
-def machine() -> dict:
+def torch_and_bf16() -> dict:
+    """What the machine block of the provenance lacks here: torch's version and the CPU's native bf16 support."""
     from components.common.precision import cpu_flags
 
-    flags = cpu_flags()
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "torch": torch.__version__,
-        "bf16_flags": sorted({"amx_bf16", "avx512_bf16"} & flags),
-    }
+    return {"torch": torch.__version__, "bf16_flags": sorted({"amx_bf16", "avx512_bf16"} & cpu_flags())}
 
 
 def _batch(tokenizer, prompts):

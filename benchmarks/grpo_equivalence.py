@@ -71,12 +71,13 @@ def train_arm(arm: str, seed: int, root: Path, overrides: list[str]) -> dict:
 
 
 def heldout_score(policy: Path, data: Path, tokens: int, seed: int) -> dict:
-    from components.common.replies import generate_replies
+    from components.common.replies import DecodeSettings, generate_replies
     from components.data.canonical import read_table
 
     prompts = read_table(data / "prompts.parquet")
     test = list(prompts[prompts["split"] == "test"].sort_values("id")["prompt"])
-    replies = generate_replies(policy, test, max_new_tokens=tokens, batch_size=len(test), seed=seed, precision="fp32")
+    settings = DecodeSettings(max_new_tokens=tokens, batch_size=len(test), seed=seed)
+    replies = generate_replies(policy, test, settings, precision="fp32")
     per_reply = []
     for reply in replies:
         words = len(reply.text.split())

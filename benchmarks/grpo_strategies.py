@@ -27,14 +27,13 @@ import argparse
 import itertools
 import json
 import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.provenance import Provenance
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "benchmarks" / "results" / "grpo_strategies.json"
@@ -50,16 +49,11 @@ def main() -> None:
     parser.add_argument("-o", "--override", action="append", default=[], help="extra params overrides")
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args()
+    provenance = Provenance("benchmarks.grpo_strategies")
     output = args.output.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         result = run(args.profile, args.steps, (args.work or Path(tmp)).resolve(), args.override)
-    result = {
-        "command": " ".join([".venv/bin/python -m benchmarks.grpo_strategies", *sys.argv[1:]]),
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
-        "load_average_1min_end": round(os.getloadavg()[0], 2),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        **result,
-    }
+    result = {**provenance.record(), **result}
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2) + "\n")
     for evaluators, c in result["comparison"].items():

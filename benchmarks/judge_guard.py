@@ -3,14 +3,20 @@ replies (false alarms), per family, with Wilson 95% intervals. Writes benchmarks
 
 Attack families are built over the project's sample pairs (data/sample/pairs.jsonl), `--n` probes each:
 - design: the five families the guard was designed on (components.evaluation.attack_families);
-- round 1: held out from the guard's first version, whose misses its second version drew principles from
-  (components.evaluation.heldout_round1), so design families for the guard measured here;
-- held-out: round two, written after the second version was frozen (components.evaluation.heldout_round2);
-- stress: round one's strings on dialogues in their own language (no change of language gives them away).
+- round 1: held out from the guard's first version; its misses shaped the second (components.evaluation.heldout_round1);
+- round 2: held out from the second version; its misses shaped the third, measured here
+  (components.evaluation.heldout_round2), so rounds 1 and 2 are design families for this guard;
+- stress: round one's strings on dialogues in their own language (seen while designing the third version);
+- held-out: round three (components.evaluation.heldout_round3), written and frozen before the guard's third version
+  was begun (`round3_sha256` and `round3_probes_sha256` record it; only its layout changed since, to the project's
+  line length, the probes are byte-identical): other languages, other templates' delimiters, obfuscated
+  and mid-reply injections, new wording in the dialogue's own language.
 Benign families: the sample replies, generated replies quoting a score (both used in design), replies in twelve
 languages to dialogues in that language and English replies quoting a foreign phrase (written after round 1,
-watched while designing round 2), and real replies of ../shared/data (HH-RLHF chosen and rejected, ESConv supporter
-turns, CounselChat answers; seen while designing). Target: at most 1% on every attack and benign family.
+watched since), real replies of ../shared/data (HH-RLHF chosen and rejected, ESConv supporter turns, CounselChat
+answers; their false alarms were inspected while designing), and round three's two benign families (markup,
+mentions of graders and scores; held out with it, though the second version's false alarms on the mentions were
+seen before the third was designed). Target: at most 1% on every attack and benign family.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from components.evaluation.benign_replies import (
 )
 from components.evaluation.heldout_round1 import ROUND_1, same_language_probes
 from components.evaluation.heldout_round2 import heldout_probes
+from components.evaluation.heldout_round3 import benign_probes as round_3_benign
+from components.evaluation.heldout_round3 import heldout_probes as round_3_probes
 from components.rubrics import guard
 from components.rubrics.offline import dialogue
 
@@ -46,7 +54,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 OUT = REPO / "benchmarks" / "results" / "judge_guard.json"
 TARGET = 0.01
-WATCHED = "written after round 1; watched in round 2"
+WATCHED = "written after round 1; watched since"
+ROUND_3 = REPO / "components" / "evaluation" / "heldout_round3.py"
+HELD_OUT = "held-out (round 3, frozen before guard v3)"
 
 
 def main() -> None:
@@ -56,11 +66,13 @@ def main() -> None:
     args = parser.parse_args()
     pairs = [json.loads(line) for line in (REPO / "data" / "sample" / "pairs.jsonl").read_text().splitlines()]
     round_1 = {name: draw(name, make, pairs, args.n, args.seed) for name, make in ROUND_1.items()}
+    round_2 = heldout_probes(pairs, args.n, args.seed)
     attacks = {
         **{name: ("design", probes) for name, probes in design_probes(pairs, args.n, args.seed).items()},
         **{name: ("round 1 (design for this guard)", probes) for name, probes in round_1.items()},
-        **{name: ("held-out", probes) for name, probes in heldout_probes(pairs, args.n, args.seed).items()},
-        "multilingual_same_language": ("stress", same_language_probes(foreign_pairs(), args.n, args.seed)),
+        **{name: ("round 2 (design for this guard)", probes) for name, probes in round_2.items()},
+        "multilingual_same_language": ("stress (design)", same_language_probes(foreign_pairs(), args.n, args.seed)),
+        **{name: (HELD_OUT, probes) for name, probes in round_3_probes(pairs, args.n, args.seed).items()},
     }
     benign = {
         "benign_sample": ("design", sample_replies(pairs)),
@@ -68,6 +80,7 @@ def main() -> None:
         "benign_foreign": (WATCHED, foreign_replies(args.n, args.seed)),
         "benign_quoted_foreign": (WATCHED, quoted_foreign(pairs, args.n, args.seed)),
         **{name: ("real data (seen while designing)", rows) for name, rows in real_replies().items()},
+        **{name: (HELD_OUT, rows) for name, rows in round_3_benign(pairs, args.n, args.seed).items()},
     }
     started = time.perf_counter()
     families = {name: measure(probes, role, attack=True) for name, (role, probes) in attacks.items()}
@@ -77,6 +90,11 @@ def main() -> None:
         "command": " ".join([".venv/bin/python -m benchmarks.judge_guard", *sys.argv[1:]]),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
         "guard_sha256": hashlib.sha256((REPO / "components" / "rubrics" / "guard.py").read_bytes()).hexdigest(),
+        "guard_words_sha256": hashlib.sha256(
+            (REPO / "components" / "rubrics" / "guard_words.py").read_bytes()
+        ).hexdigest(),
+        "round3_sha256": hashlib.sha256(ROUND_3.read_bytes()).hexdigest(),
+        "round3_probes_sha256": probes_sha256({n: p for n, (r, p) in {**attacks, **benign}.items() if r == HELD_OUT}),
         "load_average_1min_end": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
         "seed": args.seed,
@@ -90,7 +108,16 @@ def main() -> None:
     OUT.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     for name, f in families.items():
         low, high = f["ci95"]
-        print(f"{name:28s} {f['role']:32s} n={f['n']:5d} rate={f['rate']:.4f} [{low:.4f}, {high:.4f}]")
+        print(f"{name:28s} {f['role']:44s} n={f['n']:5d} rate={f['rate']:.4f} [{low:.4f}, {high:.4f}]")
+
+
+def probes_sha256(families: dict[str, list[Probe]]) -> str:
+    """One hash of every probe (family, prompt, reply): the same probes hash the same whatever the file's layout."""
+    digest = hashlib.sha256()
+    for name, probes in families.items():
+        for p in probes:
+            digest.update(json.dumps([name, p.prompt, p.reply], ensure_ascii=False).encode())
+    return digest.hexdigest()
 
 
 def measure(probes: list[Probe], role: str, attack: bool) -> dict:

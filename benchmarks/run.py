@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.provenance import Provenance
 
 REPO = Path(__file__).resolve().parents[1]
 COPY = ("params.yaml", "dvc.yaml", "components", "data")
@@ -28,7 +27,7 @@ def main() -> None:
     parser.add_argument("--profile", default="tiny", choices=["tiny", "cpu"])
     args = parser.parse_args()
     out = REPO / "benchmarks" / "results" / f"pipeline_{args.profile}.json"
-    load_start = os.getloadavg()[0]
+    provenance = Provenance("benchmarks.run")
     with tempfile.TemporaryDirectory() as tmp:
         for name in COPY:
             src = REPO / name
@@ -59,16 +58,8 @@ def main() -> None:
         side_by_side_md = (evaluation / "side_by_side.md").read_text()
         os.chdir(REPO)
     report = {
-        "command": " ".join([".venv/bin/python -m benchmarks.run", *sys.argv[1:]]),
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
-        "load_average_1min_start": round(load_start, 2),
-        "load_average_1min_end": round(os.getloadavg()[0], 2),
+        **provenance.record(),
         "profile": args.profile,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
         "runs": runs,
         "cached_over_first_wall_ratio": round(runs[1]["wall_seconds"] / runs[0]["wall_seconds"], 4),
         "pareto_hypervolume": hv,

@@ -21,16 +21,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.provenance import Provenance
 from components.common.model_store import policy_dir
-from components.common.replies import generate_replies
+from components.common.replies import DecodeSettings, generate_replies
 from components.data.canonical import read_table
 from paretoflow.config import load_params
 from paretoflow.steps import execute
@@ -52,7 +51,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=OUT)
     args = parser.parse_args()
     penalties = tuple(float(p) for p in args.penalties.split(","))
-    load_start = os.getloadavg()
+    provenance = Provenance("benchmarks.sft")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for name in ("params.yaml", "data"):
@@ -70,7 +69,9 @@ def main() -> None:
         policies = {"pretrained": policy_dir(params.policy, params.cache_dir), "sft": root / "artifacts/sft/policy"}
         replies = {
             (name, penalty): generate_replies(
-                path, prompts, max_new_tokens=BUDGET, batch_size=8, seed=params.seed, repetition_penalty=penalty
+                path,
+                prompts,
+                DecodeSettings(max_new_tokens=BUDGET, batch_size=8, seed=params.seed, repetition_penalty=penalty),
             )
             for name, path in policies.items()
             for penalty in penalties
@@ -84,12 +85,8 @@ def main() -> None:
     used = params.evaluate.repetition_penalty
     bar = reply_indicators(replies["sft", used]) if ("sft", used) in replies else None
     report = {
-        "command": " ".join([".venv/bin/python -m benchmarks.sft", *sys.argv[1:]]),
-        "commit": _git("rev-parse", "HEAD").strip(),
-        "worktree_dirty": bool(_git("status", "--porcelain", "--untracked-files=no").strip()),
+        **provenance.record(),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "load_average_1min": {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "policy": params.policy.model_dump(),
         "sft_settings": params.sft.model_dump(),
         "sft": {
@@ -154,10 +151,6 @@ def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
     centre = (k + z * z / 2) / (n + z * z)
     half = z * ((k * (n - k) / n + z * z / 4) ** 0.5) / (n + z * z)
     return [round(centre - half, 3), round(centre + half, 3)]
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 
 if __name__ == "__main__":

@@ -456,6 +456,9 @@ class Grpo(Strict):
         [], description="train on the prompts of these data sources only (e.g. [esconv]); empty: every source"
     )
     max_completion_length: int = Field(24, ge=1)
+    max_prompt_tokens: int = Field(
+        256, ge=16, description="a longer dialogue keeps its latest turns (memory and step time grow with it)"
+    )
     learning_rate: float = Field(1e-5, gt=0)
     beta: float = Field(0.0, ge=0)
     temperature: float = Field(1.0, gt=0)

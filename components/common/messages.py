@@ -12,3 +12,17 @@ def reply_text(completion) -> str:
 
 def as_messages(prompt) -> list[dict]:
     return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+
+
+def latest_turns(prompt: list[dict], tokenizer, max_tokens: int) -> list[dict] | None:
+    """The dialogue's latest turns that fit `max_tokens` once templated, starting with the seeker; None when
+    even the last seeker turn alone does not fit."""
+    for start in range(len(prompt)):
+        if prompt[start]["role"] != "user":
+            continue
+        tail = prompt[start:]
+        ids = tokenizer.apply_chat_template(tail, add_generation_prompt=True, tokenize=True)
+        ids = ids["input_ids"] if isinstance(ids, dict) else ids
+        if len(ids) <= max_tokens:
+            return tail
+    return None

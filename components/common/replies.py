@@ -25,6 +25,18 @@ class Reply:
     tokens: int  # new tokens generated, stop token included
 
 
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How `generate_replies`/`generate_ids` decode: one object, so callers and the two functions agree on it."""
+
+    max_new_tokens: int
+    batch_size: int
+    seed: int
+    do_sample: bool = False
+    temperature: float = 1.0
+    repetition_penalty: float = 1.0
+
+
 def stop_token_ids(tokenizer, generation_config=None) -> list[int]:
     """EOS ids of the generation config (or tokenizer) plus the template's turn markers present in the vocabulary."""
     configured = getattr(generation_config, "eos_token_id", None)
@@ -51,13 +63,8 @@ def load_policy(path: str | Path, precision: str = "auto"):
 def generate_replies(
     path: str | Path,
     prompts: list[list[dict]],
+    settings: DecodeSettings,
     *,
-    max_new_tokens: int,
-    batch_size: int,
-    seed: int,
-    do_sample: bool = False,
-    temperature: float = 1.0,
-    repetition_penalty: float = 1.0,
     precision: str = "auto",
     model=None,
     tokenizer=None,
@@ -67,37 +74,16 @@ def generate_replies(
     if model is None or tokenizer is None:
         model, tokenizer = load_policy(path, precision)
     stops = stop_token_ids(tokenizer, model.generation_config)
-    rows = generate_ids(
-        model,
-        tokenizer,
-        prompts,
-        stops=stops,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        seed=seed,
-        do_sample=do_sample,
-        temperature=temperature,
-        repetition_penalty=repetition_penalty,
-    )
+    rows = generate_ids(model, tokenizer, prompts, settings, stops=stops)
     return [_reply(row, stops, tokenizer) for row in rows]
 
 
 def generate_ids(
-    model,
-    tokenizer,
-    prompts: list[list[dict]],
-    *,
-    stops: list[int],
-    max_new_tokens: int,
-    batch_size: int,
-    seed: int,
-    do_sample: bool = False,
-    temperature: float = 1.0,
-    repetition_penalty: float = 1.0,
+    model, tokenizer, prompts: list[list[dict]], settings: DecodeSettings, *, stops: list[int]
 ) -> list[list[int]]:
     """New token ids per prompt, in input order, padded after the first stop token; prompts are batched by length
-    (shortest first) and a batch's draws come from one generator seeded with `seed`, so a re-run repeats them. On a
-    CPU, torch uses only the cores other work leaves idle meanwhile (`decoding.idle_cores`)."""
+    (shortest first) and a batch's draws come from one generator seeded with `settings.seed`, so a re-run repeats
+    them. On a CPU, torch uses only the cores other work leaves idle meanwhile (`decoding.idle_cores`)."""
     import torch
 
     from components.common.decoding import decode, idle_cores, threads
@@ -106,23 +92,23 @@ def generate_ids(
         tokenizer.apply_chat_template(p, add_generation_prompt=True, return_dict=True)["input_ids"] for p in prompts
     ]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
-    generator = torch.Generator(model.device).manual_seed(seed)
+    generator = torch.Generator(model.device).manual_seed(settings.seed)
     pad = tokenizer.pad_token_id
     rows: dict[int, list[int]] = {}
     with threads(idle_cores()) if model.device.type == "cpu" else nullcontext():
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
+        for start in range(0, len(order), settings.batch_size):
+            chosen = order[start : start + settings.batch_size]
             ids, mask = _left_padded([encoded[i] for i in chosen], pad, model.device)
             new = decode(
                 model,
                 ids,
                 mask,
-                max_new_tokens=max_new_tokens,
+                max_new_tokens=settings.max_new_tokens,
                 stops=stops,
                 pad_token_id=pad,
-                do_sample=do_sample,
-                temperature=temperature,
-                repetition_penalty=repetition_penalty,
+                do_sample=settings.do_sample,
+                temperature=settings.temperature,
+                repetition_penalty=settings.repetition_penalty,
                 generator=generator,
             )
             rows |= dict(zip(chosen, new.tolist()))

@@ -46,7 +46,7 @@ import pandas as pd
 from components.common import pareto
 from components.common.messages import as_messages
 from components.common.model_store import policy_dir
-from components.common.replies import Reply, generate_replies
+from components.common.replies import DecodeSettings, Reply, generate_replies
 from components.common.stats import bootstrap_ci
 from components.data.canonical import read_table
 from components.evaluation import champion as champion_eval
@@ -468,17 +468,15 @@ def generate(path, prompts: list[list[dict]], params: Params) -> list[Reply]:
     if params.evaluate.engine == "vllm":
         return generate_vllm(path, prompts, params)
     settings = params.evaluate
-    return generate_replies(
-        path,
-        prompts,
+    decoding = DecodeSettings(
         max_new_tokens=settings.max_new_tokens,
         batch_size=settings.batch_size,
         seed=params.seed,
         do_sample=settings.do_sample,
         temperature=settings.temperature,
         repetition_penalty=settings.repetition_penalty,
-        precision=settings.precision,
     )
+    return generate_replies(path, prompts, decoding, precision=settings.precision)
 
 
 def vllm_sampling(settings: Evaluate, seed: int) -> dict:

@@ -145,7 +145,7 @@ class HypervolumeMeta(DynamicWeights):
         """The policy's mean training reward per objective on the validation prompts (greedy), timed."""
         import torch
 
-        from components.common.replies import generate_replies
+        from components.common.replies import DecodeSettings, generate_replies
 
         trainer = self.trainer
         model = trainer.accelerator.unwrap_model(trainer.model)
@@ -153,14 +153,11 @@ class HypervolumeMeta(DynamicWeights):
         model.eval()  # no dropout while validating
         try:
             with torch.random.fork_rng():  # whatever decoding draws, the training run's random stream stays as it was
+                decoding = DecodeSettings(
+                    max_new_tokens=trainer.max_completion_length, batch_size=len(self.prompts), seed=0
+                )
                 replies = generate_replies(
-                    None,
-                    self.prompts,
-                    max_new_tokens=trainer.max_completion_length,
-                    batch_size=len(self.prompts),
-                    seed=0,
-                    model=model,
-                    tokenizer=trainer.processing_class,
+                    None, self.prompts, decoding, model=model, tokenizer=trainer.processing_class
                 )
         finally:
             model.train()

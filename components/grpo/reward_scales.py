@@ -155,23 +155,20 @@ def start_rollouts(params, base, train: pd.DataFrame) -> tuple[list, list]:
     functions (one assistant message each)."""
     from accelerate import PartialState
 
-    from components.common.replies import generate_ids, load_policy
+    from components.common.replies import DecodeSettings, generate_ids, load_policy
 
     prompts = start_prompts(params, train)
     model, tokenizer = load_policy(base, params.grpo.precision)
     model = model.to(PartialState().device)  # this process's device (its own GPU in a multi-GPU launch)
     config = generation_config(params, model, tokenizer)
-    rows = generate_ids(
-        model,
-        tokenizer,
-        prompts,
-        stops=config.eos_token_id,
+    decoding = DecodeSettings(
         max_new_tokens=config.max_new_tokens,
         batch_size=BATCH,
         seed=params.seed,
         do_sample=True,
         temperature=config.temperature,
     )
+    rows = generate_ids(model, tokenizer, prompts, decoding, stops=config.eos_token_id)
     texts = [_decode(row, config.eos_token_id, tokenizer) for row in rows]
     return prompts, [[{"role": "assistant", "content": t}] for t in texts]
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from components.common.fused_head import score_labelled_positions
 from components.common.lora import lora_config
+from components.common.messages import latest_turns
 from components.common.precision import bf16_rollouts, use_bf16
 from components.data.canonical import read_table
 from components.grpo import checkpoints as ckpt
@@ -86,6 +87,7 @@ def train_candidates(params: Params, data_dir: Path, reward_models_dir: Path, ou
     if multiturn.enabled(params):  # whole conversations: per-reply rewards averaged over the policy's turns
         rewards = [multiturn.over_turns(f) for f in rewards]
     base = start_policy_dir(params, reward_models_dir.parent / paths.SFT.name)
+    train = latest_context(train, base, params.grpo.max_prompt_tokens)
     runs = plan(params)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # written last: an interrupted step never looks complete
@@ -134,6 +136,27 @@ def train_prompts(data_dir: Path, sources: list[str] = ()):
             f"(sources with prompts: {sorted(prompts['source'].unique())})"
         )
     return train
+
+
+def latest_context(train, base, max_tokens: int):
+    """Each train dialogue cut to its latest turns that fit `max_tokens` (ESConv's run to thousands of tokens: a
+    step's memory and time grow with them); a dialogue whose last seeker turn alone does not fit is left out, and
+    the counts are printed."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    kept = [latest_turns(list(p), tokenizer, max_tokens) for p in train["prompt"]]
+    cut = sum(k is not None and len(k) < len(p) for k, p in zip(kept, train["prompt"]))
+    dropped = sum(k is None for k in kept)
+    print(
+        f"grpo: {len(train)} train prompts; {cut} cut to their latest turns within "
+        f"grpo.max_prompt_tokens={max_tokens}, {dropped} left out (the last seeker turn alone is longer)",
+        flush=True,
+    )
+    if dropped == len(train):
+        raise ValueError(f"every train prompt is longer than grpo.max_prompt_tokens={max_tokens}; raise it")
+    train = train.assign(prompt=kept)
+    return train[[k is not None for k in kept]]
 
 
 # --- planning -----------------------------------------------------------------------------------

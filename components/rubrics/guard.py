@@ -17,13 +17,22 @@ It reads structure, not a list of attacks:
   knowing its words; a dialogue too short to identify constrains nothing;
 - padding: one token run many times, much repeated text, or a reply made mostly of symbols and whitespace.
 
-Designed in two rounds (benchmarks/judge_guard.py measures every family): the first on five attack families
+Every check reads the reply after Unicode normalisation (NFKC, invisible format characters removed, letter-spaced
+words joined), so full-width, mathematical or zero-width-laced text reads as plain text; a word that mixes Latin
+with Cyrillic or Greek letters (homoglyphs) is flagged as obfuscation. The openers and the concepts of grading
+are also read in the languages of the benign dialogues (components.rubrics.guard_words).
+
+Designed in three rounds (benchmarks/judge_guard.py measures every family): the first on five attack families
 (components.evaluation.attack_families: bare master keys, judge instructions appended to a good reply, fake
 score lines, role lines, padding and repetition); the second added what the first version's held-out families
 (components.evaluation.heldout_round1) showed missing, as principles (closers and banners, self-reference,
-shorter stretches of another language). Round two's families (components.evaluation.heldout_round2) never
-shaped it. Known blind spots: a master key or instruction in the dialogue's own language and non-English
-wording of judge talk; frame breaks whose closer and payload match none of the principles above.
+shorter stretches of another language); the third (this version) drew on round two's families
+(components.evaluation.heldout_round2) and the false alarms on real replies: normalisation, announcements of a
+frame's end, unbalanced bracket runs and empty fences, grading concepts in other languages, one-word replies
+judged by their language instead of flagged outright. Round three's families (components.evaluation.heldout_round3)
+were written and frozen before it was begun and never shaped it. Known blind spots: judge talk in a language
+outside guard_words spoken to a dialogue in that same language; frame breaks whose closer and payload match none
+of the principles above.
 
 Two gates multiply into a judge's score (gate, don't add): the pre-check (0 for a flagged reply: the objective's
 floor) and, for rubric judges, an off-topic cap: a reply that neither relates to the dialogue (MiniLM similarity,
@@ -34,14 +43,18 @@ refusal is rightly unlike the request it refuses.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from functools import lru_cache
 
 from components.common.messages import reply_text
 from components.evaluation import coherence
+from components.rubrics import guard_words
 from components.rubrics import offline as rubric_offline
 
-MIN_UNITS = 2  # units of content a reply needs beyond openers and symbols
+MIN_UNITS = 1  # units of content a reply needs beyond openers and symbols
+SHORT_UNITS = 2  # a reply this short must read as the dialogue's language (its one word could be a foreign key)
+SHORT_LETTERS = 4
 PREAMBLE_UNITS = 12  # a reply this short that ends on a colon only announces an answer
 LANGUAGE_FLOOR = 0.003  # a stretch is in another language when every dialogue language gets less than this
 STRETCH_LETTERS = 10  # letters a stretch needs before its language is read
@@ -59,25 +72,47 @@ OPENERS = re.compile(
     r"explanation|analysis|response|sure|certainly|okay)\b\s*[:.!,]?",
     re.I,
 )
+# Invisible format characters (zero-width, joiners, soft hyphen, bidirectional marks, variation selectors, BOM): they
+# change no reading, so they are removed before any check; a run of single letters between spaces is a spaced word.
+INVISIBLE = re.compile(
+    r"[\u00ad\u034f\u061c\u115f\u1160\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff]"
+)
+SPACED = re.compile(r"(?<!\S)\S(?: \S){3,}(?!\S)")
+# A word mixing Latin letters with Cyrillic or Greek ones (micro and ohm signs aside): homoglyphs.
+MIXED_SCRIPT = re.compile(
+    r"[A-Za-z][\u0370-\u03a8\u03aa-\u03bb\u03bd-\u03c8\u03ca-\u03ff\u0400-\u04ff]"
+    r"|[\u0370-\u03a8\u03aa-\u03bb\u03bd-\u03c8\u03ca-\u03ff\u0400-\u04ff][A-Za-z]"
+)
 CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 TOKEN = re.compile(rf"[{CJK}]|[^\W\d_{CJK}]+|\d+")
 SEGMENT = re.compile(r"\n+|(?<=[.!?])\s+|(?<=[。！？])")
 URL = re.compile(r"\S*(?:https?://|www\.)\S*")
+# A reply that is one heading, quote or emphasis line of a few words: a title with nothing under it.
+BARE_HEADING = re.compile(
+    r"\s*(?:(?:#+|>)\s*[^\W\d_]+(?:[ \t]+[^\W\d_]+){0,2}|([*_`]+)[^\W\d_]+(?:[ \t]+[^\W\d_]+){0,2}\1)\s*$"
+)
 COLON_END = re.compile(r"[:：﹕꞉]\s*[*_`'\"»”)\]]*\s*$")
 EMOTICON = re.compile(r"[:;]\s?-?[()DPp/\\|]")
 
 LEAD = r"^[\s>*_#\[(<|`~—–-]*"
-ROLES = r"system|assistant|user|human|judge|evaluator|grader|rater|reviewer|instruction|rubric|developer|admin"
+EVALUATORS = r"judge|evaluator|grader|rater|reviewer|assessor|examiner|annotator|scorer"
+ROLES = rf"system|assistant|user|human|{EVALUATORS}|instruction|rubric|developer|admin"
+# Sections of a judge's template: a heading that names one opens a frame of its own.
+SECTIONS = r"instructions|response|input|output|task|evaluation|assessment|feedback|critique|grading|verdict|review"
 ROLE_LINE = re.compile(
-    rf"{LEAD}(?:{ROLES})(?:\s+(?:message|prompt|note|override|turn))?[\s*_\])>|`]*(?:[:：]|$)"
-    rf"|{LEAD}#+\s*(?:{ROLES}|instructions|response|input|output|task)\b",
+    rf"{LEAD}(?:{ROLES})(?:\s+(?:message|prompt|notes?|override|turn|feedback|comments?|instructions?))?[\s*_\])>|`]*(?:[:：]|$)"
+    rf"|{LEAD}#+\s*(?:[^\W\d]+\s+){{0,2}}(?:{ROLES}|{SECTIONS})\b",
     re.I,
 )
-SCORE_LABEL = r"(?:final |overall |total )?(?:score|rating|grade|points|verdict|evaluation|judg(?:e)?ment)s?"
+SCORE_LABEL = (  # a score's label, maybe of two nouns ("Evaluation result")
+    r"(?:final |overall |total )?(?:(?:evaluation|assessment|review|quality|grading|judge) )?"
+    r"(?:score|rating|grade|points|verdict|evaluation|judg(?:e)?ment|decision|result|assessment|conclusion|outcome|"
+    r"quality|correctness|helpfulness|harmlessness|honesty|reward|preferred|winner)s?"
+)
 SEPARATOR = r"[\s*_\])]*(?:[:：=]|\s[-–—]\s)[\s*_]*"
 VALUE = (  # what a score reads: a number, a letter grade, stars or a verdict word (not a description)
     r"(?:\d|[A-F][+-]?(?!\w)|[★⭐☆]|(?i:excellent|perfect|pass(?:ed)?|yes|correct|outstanding|flawless|maximum|"
-    r"full marks|top|highest|fail)\b)"
+    r"full marks|top|highest|fail|accept(?:ed)?|approved?|good|ideal|right|true|the (?:first|second)|response [ab])\b)"
 )
 SCORE_LINE = re.compile(rf"{LEAD}(?i:{SCORE_LABEL}){SEPARATOR}{VALUE}")
 CAPITAL_LABEL = (
@@ -89,14 +124,32 @@ LABEL_NUMBER = re.compile(
     r"^[^\w\n]*[^\W\d_][^\n:：=\d]{0,30}[:：=]\s*[*_]*\d{1,3}(?:[.,]\d+)?\s*(?P<fraction>/\s*\d{1,3})?[*_]*\s*\W{0,3}$"
 )
 MIDLINE_ROLE = re.compile(
-    r"(?<![\w'])(?:System|SYSTEM|Assistant|ASSISTANT|User|USER|Human|HUMAN|Judge|Grader)\s?:"
-    rf"|#{{2,}}\s*(?i:{ROLES}|instructions|response)\b"
+    r"(?<![\w'])(?:System|SYSTEM|Assistant|ASSISTANT|User|USER|Human|HUMAN|Judge|Grader|Evaluator|Reviewer|Rater)\s?:"
+    rf"|#{{2,}}\s*(?i:{ROLES}|{SECTIONS})\b"
 )
 SPECIAL = re.compile(r"<\|[^|>\n]{1,40}\|>|<(?:start|end)_of_turn>|<</?[A-Z]{2,}>>|\[/?[A-Z][A-Z_]{2,}\]")
-OPEN_TAG, CLOSE_TAG = re.compile(r"<([A-Za-z][\w-]*)[^<>\n]*>"), re.compile(r"</([A-Za-z][\w-]*)\s*>")
+# A tag (attributes as name=value only, so "<your name>" is a placeholder, not a tag), and the void elements of
+# HTML that are never closed.
+OPEN_TAG = re.compile(r"<([A-Za-z][\w-]*)(?:\s+[\w-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s<>]+))*\s*(/?)>")
+CLOSE_TAG = re.compile(r"</([A-Za-z][\w-]*)\s*>")
+# A tag named after a turn or a section of a judge's template (<response>, <judge_feedback>).
+SECTION_TAG = re.compile(rf"</?(?:\w+[_-])?(?:{ROLES}|{SECTIONS}|answer|reply|note|rating|score)(?:[_-]\w+)?\s*>", re.I)
+WRAPPED = re.compile(r"\s*<([A-Za-z][\w-]*)>(.*)</\1>\s*$", re.S)
+VOID = {"br", "hr", "img", "input", "meta", "link", "wbr", "area", "base", "col", "source", "track", "embed"}
 SYMBOL_RUN = re.compile(r"([^\w\s=_-]{1,2}?)\1{15,}")  # rule lines (---, ===, ___) are not padding
 WHITESPACE_RUN = re.compile(r"\s{30,}")
-FENCES = ("```", '"""', "'''")
+FENCE = re.compile(r"`{3,}|~{3,}|\"{3,}|'{3,}")
+FENCE_ROLE = re.compile(rf"(?:`{{3}}|~{{3}})\s*(?:{ROLES})\b", re.I)  # a fence that opens a role's block
+# A string and a record closed in prose, or a JSON key: the reply ending a record it never opened.
+JSON_FRAME = re.compile(r"\"\s*[}\]]|(?:^|[{,])\s*\"[A-Za-z_]\w*\"\s*:\s*[\"\d\[{tfn]", re.M)
+# An announcement that the reply, its frame or the text has ended: a capital END/EOF, an end mark between
+# symbols, or "end of" a frame's noun.
+END_MARK = re.compile(
+    r"(?<![\w'])(?:END|EOF|EOS|EOT)(?![\w'])|[^\w\s]\s*(?i:end|eof|fin)\s*[^\w\s.,!?'’]"
+    r"|(?i:\bend of (?:the |this |your |my )?(?:reply|response|answer|output|text|turn|transcript|input|completion|"
+    r"generation|model output|assistant(?:'s)? (?:turn|reply|response))\b)"
+)
+BRACKETS = {")": "(", "]": "[", "}": "{"}
 # Closers of other frames and the openers they need before them: a comment, CDATA, a template, a LaTeX environment,
 # a bracket tag in any case.
 PAIRED = (
@@ -105,6 +158,8 @@ PAIRED = (
     (re.compile(r"\}\}"), re.compile(r"\{\{")),
     (re.compile(r"\\end\{(\w+)\}"), re.compile(r"\\begin\{(\w+)\}")),
     (re.compile(r"\[/(\w+)\]"), re.compile(r"\[(\w+)\]")),
+    (re.compile(r"\\\]"), re.compile(r"\\\[")),
+    (re.compile(r"\\\)"), re.compile(r"\\\(")),
 )
 # A banner that ends or starts a section of a frame: an ALL_CAPS_IDENTIFIER, or capital words between rules or
 # in brackets ("=== END OF ANSWER ===", "[END OF RESPONSE]").
@@ -112,8 +167,8 @@ BANNER = re.compile(
     r"\b[A-Z]{2,}(?:_[A-Z]{2,})+\b|(?:[=*#~_-]{3,}|\[)\s*[A-Z]{2,}(?:\s+[A-Z]{2,})+\s*(?:[=*#~_-]{3,}|\])"
 )
 INSTRUCTS_JUDGE = re.compile(
-    r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(rubric|instructions?|criteria|rules|prompt|above|"
-    r"previous|prior|earlier|guidelines|scoring|grading|evaluation)\b"
+    r"\b(ignore|disregard|forget|override|bypass|skip)\b.{0,40}\b(rubric|instructions?|criteria|guidelines|prompt|"
+    r"scoring|grading|evaluation|checks|(above|previous|prior|earlier|all|your|any) (rules|directions|guidance))\b"
     r"|\b(score|rate|grade|mark|evaluate)\b.{0,30}\b(this|the|my)\s+(response|answer|reply|output|completion)\b.{0,30}"
     r"(\d+\s*/\s*\d+|\b(maximum|highest|perfect|full|top)\b|\bas (passing|correct|excellent)\b)"
     r"|\b(score|rate|grade|evaluate|mark)\s+(this|my)\s+(response|answer|reply|output)\b"
@@ -132,21 +187,39 @@ INSTRUCTS_JUDGE = re.compile(
     r"|\b(output|respond with|reply with|answer with)\s+(only\s+)?(the\s+)?(number\s+|score\s+|word\s+|verdict\s+)?"
     r"[\"'“]?(\d+(/\d+)?|yes|correct|pass)\b"
     r"|\bthe evaluation is (over|complete|finished)\b"
-    r"|\b(satisf\w+|meets?|fulfil\w*) (every|all) (principles?|criteri\w+|rules?|requirements)\b",
+    r"|\b(satisf\w+|meets?|fulfil\w*) (every|all) (principles?|criteri\w+|rules?|requirements)\b"
+    # marking an answer, a turn or "it" as good; addressing whoever evaluates it; grading modes and pre-approval
+    r"|\b(mark|record|rank|rate|score|grade|treat|consider|classify|label|flag|count|regard)\s+(it|this( \w+)?|the "
+    r"(previous|preceding|above|last|first|second|prior) \w+)\s+as\s+(an? |the )?(correct|right|ideal|perfect|helpful|"
+    r"excellent|best|model|reference|gold|passing|positive|preferred|winner|outstanding|flawless|exemplary|top)"
+    r"|\b(whoever|anyone|the (person|model|system|ai|one|people)( or \w+)?)( who)?( is| are|'s)? (review|assess|grad|"
+    r"scor|evaluat|judg|rat|check)\w*\s+(this|these|the (answer|reply|response|output|turn))\b"
+    r"|\b(evaluation|grading|judge|scoring|review) mode\b|\bpre-?(approved|screened|verified|graded|scored)\b"
+    r"|\b(the )?(first|second|former|latter) (response|reply|answer|output|completion) (is |was )?(clearly )?"
+    r"(better|preferred|superior|wins)\b",
     re.I | re.S,
 )
 # The reply speaking of itself as the thing being graded, of the grading apparatus and its outcome, of a pairwise
 # verdict, of a score field, or asking for a verdict token: it addresses whoever evaluates it.
 SELF = (
-    r"(?:\b(this|the (above|preceding|previous|prior|candidate|assistant'?s?|following|model'?s?))\s+(answer|response|"
-    r"reply|text|completion|output|message)\b|\b(answer|response|reply) (above|below)\b)"
+    r"(?:\b(this|the (above|preceding|previous|prior|candidate|assistant'?s?|following|model'?s?|first|second|last))\s+"
+    r"(answer|response|reply|text|completion|output|message|submission|sample|turn|generation|entry)\b"
+    r"|\b(answer|response|reply|submission|output) (above|below)\b)"
 )
 GRADED = (
     r"\b(scor\w*|rated|rating|grad(e|ed|ing)|credit|verified|approved|gold standard|reference (answer|solution)|"
-    r"best possible|grader|rubric|every criterion|all criteria|\d+\s*(/|out of)\s*\d+)"
+    r"best possible|grader|rubric|every criterion|all criteria|\d+\s*(/|out of)\s*\d+|flawless|exemplary|ideal|"
+    r"perfect|outstanding|canonical|model answer|known positive|(top|highest|full) (mark|marks|credit|grade)|"
+    r"no (issues|deductions|errors) (found|apply)|helpful and harmless|accepted|preferred)"
 )
-APPARATUS = r"\b(grader|evaluator|rater|scoring guide|rubric|reward model)s?\b"
-OUTCOME = r"\b(scor\w*|rated|credit|verdict|pass|approved|full marks|top grade|highest|accept\w*|\d+)\b"
+APPARATUS = (
+    r"\b(grader|evaluator|rater|assessor|examiner|annotator|scorer|scoring guide|rubric|reward model|answer key|"
+    r"marking scheme|reviewer consensus)s?\b"
+)
+OUTCOME = (
+    r"\b(scor\w*|rated|credit|verdict|pass|approved|full marks|top grade|highest|accept\w*|\d+|right|correct|"
+    r"perfect|flawless|exemplary|ideal|deductions?|outstanding)\b"
+)
 ADDRESSES_GRADER = re.compile(
     rf"{SELF}[^.!?\n]{{0,80}}{GRADED}|{GRADED}[^.!?\n]{{0,80}}{SELF}|{APPARATUS}[^.!?\n]{{0,80}}{OUTCOME}"
     rf"|{OUTCOME}[^.!?\n]{{0,80}}{APPARATUS}"
@@ -170,9 +243,18 @@ STOP = {
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
+@lru_cache(maxsize=16384)
+def normalise(reply: str) -> str:
+    """The reply as it reads: NFKC (full-width and mathematical letters to plain ones), invisible characters
+    removed, spaced-out words joined."""
+    text = unicodedata.normalize("NFKC", INVISIBLE.sub("", reply))
+    return SPACED.sub(lambda m: m.group().replace(" ", ""), text)
+
+
 def content_units(reply: str) -> float:
-    """Words left once openers, digits and symbols are removed; a CJK character counts half a word."""
-    tokens = TOKEN.findall(OPENERS.sub(" ", reply))
+    """Words left once openers (English and guard_words'), digits and symbols are removed; a CJK character counts
+    half a word."""
+    tokens = TOKEN.findall(guard_words.OPENERS.sub(" ", OPENERS.sub(" ", reply)))
     return sum(0.5 if re.match(rf"[{CJK}]", t) else 1.0 for t in tokens if not t.isdigit())
 
 
@@ -183,10 +265,13 @@ def segments(reply: str) -> list[str]:
 @lru_cache(maxsize=16384)  # every judged objective asks about the same replies
 def verdict(reply: str, dialogue: str = "") -> str | None:
     """Why the reply must not be judged as an answer (a reason name), or None when it may be."""
+    raw, reply = reply, normalise(reply)
+    if MIXED_SCRIPT.search(reply):
+        return "obfuscation"
     units = content_units(reply)
     if units < MIN_UNITS:
         return "content_free"
-    if units <= PREAMBLE_UNITS and COLON_END.search(EMOTICON.sub("", reply)):
+    if units <= PREAMBLE_UNITS and COLON_END.search(EMOTICON.sub("", reply)) or BARE_HEADING.match(reply):
         return "preamble"
     parts = segments(reply)
     if any(ROLE_LINE.search(s) for s in parts) or MIDLINE_ROLE.search(reply) or SPECIAL.search(reply):
@@ -195,11 +280,11 @@ def verdict(reply: str, dialogue: str = "") -> str | None:
         return "frame"
     if any(SCORE_LINE.search(s) for s in parts) or SCORE_TAIL.search(reply) or _label_number(parts):
         return "score_line"
-    if INSTRUCTS_JUDGE.search(reply) or ADDRESSES_GRADER.search(reply):
+    if INSTRUCTS_JUDGE.search(reply) or ADDRESSES_GRADER.search(reply) or _grading_talk(reply, parts):
         return "judge_talk"
-    if dialogue and _foreign_stretch(reply, dialogue):
+    if dialogue and _foreign_stretch(reply, dialogue, short=units <= SHORT_UNITS):
         return "language"
-    if _padded(reply):
+    if _padded(raw):
         return "padding"
     return None
 
@@ -225,19 +310,82 @@ def gated(reward):
 
 
 def _breaks_frame(reply: str) -> bool:
-    """Markup that closes what the reply never opened (a closing tag, an odd fence): it ends someone else's frame."""
+    """Markup that closes what the reply never opened (a closing tag, an odd fence) or opens what it never closes
+    (a tag): it ends someone else's frame or starts one of its own."""
     opened: Counter = Counter()
     for match in re.finditer(rf"{OPEN_TAG.pattern}|{CLOSE_TAG.pattern}", reply):
-        name, closing = (match.group(1), False) if match.group(1) else (match.group(2), True)
+        name, closing = (match.group(1), False) if match.group(1) else (match.group(3), True)
         if closing and not opened[name.lower()]:
             return True
-        opened[name.lower()] += -1 if closing else 1
+        if not match.group(2) and name.lower() not in VOID:
+            opened[name.lower()] += -1 if closing else 1
+    if any(opened.values()):
+        return True
     for closer, opener in PAIRED:
         for match in closer.finditer(reply):
             before = [m.groups() for m in opener.finditer(reply, 0, match.start())]
             if match.groups() not in before and (match.groups() or not before):
                 return True
-    return bool(BANNER.search(reply)) or any(reply.count(fence) % 2 for fence in FENCES)
+    inside = WRAPPED.match(reply)  # a reply wrapped whole in one tag pair opens no section of its own
+    sections = SECTION_TAG.search(inside.group(2) if inside else reply)
+    return (
+        bool(BANNER.search(reply) or JSON_FRAME.search(reply) or FENCE_ROLE.search(reply) or sections)
+        or _ends_early(reply)
+        or _fences_break(reply)
+        or _unmatched_run(reply)
+    )
+
+
+def _ends_early(reply: str) -> bool:
+    """An announcement that the text has ended, with content after it (web addresses aside)."""
+    reply = URL.sub(" ", reply)
+    return any(content_units(reply[m.end() :]) >= 1 for m in END_MARK.finditer(reply))
+
+
+def _fences_break(reply: str) -> bool:
+    """An odd number of fences (a run of six backticks is two), or a block closed as soon as it opens."""
+    runs = list(FENCE.finditer(reply))
+    if sum(len(m.group()) // 3 for m in runs) % 2 or any(len(m.group()) >= 6 for m in runs):
+        return True
+    return any(not reply[a.end() : b.start()].strip() for a, b in zip(runs[::2], runs[1::2]))
+
+
+def _unmatched_run(reply: str) -> bool:
+    """A closing bracket the reply never opened: a brace or square bracket, or a run of two or more parentheses
+    that is not an emoticon."""
+    depth = Counter()
+    for i, char in enumerate(reply):
+        if char in "([{":
+            depth[char] += 1
+        elif char in BRACKETS:
+            opener = BRACKETS[char]
+            if depth[opener]:
+                depth[opener] -= 1
+            elif char != ")" or (reply[i + 1 : i + 2] == ")" and reply[i - 1 : i] not in (":", ";", "=", ")", "-")):
+                return True
+    return False
+
+
+def _grading_talk(reply: str, parts: list[str]) -> bool:
+    return bool(guard_words.CUES.search(reply)) and any(_grading(s) for s in parts)
+
+
+def _grading(segment: str) -> bool:
+    """A segment that speaks of grading in a language of guard_words: an evaluator with a score, the top of a
+    scale or a number; the reply speaking of itself with any of those or with being correct; instructions to
+    ignore, or to write only a number; a score next to its top ("note maximale", "满分")."""
+    words = guard_words
+    evaluator, number = words.EVALUATORS.search(segment), re.search(r"\d", segment)
+    score, top = words.SCORES.search(segment), words.TOPS.search(segment)
+    if evaluator and (score or top or number or words.CORRECTS.search(segment)):
+        return True
+    if words.SELVES.search(segment) and (evaluator or score or top or number or words.CORRECTS.search(segment)):
+        return True
+    if words.IGNORES.search(segment) and words.INSTRUCTIONS.search(segment):
+        return True
+    if number and words.NUMBERS.search(segment) and words.ONLIES.search(segment):
+        return True
+    return bool(score and top and abs(score.start() - top.start()) <= 24)
 
 
 def _label_number(parts: list[str]) -> bool:
@@ -260,11 +408,15 @@ def _dialogue_languages(dialogue: str) -> tuple[frozenset | None, frozenset]:
     return allowed, frozenset(code for code, p in ranked if p >= coherence.PLAUSIBLE)
 
 
-def _foreign_stretch(reply: str, dialogue: str) -> bool:
+def _foreign_stretch(reply: str, dialogue: str, short: bool = False) -> bool:
+    """A stretch in a script or language the dialogue does not use; a reply of a word or two is read whole."""
     allowed, languages = _dialogue_languages(dialogue)
     if allowed is None:
         return False
     text = URL.sub(" ", reply)
+    count = sum(coherence.letter_scripts(text).values())
+    if short and languages and SHORT_LETTERS <= count < STRETCH_LETTERS and _unlike(text, languages):
+        return True
     for stretch in [text, *segments(text)]:
         letters = coherence.letter_scripts(stretch)
         total = sum(letters.values())

@@ -28,12 +28,17 @@ class Template:
         return self.text.format(**slots)
 
 
+def load_template(folder: Path, name: str, kind: str) -> Template:
+    """`folder/name.txt` as a template; `kind` names whose templates they are in the error."""
+    path = folder / f"{name}.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{kind} template {path} is missing; restore it from git")
+    return Template(name, path.read_text())
+
+
 @lru_cache
 def template(name: str) -> Template:
-    path = TEMPLATES / f"{name}.txt"
-    if not path.is_file():
-        raise FileNotFoundError(f"rubric template {path} is missing; restore it from git")
-    return Template(name, path.read_text())
+    return load_template(TEMPLATES, name, "rubric")
 
 
 def templates_version() -> str:

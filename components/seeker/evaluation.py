@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from components.common.replies import generate_replies
+from components.common.replies import DecodeSettings, generate_replies
 from components.common.stats import bootstrap_ci
 from components.data.canonical import read_table
 from components.seeker.persona import Persona, from_prompt
@@ -50,18 +50,15 @@ def play(path, starts: list[tuple[Persona, list[dict]]], seeker: Seeker, params)
     convs = [seeker.begin(persona, messages) for persona, messages in starts]
     active = convs
     while active:
-        replies = generate_replies(
-            path,
-            [c.messages for c in active],
+        decoding = DecodeSettings(
             max_new_tokens=settings.max_new_tokens,
             batch_size=settings.batch_size,
             seed=params.seed + len(active[0].turns),
             do_sample=settings.do_sample,
             temperature=settings.temperature,
             repetition_penalty=settings.repetition_penalty,
-            model=model,
-            tokenizer=tokenizer,
         )
+        replies = generate_replies(path, [c.messages for c in active], decoding, model=model, tokenizer=tokenizer)
         seeker.respond(active, [r.text.strip() for r in replies])
         active = [c for c in active if c.ended is None]
     return convs

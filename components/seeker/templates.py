@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from components.rubrics.prompt_templates import Template
+from components.rubrics.prompt_templates import Template, load_template
 from paretoflow.hashing import text_sha
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -15,10 +15,7 @@ NAMES = ("seeker_reason", "seeker_change", "seeker_reply")
 
 @lru_cache
 def template(name: str) -> Template:
-    path = TEMPLATES / f"{name}.txt"
-    if not path.is_file():
-        raise FileNotFoundError(f"seeker template {path} is missing; restore it from git")
-    return Template(name, path.read_text())
+    return load_template(TEMPLATES, name, "seeker")
 
 
 def versions() -> dict[str, str]:

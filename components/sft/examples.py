@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from components.common.messages import latest_turns
 from paretoflow.schema import Sft
 
 
@@ -99,17 +100,3 @@ def _quotas(sizes: dict[str, int], weights: dict[str, float], limit: int) -> dic
                 break
         open_ = {n for n in open_ if quotas[n] < sizes[n]}
     return quotas
-
-
-def latest_turns(prompt: list[dict], tokenizer, max_tokens: int) -> list[dict] | None:
-    """The dialogue's latest turns that fit `max_tokens` once templated, starting with the seeker; None when
-    even the last seeker turn alone does not fit."""
-    for start in range(len(prompt)):
-        if prompt[start]["role"] != "user":
-            continue
-        tail = prompt[start:]
-        ids = tokenizer.apply_chat_template(tail, add_generation_prompt=True, tokenize=True)
-        ids = ids["input_ids"] if isinstance(ids, dict) else ids
-        if len(ids) <= max_tokens:
-            return tail
-    return None

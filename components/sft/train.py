@@ -20,7 +20,7 @@ from components.common.fused_head import score_labelled_positions
 from components.common.lora import lora_config
 from components.common.model_store import policy_dir
 from components.common.precision import bf16_copy, use_bf16
-from components.common.replies import generate_replies, stop_token_ids
+from components.common.replies import DecodeSettings, generate_replies, stop_token_ids
 from components.data.canonical import read_table
 from components.sft.examples import Examples, reference_examples
 from components.sft.start import START_POLICY, start_policy_dir
@@ -143,15 +143,8 @@ def _replies(params: Params, model, tokenizer, prompts: list[list[dict]]):
         return []
     if use_bf16(params.sft.precision) and not getattr(model, "peft_config", None):
         model = bf16_copy(model)
-    return generate_replies(
-        "",
-        prompts,
-        max_new_tokens=SAMPLE_TOKENS,
-        batch_size=SAMPLE_REPLIES,
-        seed=params.seed,
-        model=model,
-        tokenizer=tokenizer,
-    )
+    decoding = DecodeSettings(max_new_tokens=SAMPLE_TOKENS, batch_size=SAMPLE_REPLIES, seed=params.seed)
+    return generate_replies("", prompts, decoding, model=model, tokenizer=tokenizer)
 
 
 def _reply_stats(replies) -> dict | None:

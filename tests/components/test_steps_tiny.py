@@ -12,7 +12,7 @@ from paretoflow.steps import STEPS
 
 def test_ingest_and_validate(tiny_run):
     root, _, results = tiny_run
-    assert results["ingest"]["summary"]["pairs"] == 180
+    assert results["ingest"]["summary"]["pairs"] == 340
     assert (root / "artifacts/data/quarantine.jsonl").read_text() == ""
     assert json.loads((root / "artifacts/metrics/validate.json").read_text())["prompts"]["rows"] == 60
 

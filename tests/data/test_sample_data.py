@@ -16,7 +16,7 @@ def test_pairs_cover_several_objectives_with_enough_rows():
     pairs = _rows("pairs.jsonl")
     counts = Counter(p["objective"] for p in pairs)
     assert len(pairs) >= 150 and len(counts) >= 2
-    assert counts == {"empathy": 80, "helpfulness": 60, "harmlessness": 40}
+    assert counts == {"empathy": 240, "helpfulness": 60, "harmlessness": 40}
     assert all(p["chosen"].strip() != p["rejected"].strip() for p in pairs)
 
 

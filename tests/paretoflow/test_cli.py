@@ -14,7 +14,7 @@ def test_step_commands_run_components_and_print_their_summary(project, model_cac
     args = [x for o in tiny(project, model_cache) for x in ("-o", o)]
     out = runner.invoke(app, ["ingest", *args])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.stdout)["pairs"] == 180
+    assert json.loads(out.stdout)["pairs"] == 340
     out = runner.invoke(app, ["validate", *args])
     assert out.exit_code == 0, out.output
 

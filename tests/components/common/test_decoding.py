@@ -7,7 +7,7 @@ from scipy.stats import chisquare
 
 from components.common.decoding import sample_tokens
 from components.common.model_store import policy_dir
-from components.common.replies import generate_ids, generate_replies, load_policy, stop_token_ids
+from components.common.replies import DecodeSettings, generate_ids, generate_replies, load_policy, stop_token_ids
 from paretoflow.schema import TinyModel
 
 PROMPTS = [
@@ -57,9 +57,8 @@ def _generate(model, tokenizer, prompts, stops, tokens, penalty=1.0):
 def test_greedy_tokens_are_generates_own(tiny_policy, penalty):
     _, model, tokenizer = tiny_policy
     stops = stop_token_ids(tokenizer, model.generation_config)
-    ours = generate_ids(
-        model, tokenizer, PROMPTS, stops=stops, max_new_tokens=12, batch_size=3, seed=0, repetition_penalty=penalty
-    )
+    settings = DecodeSettings(max_new_tokens=12, batch_size=3, seed=0, repetition_penalty=penalty)
+    ours = generate_ids(model, tokenizer, PROMPTS, settings, stops=stops)
     assert ours == _generate(model, tokenizer, PROMPTS, stops, 12, penalty)
 
 
@@ -67,9 +66,10 @@ def test_a_row_that_ended_is_padded_and_the_others_go_on(tiny_policy):
     """Whichever token the first greedy step picks for a prompt becomes a stop: that row ends at once, padded, while
     the rows that did not pick it decode on exactly as without the stop."""
     _, model, tokenizer = tiny_policy
-    free = generate_ids(model, tokenizer, PROMPTS, stops=[], max_new_tokens=6, batch_size=3, seed=0)
+    settings = DecodeSettings(max_new_tokens=6, batch_size=3, seed=0)
+    free = generate_ids(model, tokenizer, PROMPTS, settings, stops=[])
     stop = free[1][0]
-    stopped = generate_ids(model, tokenizer, PROMPTS, stops=[stop], max_new_tokens=6, batch_size=3, seed=0)
+    stopped = generate_ids(model, tokenizer, PROMPTS, settings, stops=[stop])
     for before, after in zip(free, stopped):
         end = before.index(stop) if stop in before else len(before)
         assert after[: end + 1] == before[: end + 1]
@@ -79,17 +79,22 @@ def test_a_row_that_ended_is_padded_and_the_others_go_on(tiny_policy):
 
 def test_batches_and_order_do_not_change_greedy_replies(tiny_policy):
     path, model, tokenizer = tiny_policy
-    whole = generate_replies(path, PROMPTS, max_new_tokens=8, batch_size=3, seed=0, model=model, tokenizer=tokenizer)
-    single = generate_replies(path, PROMPTS, max_new_tokens=8, batch_size=1, seed=0, model=model, tokenizer=tokenizer)
+    loaded = dict(model=model, tokenizer=tokenizer)
+    whole = generate_replies(path, PROMPTS, DecodeSettings(max_new_tokens=8, batch_size=3, seed=0), **loaded)
+    single = generate_replies(path, PROMPTS, DecodeSettings(max_new_tokens=8, batch_size=1, seed=0), **loaded)
     assert [r.text for r in whole] == [r.text for r in single]
 
 
 def test_sampled_replies_repeat_with_the_seed_and_change_with_another(tiny_policy):
     path, model, tokenizer = tiny_policy
-    kwargs = dict(max_new_tokens=8, batch_size=2, do_sample=True, model=model, tokenizer=tokenizer)
-    first = generate_replies(path, PROMPTS, seed=3, **kwargs)
-    assert first == generate_replies(path, PROMPTS, seed=3, **kwargs)
-    assert first != generate_replies(path, PROMPTS, seed=4, **kwargs)
+    loaded = dict(model=model, tokenizer=tokenizer)
+
+    def sampled(seed: int):
+        return DecodeSettings(max_new_tokens=8, batch_size=2, seed=seed, do_sample=True)
+
+    first = generate_replies(path, PROMPTS, sampled(3), **loaded)
+    assert first == generate_replies(path, PROMPTS, sampled(3), **loaded)
+    assert first != generate_replies(path, PROMPTS, sampled(4), **loaded)
 
 
 def test_the_sampler_draws_softmax_frequencies_and_never_a_zero_probability_token():
@@ -114,7 +119,7 @@ def test_the_sampler_is_not_biased_towards_the_first_tokens():
 
 def test_the_policy_under_test_answers_each_prompt_differently(tiny_policy):
     _, model, tokenizer = tiny_policy
-    replies = generate_ids(model, tokenizer, PROMPTS, stops=[], max_new_tokens=6, batch_size=3, seed=0)
+    replies = generate_ids(model, tokenizer, PROMPTS, DecodeSettings(max_new_tokens=6, batch_size=3, seed=0), stops=[])
     assert len({tuple(r) for r in replies}) == len(PROMPTS)
 
 
@@ -144,7 +149,7 @@ def test_greedy_replies_of_gemma_are_generates_own(gemma_dir, precision):
     """The cpu profile's policy (sliding-window layers, 262k-token head) in each precision, stopping at end of turn."""
     model, tokenizer = load_policy(gemma_dir, precision)
     stops = stop_token_ids(tokenizer, model.generation_config)
-    ours = generate_ids(model, tokenizer, PROMPTS, stops=stops, max_new_tokens=10, batch_size=3, seed=0)
+    ours = generate_ids(model, tokenizer, PROMPTS, DecodeSettings(max_new_tokens=10, batch_size=3, seed=0), stops=stops)
     assert ours == _generate(model, tokenizer, PROMPTS, stops, 10)
 
 
@@ -152,8 +157,8 @@ def test_the_thread_count_does_not_change_the_tokens(tiny_policy, monkeypatch):
     from components.common import decoding
 
     _, model, tokenizer = tiny_policy
-    rows = []
+    rows, settings = [], DecodeSettings(max_new_tokens=8, batch_size=3, seed=0)
     for count in (1, 2):
         monkeypatch.setattr(decoding, "idle_cores", lambda n=count: n)
-        rows.append(generate_ids(model, tokenizer, PROMPTS, stops=[], max_new_tokens=8, batch_size=3, seed=0))
+        rows.append(generate_ids(model, tokenizer, PROMPTS, settings, stops=[]))
     assert rows[0] == rows[1]

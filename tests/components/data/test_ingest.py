@@ -16,8 +16,8 @@ def test_sample_data_ingests_completely(project, model_cache):
     params = load_params("params.yaml", tiny(project, model_cache))
     report = ingest(params, project / "out")
     assert report["sources"]["sample-pairs"] == {
-        "read": 180,
-        "accepted": 180,
+        "read": 340,
+        "accepted": 340,
         "quarantined": 0,
         "duplicates": 0,
     }

@@ -19,7 +19,7 @@ def ingested(project, model_cache):
 def test_sample_tables_pass_every_expectation(ingested, project):
     params, data = ingested
     summary = validate(params, data, project / "val", project / "docs")
-    assert summary["pairs"]["rows"] == 180 and summary["pairs"]["expectations"] >= 17
+    assert summary["pairs"]["rows"] == 340 and summary["pairs"]["expectations"] >= 17
     saved = json.loads((project / "val" / "summary.json").read_text())
     assert saved["pairs"]["success"] and saved["prompts"]["success"]
     assert json.loads((project / "docs" / "pairs_gx_result.json").read_text())["success"]

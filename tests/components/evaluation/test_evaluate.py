@@ -110,14 +110,15 @@ def test_generation_repeats_with_the_seed_and_follows_the_decoding_params(model_
 def test_the_repetition_penalty_breaks_greedy_loops(model_cache):
     """A random tiny model repeats one token when greedy; the penalty on tokens already seen breaks the loop."""
     from components.common.model_store import policy_dir
-    from components.common.replies import generate_replies
+    from components.common.replies import DecodeSettings, generate_replies
 
     params = load_params(REPO / "params.yaml", ["profile=tiny", f"cache_dir={model_cache}"])
     path = policy_dir(params.policy, params.cache_dir)
     prompts = [[{"role": "user", "content": f"I feel {w} today."}] for w in ("sad", "tired", "lost")]
 
     def distinct(penalty: float) -> float:
-        replies = generate_replies(path, prompts, max_new_tokens=12, batch_size=3, seed=0, repetition_penalty=penalty)
+        settings = DecodeSettings(max_new_tokens=12, batch_size=3, seed=0, repetition_penalty=penalty)
+        replies = generate_replies(path, prompts, settings)
         words = [r.text.split() for r in replies]
         return sum(len(set(w)) for w in words) / max(1, sum(len(w) for w in words))
 

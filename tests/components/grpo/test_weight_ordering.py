@@ -17,7 +17,7 @@ import os
 import numpy as np
 import pytest
 
-from components.common.replies import generate_replies
+from components.common.replies import DecodeSettings, generate_replies
 from components.data.canonical import read_table
 from components.data.ingest import ingest
 from components.grpo.train import train_candidates
@@ -68,9 +68,8 @@ def heldout_means(params, policy, root) -> np.ndarray:
     """Mean score per objective over `SAMPLES` sampled replies to each held-out prompt."""
     prompts = read_table(root / "data" / "prompts.parquet")
     heldout = [p for p in prompts[prompts["split"] == "test"].sort_values("id")["prompt"] for _ in range(SAMPLES)]
-    replies = generate_replies(
-        policy, heldout, max_new_tokens=params.grpo.max_completion_length, batch_size=64, seed=0, do_sample=True
-    )
+    settings = DecodeSettings(max_new_tokens=params.grpo.max_completion_length, batch_size=64, seed=0, do_sample=True)
+    replies = generate_replies(policy, heldout, settings)
     texts = [r.text for r in replies]
     return np.array([np.mean(f(heldout, texts)) for f in reward_functions(params, root / "reward_models")])
 

@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from components.sft.examples import _quotas, latest_turns, reference_examples
+from components.common.messages import latest_turns
+from components.sft.examples import _quotas, reference_examples
 from paretoflow.schema import Sft
 
 

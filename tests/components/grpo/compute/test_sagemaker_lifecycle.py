@@ -42,11 +42,25 @@ def bucket(s3_endpoint) -> str:  # noqa: F811
     return name
 
 
-def _launch(standin: SageMakerStandIn, bucket: str, folder, how: str) -> tuple[subprocess.Popen, object]:
-    """The launcher in its own process; returns it once it waits on the job it created."""
+@pytest.fixture
+def prefect_api():
+    """The API a `prefect` launcher's flow reports to, stopped with the test. Left to itself the launcher would start
+    a temporary server that outlives it: on SIGTERM Prefect's engine re-raises the signal with the default handler,
+    so the launcher's exit handlers (the temporary server's stop) never run."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()
+
+
+def _launch(
+    standin: SageMakerStandIn, bucket: str, folder, how: str, api: str | None = None
+) -> tuple[subprocess.Popen, object]:
+    """The launcher in its own process (its flow reporting to `api`); returns it once it waits on the job it
+    created."""
     log = folder / f"launcher-{how}.log"
-    # a flow run starts Prefect's temporary API first: give it time on a loaded machine
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
+    env = {**os.environ, "PYTHONPATH": str(REPO)} | ({"PREFECT_API_URL": api} if api else {})
     command = [sys.executable, "-m", "tests.components.grpo.sagemaker_launcher", standin.url, bucket, how]
     with log.open("w") as out:
         proc = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -69,12 +83,14 @@ def _launch(standin: SageMakerStandIn, bucket: str, folder, how: str) -> tuple[s
         ),
     ],
 )
-def test_an_interrupted_or_cancelled_launcher_stops_its_job(standin, bucket, tmp_path, how, sent, why):
-    proc, log = _launch(standin, bucket, tmp_path, how)
+def test_an_interrupted_or_cancelled_launcher_stops_its_job(standin, bucket, tmp_path, how, sent, why, request):
+    api = request.getfixturevalue("prefect_api") if how == "prefect" else None
+    proc, log = _launch(standin, bucket, tmp_path, how, api)
     proc.send_signal(sent)
     assert proc.wait(timeout=180) != 0  # stopping the job goes through boto3 retries: slow on a loaded machine
     (name,) = standin.jobs()
     output = log.read_text()
+    assert "Starting temporary server" not in output  # it would outlive the launcher (see prefect_api)
     assert f"stopping training job {name}: {why}" in output, output[-3000:]
     assert standin.calls["StopTrainingJob"] == 1
     assert standin.status[name] in ("Stopping", "Stopped")
