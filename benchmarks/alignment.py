@@ -65,7 +65,7 @@ PILOT_GRID = [  # candidate settings: steps, prompts per step, completion length
     {"max_steps": 12, "prompts_per_step": 2, "max_completion_length": 32, "learning_rate": 3.0e-4},
 ]
 PILOT_VALIDATION_FRACTION = 0.2
-PILOT_OVERRIDES = [  # the pilot ranks settings, it proves nothing: smaller reward models and fewer prompts keep it short
+PILOT_OVERRIDES = [  # the pilot ranks settings and proves nothing: smaller reward models, fewer prompts
     "reward_model.max_train_pairs=400",
     "evaluate.max_prompts=48",
 ]
