@@ -39,8 +39,8 @@ def test_the_recipe_loads_with_the_issue_weights_on_every_profile(profile):
     assert params.evaluate.stratify_sources
     if profile != "tiny":
         assert params.reward_model.max_train_pairs == 1000 and params.evaluate.max_prompts == 200
-    if profile != "gpu":
-        assert params.grpo.lora is not None and params.sft.lora is not None
+    if profile != "gpu":  # GRPO fine-tunes fully on CPUs: its fast path (bf16 rollout copy, compact head) needs it
+        assert params.sft.lora is not None and params.grpo.lora is None
 
 
 def _jsonl(path):
