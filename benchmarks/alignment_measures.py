@@ -250,14 +250,18 @@ def reward_model_section(rm_dir: Path) -> dict:
 
 def measure(work: Path, result: dict, params, seed: int) -> dict:
     """Everything the results file says about one finished flow run in `work`."""
+    from transformers import AutoTokenizer
+
     from components.data.canonical import read_table
     from components.evaluation.heldout_prompts import heldout_prompts
+    from components.sft.start import start_policy_dir
 
     artifacts = work / "artifacts"
     evaluation = artifacts / "evaluation"
     objectives = params.objective_names
     prompts = read_table(artifacts / "data" / "prompts.parquet")
-    heldout = heldout_prompts(prompts, read_table(artifacts / "data" / "pairs.parquet"), params.evaluate)
+    tokenizer = AutoTokenizer.from_pretrained(start_policy_dir(params, artifacts / "sft"))
+    heldout = heldout_prompts(prompts, read_table(artifacts / "data" / "pairs.parquet"), params.evaluate, tokenizer)
     manifest = json.loads((artifacts / "policies" / "manifest.json").read_text())
     names = policy_names(manifest)
     gain_table = gains(evaluation, heldout, objectives, params.evaluate.bootstrap_samples, seed)

@@ -167,6 +167,11 @@ JudgeSpec = Annotated[OpenAIJudge | HFJudge | OfflineJudge, Field(discriminator=
 
 
 class Rubrics(Strict):
+    build: Literal["auto", "always"] = Field(
+        "auto",
+        description="auto: build rubrics only when an objective is scored by a rubric judge (else the step writes "
+        "an empty table and says why); always: build them anyway (a grpo.audit rubric reward needs them)",
+    )
     max_principles: int = Field(4, ge=1, description="principles per rubric (hard rules come on top)")
     judge: JudgeSpec = Field(OfflineJudge(kind="offline"), description="chat backend that writes and applies rubrics")
 
@@ -516,6 +521,12 @@ class Evaluate(Strict):
         "sources with pairs only); false: the first max_prompts test prompts by id",
     )
     max_new_tokens: int = Field(32, ge=1)
+    max_prompt_tokens: int = Field(
+        256,
+        ge=16,
+        description="a longer held-out dialogue keeps its latest turns (as grpo.max_prompt_tokens cuts train ones); "
+        "one whose last seeker turn alone is longer gives its place to the next prompt",
+    )
     do_sample: bool = Field(False, description="greedy by default; sampling uses the run seed, so it repeats")
     temperature: float = Field(1.0, gt=0)
     repetition_penalty: float = Field(

@@ -81,14 +81,20 @@ def evaluate_policies(
     policies_dir: Path = paths.POLICIES,
     out_dir: Path = paths.EVALUATION,
 ) -> dict:
+    from transformers import AutoTokenizer
+
     objectives = params.objective_names
     prompts = read_table(data_dir / "prompts.parquet")
-    heldout = heldout_prompts(prompts, read_table(data_dir / "pairs.parquet"), params.evaluate)
+    candidates = [(BASE, start_policy_dir(params, data_dir.parent / paths.SFT.name), None)]
+    tokenizer = AutoTokenizer.from_pretrained(candidates[0][1])
+    heldout = heldout_prompts(prompts, read_table(data_dir / "pairs.parquet"), params.evaluate, tokenizer)
     if heldout.empty:
-        raise ValueError("no held-out (test) prompts to evaluate on; add prompts or raise data.splits.test_fraction")
+        raise ValueError(
+            "no held-out (test) prompts to evaluate on; add prompts, raise data.splits.test_fraction or "
+            "evaluate.max_prompt_tokens"
+        )
     tracking.log_table_input(heldout, data_dir / "prompts.parquet", "prompts-heldout", "evaluation")
     manifest = json.loads((policies_dir / "manifest.json").read_text())
-    candidates = [(BASE, start_policy_dir(params, data_dir.parent / paths.SFT.name), None)]
     candidates += [(p["name"], policies_dir / p["name"], p["weights"]) for p in manifest]
     scorers = reward_functions(params, reward_models_dir)
     training = dict(zip(objectives, scorers))

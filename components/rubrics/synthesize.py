@@ -40,6 +40,8 @@ COLUMNS = [
 
 
 def synthesize_rubrics(params: Params, data_dir: Path = paths.DATA, out_dir: Path = paths.RUBRICS) -> dict:
+    if params.rubrics.build == "auto" and not rubric_users(params):
+        return _skipped(out_dir)
     prompts = read_table(data_dir / "prompts.parquet")
     pairs = read_table(data_dir / "pairs.parquet")
     pairs["prompt_id"] = pairs["prompt"].map(prompt_id)
@@ -67,6 +69,28 @@ def synthesize_rubrics(params: Params, data_dir: Path = paths.DATA, out_dir: Pat
     summary = _summary(df, judge, cache, dropped, unparsed)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     _log(summary)
+    return summary
+
+
+def rubric_users(params: Params) -> list[str]:
+    """The objectives scored by a rubric judge: what reads the rubrics table (the step's key holds `objectives`
+    only, so a `grpo.audit` rubric reward, which reads it too, needs `rubrics.build: always`; the scorer says so)."""
+    return [o.name for o in params.objectives if o.scorer == "rubric"]
+
+
+def _skipped(out_dir: Path) -> dict:
+    """An empty rubrics table: no scorer of this run reads one (the real-data recipe spent 3 minutes building
+    rubrics nothing used)."""
+    reason = "no objective is scored by a rubric judge (rubrics.build: auto)"
+    print(f"rubrics: none built; {reason}", flush=True)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    pd.DataFrame(columns=COLUMNS).to_parquet(out_dir / "rubrics.parquet", index=False)
+    (out_dir / "principles.json").write_text("{}\n")
+    summary = {"rubrics": 0, "built": False, "reason": reason}
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    tracking.log_metrics({"rubrics/count": 0})
+    tracking.set_tags({"rubrics.built": "false", "rubrics.skipped_because": reason})
     return summary
 
 

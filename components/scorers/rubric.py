@@ -145,6 +145,12 @@ def stored_rubrics(rubrics_dir: str | Path, objective: str) -> tuple[dict[str, d
     """(kept rubrics of the rubrics step by prompt id, the objective's mined principles) or ({}, None)."""
     rubrics_dir = Path(rubrics_dir)
     table, defaults = rubrics_dir / "rubrics.parquet", rubrics_dir / "principles.json"
+    summary = rubrics_dir / "summary.json"
+    if summary.exists() and json.loads(summary.read_text()).get("built") is False:
+        raise ValueError(
+            f"{objective} is judged with the rubrics step's rubrics, but that step built none ({summary}: no "
+            "objective is scored by a rubric judge); set rubrics.build: always and run the rubrics step again"
+        )
     stored: dict[str, dict] = {}
     if table.exists():
         df = pd.read_parquet(table)

@@ -20,7 +20,7 @@ def tiny_run(tmp_path_factory, model_cache):
     old = Path.cwd()
     os.chdir(root)
     try:
-        params = load_params("params.yaml", tiny(root, model_cache))
+        params = load_params("params.yaml", tiny(root, model_cache, "rubrics.build=always"))  # rubric tests read them
         results = {name: execute(name, params) for name in ORDER}
         yield root, params, results
     finally:

@@ -54,7 +54,7 @@ def run_until_grpo(root: Path, cache: Path, flip: bool) -> dict:
     old = Path.cwd()
     os.chdir(root)
     try:
-        params = load_params("params.yaml", tiny(root, cache))
+        params = load_params("params.yaml", tiny(root, cache, "rubrics.build=always"))  # rubrics are audited too
         flipped = flip_test_labels(root, params) if flip else 0
         results = {name: execute(name, params) for name in STEPS}
         artifacts = root / "artifacts"

@@ -47,3 +47,27 @@ def test_stratified_shares_evenly_and_a_small_source_gives_all_it_has():
     assert all(pid == prompt_id(p) for pid, p in zip(hh["id"], hh["prompt"]))  # the pairs' prompts, by their id
     wide = heldout_prompts(PROMPTS, PAIRS, Evaluate(max_prompts=30, stratify_sources=True))
     assert wide["source"].value_counts().to_dict() == {"esconv": 21, "hh": 6, "counselchat": 3}
+
+
+class _WordTokenizer:
+    """One token per word of the templated dialogue: enough to exercise the cut without a real tokenizer."""
+
+    def apply_chat_template(self, messages, add_generation_prompt=True, tokenize=True):
+        return {"input_ids": " ".join(m["content"] for m in messages).split()}
+
+
+def test_a_tokenizer_cuts_long_dialogues_and_the_next_prompt_replaces_one_that_cannot_fit():
+    long_turn = {"role": "user", "content": "word " * 40}
+    dialogue = [{"role": "user", "content": "old " * 30}, {"role": "assistant", "content": "reply"}, *_messages("x")]
+    prompts = pd.DataFrame(
+        [
+            {"id": "a", "prompt": dialogue, "source": "s", "split": "test", "meta": {}},
+            {"id": "b", "prompt": [long_turn], "source": "s", "split": "test", "meta": {}},
+            {"id": "c", "prompt": _messages("short"), "source": "s", "split": "test", "meta": {}},
+            {"id": "d", "prompt": _messages("later"), "source": "s", "split": "test", "meta": {}},
+        ]
+    )
+    chosen = heldout_prompts(prompts, None, Evaluate(max_prompts=2, max_prompt_tokens=16), _WordTokenizer())
+    assert list(chosen["id"]) == ["a", "c"]  # b's one turn is longer than 16 words: c takes its place, d is not needed
+    assert chosen["prompt"][0] == _messages("x")  # a keeps its latest turns only
+    assert heldout_prompts(prompts, None, Evaluate(max_prompts=2))["prompt"][0] == dialogue  # no tokenizer, no cut
