@@ -21,8 +21,8 @@ def latest_turns(prompt: list[dict], tokenizer, max_tokens: int) -> list[dict] |
         if prompt[start]["role"] != "user":
             continue
         tail = prompt[start:]
-        ids = tokenizer.apply_chat_template(tail, add_generation_prompt=True, tokenize=True)
-        ids = ids["input_ids"] if isinstance(ids, dict) else ids
-        if len(ids) <= max_tokens:
+        # return_dict: a BatchEncoding is no dict, and its len() counts its keys, not the tokens
+        ids = tokenizer.apply_chat_template(tail, add_generation_prompt=True, tokenize=True, return_dict=True)
+        if len(ids["input_ids"]) <= max_tokens:
             return tail
     return None

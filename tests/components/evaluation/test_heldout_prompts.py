@@ -52,7 +52,7 @@ def test_stratified_shares_evenly_and_a_small_source_gives_all_it_has():
 class _WordTokenizer:
     """One token per word of the templated dialogue: enough to exercise the cut without a real tokenizer."""
 
-    def apply_chat_template(self, messages, add_generation_prompt=True, tokenize=True):
+    def apply_chat_template(self, messages, add_generation_prompt=True, tokenize=True, return_dict=True):
         return {"input_ids": " ".join(m["content"] for m in messages).split()}
 
 

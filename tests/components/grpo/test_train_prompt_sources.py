@@ -23,9 +23,10 @@ def test_train_prompts_of_the_named_sources_only(tmp_path):
 class _WordTokenizer:
     """One token per word, one per turn marker and one for the generation prompt."""
 
-    def apply_chat_template(self, messages, add_generation_prompt=False, tokenize=True):
+    def apply_chat_template(self, messages, add_generation_prompt=False, tokenize=True, return_dict=False):
         words = [w for m in messages for w in ["<turn>", *m["content"].split()]]
-        return words + (["<model>"] if add_generation_prompt else [])
+        ids = words + (["<model>"] if add_generation_prompt else [])
+        return {"input_ids": ids} if return_dict else ids
 
 
 def test_long_dialogues_keep_their_latest_turns_and_those_that_cannot_fit_are_left_out(monkeypatch, capsys):
