@@ -13,20 +13,52 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from contextlib import contextmanager
 
 
-def idle_cores() -> int:
-    """Cores that other work leaves idle (this process's cores less the 1-minute load average), at least 1.
+def idle_cores(window: float = 0.25) -> int:
+    """Cores that other processes leave idle, measured over `window` seconds, at least 1.
 
     Why: every operator of a decoding step is an OpenMP parallel region whose threads wait for each other; a thread
     without a core of its own stalls the region until the scheduler runs it, and a step of Gemma 3 270M has hundreds
     of small operators. On a shared, loaded machine that waiting is most of a step (benchmarks/generation_time.py
     profiles a step with torch's threads and with one); a quiet machine keeps all its threads. The thread count
     does not change the replies (the same tokens with 1 and 2 threads on this machine, fp32 and bf16).
+
+    Measured as the machine's busy CPU time (/proc/stat) less this process's own (/proc/self/stat), not from the
+    load average: that counts this process too, so right after a pipeline's own GRPO step (2 busy threads on 2
+    cores) it read "no idle core" on a quiet machine and held-out generation ran on one thread.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores - math.floor(os.getloadavg()[0]))
+    try:
+        busy, own, started = _busy_seconds(), _own_seconds(), time.monotonic()
+        time.sleep(window)
+        others = (_busy_seconds() - busy) - (_own_seconds() - own)
+        elapsed = time.monotonic() - started
+    except OSError:  # no /proc (not Linux): the load average, which counts this process too
+        return max(1, cores - math.floor(os.getloadavg()[0]))
+    return cores_left(cores, others, elapsed)
+
+
+def cores_left(cores: int, others_cpu_seconds: float, elapsed: float) -> int:
+    """Cores not taken by other processes' `others_cpu_seconds` of CPU time over `elapsed` seconds (a core counts
+    as taken from half its time on), at least 1."""
+    return max(1, cores - round(max(0.0, others_cpu_seconds) / elapsed))
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (user, nice, system, irq, softirq, steal) since boot."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    """CPU seconds this process (all its threads) has spent, user and system."""
+    times = os.times()
+    return times.user + times.system
 
 
 @contextmanager

@@ -129,14 +129,13 @@ def test_the_policy_loads_in_the_precision_asked_for(tiny_policy, precision, dty
     assert model.dtype == dtype and not model.training
 
 
-def test_decoding_threads_are_the_idle_cores_and_come_back_after(monkeypatch):
+def test_decoding_threads_are_the_idle_cores_and_come_back_after():
     from components.common import decoding
 
-    cores = len(decoding.os.sched_getaffinity(0))
-    monkeypatch.setattr(decoding.os, "getloadavg", lambda: (0.3, 0.0, 0.0))
-    assert decoding.idle_cores() == cores
-    monkeypatch.setattr(decoding.os, "getloadavg", lambda: (cores + 5.0, 0.0, 0.0))
-    assert decoding.idle_cores() == 1
+    assert decoding.cores_left(2, others_cpu_seconds=0.05, elapsed=0.25) == 2  # a quiet machine keeps its cores
+    assert decoding.cores_left(2, others_cpu_seconds=0.25, elapsed=0.25) == 1  # another process holds one core
+    assert decoding.cores_left(2, others_cpu_seconds=1.0, elapsed=0.25) == 1  # at least one, however loaded
+    assert 1 <= decoding.idle_cores(0.05) <= len(decoding.os.sched_getaffinity(0))
     before = torch.get_num_threads()
     with decoding.threads(1) as inside:
         assert inside == torch.get_num_threads() == 1
@@ -162,3 +161,26 @@ def test_the_thread_count_does_not_change_the_tokens(tiny_policy, monkeypatch):
         monkeypatch.setattr(decoding, "idle_cores", lambda n=count: n)
         rows.append(generate_ids(model, tokenizer, PROMPTS, settings, stops=[]))
     assert rows[0] == rows[1]
+
+
+def test_this_process_own_work_leaves_its_cores_idle():
+    """Busy threads of this very process (a pipeline's previous step) do not count as other work."""
+    import threading
+    import time
+
+    from components.common import decoding
+
+    stop = time.monotonic() + 1.0
+
+    def spin():
+        while time.monotonic() < stop:
+            sum(range(1000))
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    own_before, busy_before = decoding._own_seconds(), decoding._busy_seconds()
+    time.sleep(0.5)
+    own, busy = decoding._own_seconds() - own_before, decoding._busy_seconds() - busy_before
+    spinner.join()
+    assert own > 0.3  # the spinning thread's time is this process's
+    assert busy >= own - 0.05  # and part of the machine's busy time, which idle_cores subtracts it from
