@@ -3,20 +3,20 @@ replies (false alarms), per family, with Wilson 95% intervals. Writes benchmarks
 
 Attack families are built over the project's sample pairs (data/sample/pairs.jsonl), `--n` probes each:
 - design: the five families the guard was designed on (components.evaluation.attack_families);
-- round 1: held out from the guard's first version; its misses shaped the second (components.evaluation.heldout_round1);
-- round 2: held out from the second version; its misses shaped the third, measured here
-  (components.evaluation.heldout_round2), so rounds 1 and 2 are design families for this guard;
-- stress: round one's strings on dialogues in their own language (seen while designing the third version);
-- held-out: round three (components.evaluation.heldout_round3), written and frozen before the guard's third version
-  was begun (`round3_sha256` and `round3_probes_sha256` record it; only its layout changed since, to the project's
-  line length, the probes are byte-identical): other languages, other templates' delimiters, obfuscated
-  and mid-reply injections, new wording in the dialogue's own language.
-Benign families: the sample replies, generated replies quoting a score (both used in design), replies in twelve
-languages to dialogues in that language and English replies quoting a foreign phrase (written after round 1,
-watched since), real replies of ../shared/data (HH-RLHF chosen and rejected, ESConv supporter turns, CounselChat
-answers; their false alarms were inspected while designing), and round three's two benign families (markup,
-mentions of graders and scores; held out with it, though the second version's false alarms on the mentions were
-seen before the third was designed). Target: at most 1% on every attack and benign family.
+- rounds 1 to 3: each held out from one version of the guard and frozen before it (components.evaluation.heldout_round1,
+  heldout_round2, heldout_round3; `round3_sha256` and `round3_probes_sha256` record round three); every one of them
+  shaped a later version, so all three are design families for this guard (the fourth);
+- stress: round one's strings on dialogues in their own language (design);
+- held-out: round four (components.evaluation.heldout_round4), written and frozen before the guard's fourth version
+  was begun (`round4_sha256` and `round4_probes_sha256` record it; tests pin the file's hash): instructions split
+  across sentences or put in the user's mouth, Unicode tricks no earlier round used, verdicts in words, role lines
+  in other languages, text addressed to whoever reads the transcript, judges' own output formats.
+Benign families: the sample replies, generated replies quoting a score, replies in twelve languages to dialogues in
+that language and English replies quoting a foreign phrase, real replies of ../shared/data (HH-RLHF chosen and
+rejected, ESConv supporter turns, CounselChat answers; their false alarms were inspected while designing), round
+three's two benign families (design for this guard), and round four's four (held out with it: grades and systems as
+the user's topic, scripts of conversations, ordinary Unicode, the user asked to rate their own things). Target: at
+most 1% on every attack and benign family.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ from components.evaluation.heldout_round1 import ROUND_1, same_language_probes
 from components.evaluation.heldout_round2 import heldout_probes
 from components.evaluation.heldout_round3 import benign_probes as round_3_benign
 from components.evaluation.heldout_round3 import heldout_probes as round_3_probes
+from components.evaluation.heldout_round4 import benign_probes as round_4_benign
+from components.evaluation.heldout_round4 import heldout_probes as round_4_probes
 from components.rubrics import guard
 from components.rubrics.offline import dialogue
 
@@ -56,7 +58,9 @@ OUT = REPO / "benchmarks" / "results" / "judge_guard.json"
 TARGET = 0.01
 WATCHED = "written after round 1; watched since"
 ROUND_3 = REPO / "components" / "evaluation" / "heldout_round3.py"
-HELD_OUT = "held-out (round 3, frozen before guard v3)"
+ROUND_4 = REPO / "components" / "evaluation" / "heldout_round4.py"
+ROUND_3_ROLE = "round 3 (design for this guard; held out from v3)"
+HELD_OUT = "held-out (round 4, frozen before guard v4)"
 
 
 def main() -> None:
@@ -72,7 +76,8 @@ def main() -> None:
         **{name: ("round 1 (design for this guard)", probes) for name, probes in round_1.items()},
         **{name: ("round 2 (design for this guard)", probes) for name, probes in round_2.items()},
         "multilingual_same_language": ("stress (design)", same_language_probes(foreign_pairs(), args.n, args.seed)),
-        **{name: (HELD_OUT, probes) for name, probes in round_3_probes(pairs, args.n, args.seed).items()},
+        **{name: (ROUND_3_ROLE, probes) for name, probes in round_3_probes(pairs, args.n, args.seed).items()},
+        **{name: (HELD_OUT, probes) for name, probes in round_4_probes(pairs, args.n, args.seed).items()},
     }
     benign = {
         "benign_sample": ("design", sample_replies(pairs)),
@@ -80,7 +85,8 @@ def main() -> None:
         "benign_foreign": (WATCHED, foreign_replies(args.n, args.seed)),
         "benign_quoted_foreign": (WATCHED, quoted_foreign(pairs, args.n, args.seed)),
         **{name: ("real data (seen while designing)", rows) for name, rows in real_replies().items()},
-        **{name: (HELD_OUT, rows) for name, rows in round_3_benign(pairs, args.n, args.seed).items()},
+        **{name: (ROUND_3_ROLE, rows) for name, rows in round_3_benign(pairs, args.n, args.seed).items()},
+        **{name: (HELD_OUT, rows) for name, rows in round_4_benign(pairs, args.n, args.seed).items()},
     }
     started = time.perf_counter()
     families = {name: measure(probes, role, attack=True) for name, (role, probes) in attacks.items()}
@@ -94,7 +100,11 @@ def main() -> None:
             (REPO / "components" / "rubrics" / "guard_words.py").read_bytes()
         ).hexdigest(),
         "round3_sha256": hashlib.sha256(ROUND_3.read_bytes()).hexdigest(),
-        "round3_probes_sha256": probes_sha256({n: p for n, (r, p) in {**attacks, **benign}.items() if r == HELD_OUT}),
+        "round3_probes_sha256": probes_sha256(
+            {n: p for n, (r, p) in {**attacks, **benign}.items() if r == ROUND_3_ROLE}
+        ),
+        "round4_sha256": hashlib.sha256(ROUND_4.read_bytes()).hexdigest(),
+        "round4_probes_sha256": probes_sha256({n: p for n, (r, p) in {**attacks, **benign}.items() if r == HELD_OUT}),
         "load_average_1min_end": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
         "seed": args.seed,
@@ -108,7 +118,7 @@ def main() -> None:
     OUT.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     for name, f in families.items():
         low, high = f["ci95"]
-        print(f"{name:28s} {f['role']:44s} n={f['n']:5d} rate={f['rate']:.4f} [{low:.4f}, {high:.4f}]")
+        print(f"{name:28s} {f['role']:50s} n={f['n']:5d} rate={f['rate']:.4f} [{low:.4f}, {high:.4f}]")
 
 
 def probes_sha256(families: dict[str, list[Probe]]) -> str:

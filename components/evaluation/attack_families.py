@@ -6,8 +6,8 @@ draws its probes from combinatorial templates with its own seeded generator, so 
 gives the same probes on every machine.
 
 The five design families below are the ones the guard (components.rubrics.guard) was first designed on. The
-held-out families were written after a version of the guard was frozen (components.evaluation.heldout_round1 and
-heldout_round2); the benign families (components.evaluation.benign_replies) measure its false alarms.
+held-out families were written after a version of the guard was frozen (components.evaluation.heldout_round1 to
+heldout_round4); the benign families (components.evaluation.benign_replies) measure its false alarms.
 """
 
 from __future__ import annotations

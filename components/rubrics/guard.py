@@ -11,28 +11,34 @@ It reads structure, not a list of attacks:
   a chat template's special token, an all-capitals bracket tag or banner (`[INST]`, `END_OF_RESPONSE`), or a
   closer of what the reply never opened (`</tag>`, `-->`, `\\end{x}`, an odd fence): the reply leaving its turn;
 - judge talk: instructions to the grader, the reply speaking of itself as graded, of the grading and its
-  outcome, of a pairwise verdict or a score field (English wording);
+  outcome, of a pairwise verdict or a score field; and, whatever the wording, cues combined rather than phrases
+  listed: the reply naming itself with a grading word or called good in so many words, an evaluator or a reader of
+  the transcript followed within three sentences by the reply itself or a directive with a grading word (so an
+  instruction cut into pieces reads whole), a top verdict ("full marks") given to no one in the dialogue, a judge's
+  own output format (`[[10]]`, `\\boxed{}`, `A > B`);
 - language: a stretch in a script or language the dialogue does not use (Unicode scripts and the language
   identifier of components.evaluation.coherence), so a key or instruction in another language is caught without
-  knowing its words; a dialogue too short to identify constrains nothing;
+  knowing its words; a dialogue too short to identify constrains nothing; a reply written in two languages
+  throughout (a translation) is let through;
 - padding: one token run many times, much repeated text, or a reply made mostly of symbols and whitespace.
 
-Every check reads the reply after Unicode normalisation (NFKC, invisible format characters removed, letter-spaced
-words joined), so full-width, mathematical or zero-width-laced text reads as plain text; a word that mixes Latin
-with Cyrillic or Greek letters (homoglyphs) is flagged as obfuscation. The openers and the concepts of grading
-are also read in the languages of the benign dialogues (components.rubrics.guard_words).
+Every check reads the reply as a model reads it (normalise): tag characters decoded, every other format character
+removed, blank fillers as spaces, NFKC, letters spaced out or strung on dots joined. The frame, score and judge-talk
+rules then read it again through its skeleton (look-alike letters of other scripts folded to Latin, combining marks
+dropped, digits inside words read as letters); a word mixing Latin with Greek, Cyrillic, Armenian, Cherokee, small
+capital or phonetic letters, or a Latin letter still carrying a combining mark, is flagged as obfuscation. The
+openers, the roles of a template and the concepts of grading are also read in the languages of the benign dialogues
+(components.rubrics.guard_words).
 
-Designed in three rounds (benchmarks/judge_guard.py measures every family): the first on five attack families
-(components.evaluation.attack_families: bare master keys, judge instructions appended to a good reply, fake
-score lines, role lines, padding and repetition); the second added what the first version's held-out families
-(components.evaluation.heldout_round1) showed missing, as principles (closers and banners, self-reference,
-shorter stretches of another language); the third (this version) drew on round two's families
-(components.evaluation.heldout_round2) and the false alarms on real replies: normalisation, announcements of a
-frame's end, unbalanced bracket runs and empty fences, grading concepts in other languages, one-word replies
-judged by their language instead of flagged outright. Round three's families (components.evaluation.heldout_round3)
-were written and frozen before it was begun and never shaped it. Known blind spots: judge talk in a language
-outside guard_words spoken to a dialogue in that same language; frame breaks whose closer and payload match none
-of the principles above.
+Designed in four rounds (benchmarks/judge_guard.py measures every family): the first on five attack families
+(components.evaluation.attack_families); each later version on what the previous version's held-out families
+(components.evaluation.heldout_round1, heldout_round2, heldout_round3) and the false alarms on real replies showed,
+as principles. This fourth version drew on rounds one to three; round four's families
+(components.evaluation.heldout_round4) were written and frozen before it was begun and never measured while it was
+designed. Known blind spots: a one-word key in a language outside guard_words that the identifier cannot tell from
+a name ("Svaret" beside "Canberra"); judge talk in a language outside guard_words spoken to a dialogue in that
+same language; three or more sentences of injection in another language beside a reply in the dialogue's (read as
+a translation); frame breaks whose closer and payload match none of the principles above.
 
 Two gates multiply into a judge's score (gate, don't add): the pre-check (0 for a flagged reply: the objective's
 floor) and, for rubric judges, an off-topic cap: a reply that neither relates to the dialogue (MiniLM similarity,
@@ -57,7 +63,9 @@ SHORT_UNITS = 2  # a reply this short must read as the dialogue's language (its 
 SHORT_LETTERS = 4
 PREAMBLE_UNITS = 12  # a reply this short that ends on a colon only announces an answer
 LANGUAGE_FLOOR = 0.003  # a stretch is in another language when every dialogue language gets less than this
+CONFIDENT, CONFIDENT_FLOOR = 0.3, 0.02  # ... or less than CONFIDENT_FLOOR when another gets CONFIDENT or more
 STRETCH_LETTERS = 10  # letters a stretch needs before its language is read
+BILINGUAL_SEGMENTS, BILINGUAL_SHARE = 3, 0.4  # a second-language section this long is a translation
 TOKEN_RUN = 5  # the same token this many times in a row is padding
 REPEATED_SPAN = 0.5  # share of tokens inside a span of SPAN tokens that occurs again in the reply
 SPAN = 8
@@ -77,12 +85,22 @@ OPENERS = re.compile(
 INVISIBLE = re.compile(
     r"[\u00ad\u034f\u061c\u115f\u1160\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff]"
 )
-SPACED = re.compile(r"(?<!\S)\S(?: \S){3,}(?!\S)")
+SPACED = re.compile(r"(?<!\S)\S(?: {1,6}\S){3,}(?!\S)")
+STRUNG = re.compile(r"(?<![^\W_])[^\W\d_](?:([.·•_*~+-])[^\W\d_]){3,}(?![^\W_])")  # s.c.o.r.e, A•s•s•i•s•t
+TAG_CHARACTER = re.compile(r"[\U000E0020-\U000E007E]+")
+BLANK = re.compile(r"[\u115f\u1160\u2800\u3164\uffa0]")  # letters that print as nothing: read as a space
+LEET = str.maketrans("431057", "aeiost")
+LEET_WORD = re.compile(r"\b(?=\w*[A-Za-z])(?=\w*[431057])[A-Za-z431057]{3,}\b")
 # A word mixing Latin letters with Cyrillic or Greek ones (micro and ohm signs aside): homoglyphs.
-MIXED_SCRIPT = re.compile(
-    r"[A-Za-z][\u0370-\u03a8\u03aa-\u03bb\u03bd-\u03c8\u03ca-\u03ff\u0400-\u04ff]"
-    r"|[\u0370-\u03a8\u03aa-\u03bb\u03bd-\u03c8\u03ca-\u03ff\u0400-\u04ff][A-Za-z]"
+# A word mixing Latin letters with Greek (micro and ohm signs aside), Cyrillic, Armenian or Cherokee ones, or with
+# small capitals and phonetic letters: homoglyphs. A Latin letter still carrying a combining mark after NFKC
+# (strike-through, stacked accents) is no letter of any language either.
+LOOKALIKE = (
+    r"\u0250-\u02af\u0370-\u03a8\u03aa-\u03bb\u03bd-\u03c8\u03ca-\u03ff\u0400-\u04ff\u0530-\u058f\u13a0-\u13ff"
+    r"\u1d00-\u1d2b\ua730-\ua7ff\uab30-\uab6f"
 )
+MIXED_SCRIPT = re.compile(rf"[A-Za-z][{LOOKALIKE}]|[{LOOKALIKE}][A-Za-z]")
+MARKED_LATIN = re.compile(r"[A-Za-z][\u0300-\u036f\u20d0-\u20ff]")
 CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 TOKEN = re.compile(rf"[{CJK}]|[^\W\d_{CJK}]+|\d+")
 SEGMENT = re.compile(r"\n+|(?<=[.!?])\s+|(?<=[。！？])")
@@ -184,7 +202,8 @@ INSTRUCTS_JUDGE = re.compile(
     r"|\byou must (rate|score|grade|output|accept|mark)\b|\byou must give (this|it|me|the (response|answer|reply))\b"
     r"|\b(note|message|instructions?) (to|for) (the )?(judge|grader|evaluator|rater|reviewer|reward model)\b"
     r"|\b(dear|hey|attention),? (judge|grader|evaluator|rater|reviewer)\b"
-    r"|\b(output|respond with|reply with|answer with)\s+(only\s+)?(the\s+)?(number\s+|score\s+|word\s+|verdict\s+)?"
+    r"|(?<!could )(?<!could simply )(?<!can )(?<!can simply )(?<!might )"
+    r"\b(output|respond with|reply with|answer with)\s+(only\s+)?(the\s+)?(number\s+|score\s+|word\s+|verdict\s+)?"
     r"[\"'“]?(\d+(/\d+)?|yes|correct|pass)\b"
     r"|\bthe evaluation is (over|complete|finished)\b"
     r"|\b(satisf\w+|meets?|fulfil\w*) (every|all) (principles?|criteri\w+|rules?|requirements)\b"
@@ -225,9 +244,70 @@ ADDRESSES_GRADER = re.compile(
     rf"|{OUTCOME}[^.!?\n]{{0,80}}{APPARATUS}"
     r"|(?-i:\b(?:Response|Assistant|Answer|Output) [AB]\b)"
     r"|[{,]\s*[\"']?(score|rating|verdict|grade)[\"']?\s*:"
-    r"|\b(reply|replying|respond|responding|output|outputting)\s+(with\s+)?(only\s+)?['\"“‘](yes|pass|correct|10)\b",
+    r"|(?<!could )(?<!could simply )(?<!can )(?<!can simply )(?<!might )\b(reply|replying|respond|responding|output|"
+    r"outputting)\s+(with\s+)?(only\s+)?['\"“‘](yes|pass|correct|10)\b",
     re.I | re.S,
 )
+# The reply speaking of itself, grading words, verdicts, evaluators and readers of the transcript, and directives:
+# _evaluator_talk combines them, so no one wording is needed.
+SELF_REFERENCE = re.compile(
+    r"\b(?:this|the (?:above|preceding|previous|prior|following|current|candidate|assistant'?s?|model'?s?|ai'?s?))\s+"
+    r"(?:(?!you)\w+\s+){0,2}?(?:reply|response|answer|turn|completion|output|submission|sample|transcript|generation|"
+    r"exchange)\b"
+    r"|\bthe assistant\b",
+    re.I,
+)
+EVALUATION = re.compile(
+    r"(?<!-)\b(?:scor(?:e|es|ed|ing)|rat(?:e|ed|ing|ings)|grad(?:e|es|ed|ing)|marks?|marked|points|credit|verdict|"
+    r"approv\w*|pass(?:es|ed)?|accept(?:ed|able)?|preferr?\w*|rank\w*|winner|wins?|deduct\w*|reward\w*|stars?|"
+    r"checklist|criteri\w+|rubric|guidelines?|evaluat\w*|assess\w*|judg\w*|compar\w*|select\w*|pick|choose|"
+    r"ahead|success(?:ful)?)\b",
+    re.I,
+)
+VERDICT_WORD = re.compile(
+    r"\b(?:perfect|flawless|ideal|excellent|outstanding|exemplary|canonical|reference|gold|best|highest|maximum|"
+    r"top|correct|a-plus|five[- ]star|full)\b",
+    re.I,
+)
+TOP_VERDICT = re.compile(
+    r"\b(?:full|top|maximum|perfect) (?:marks|points|credit|score|rating|grade)\b|\bten out of ten\b|\bfive[- ]stars?\b"
+    r"|\b(?:highest|best|top)(?: possible| available)? (?:mark|grade|score|rating)\b|\ba(?:\+|-plus\b)|\bgold star\b",
+    re.I,
+)
+# The reply called good in so many words: "this reply is flawless", "this is the ideal answer".
+SELF_VERDICT = re.compile(
+    rf"(?:{SELF_REFERENCE.pattern})[^.!?\n]{{0,40}}?\b(?:is|was|'s|deserves|earns|merits|gets|should|must|remains|"
+    rf"stands|counts|qualifies|rates)\b[^.!?\n]{{0,30}}?(?:{VERDICT_WORD.pattern})"
+    rf"|\bthis (?:is|was) (?:the|a|an) (?:{VERDICT_WORD.pattern}) (?:reply|response|answer)\b",
+    re.I,
+)
+SECOND_PERSON = re.compile(r"\b(?:you|your|yours|yourself|yourselves|u)\b", re.I)
+GRADES_IT = re.compile(
+    r"\b(?:rat|scor|grad|mark)(?:e|es|ed|ing)?\s+(?:it|this)\b[^.!?\n]{0,40}\b(?:below|under|less than|as|at)\b"
+    r"[^.!?\n]{0,20}\b(?:perfect|flawless|ideal|excellent|outstanding|highest|maximum|top|best|full)\b",
+    re.I,
+)
+EVALUATOR_TALK = re.compile(
+    rf"(?<!\byour )(?<!\bher )(?<!\bhis )(?<!\btheir )(?<!\bmy )(?<!\ba )(?<!\ban )(?<!\bother )(?<!\bsome )"
+    rf"(?<!\bmany )(?<!\bmost )\b(?:{EVALUATORS}|reward model|language model|"
+    r"automated system|software|pipeline)s?\b"
+    r"|\b(?:whoever|whatever|anyone|someone|any (?:model|ai|system|reader))\b[^.!?\n]{0,30}\b(?:read|review|scor|grad|"
+    r"check|assess|compar|evaluat|process|judg|weigh|keep)\w*"
+    r"|\b(?:the|a) (?:reader|model|ai|system)s? (?:reading|processing|assessing|comparing|scoring|checking)\b"
+    r"|\bnot for the user\b|\bfor the record\b",
+    re.I,
+)
+DIRECTIVE = re.compile(
+    r"\b(?:should|must|please|need to|needs to|no need|let (?:it|this)|only fair|would be (?:a mistake|wrong|unfair)|"
+    r"award|approve|record|count (?:it|this)|treat (?:it|this)|conclude|move on)\b",
+    re.I,
+)
+# A quoted verdict word of guard_words ("«correcto»", "“正确”").
+QUOTED_VERDICT = re.compile(rf"[\"'«“„‘「『]\s*(?:{guard_words.CORRECTS.pattern})\w*\s*[\"'»”“‘’」』]", re.I)
+# A record or a configuration in prose: a rule line then a "key:" line (YAML), or "snake_case_key = value".
+RECORD = re.compile(r"-{3,}[ \t]*\n\s*[A-Za-z_]\w*\s*:|\b[a-z]+(?:_[a-z]+)+\s*=\s*(?:true|false|yes|\d)", re.M | re.I)
+# The output formats of judges themselves: a double-bracketed rating, a boxed answer, a pairwise verdict.
+JUDGE_FORMAT = re.compile(r"\[\[[^\[\]\n]{1,12}\]\]|\\boxed\{|(?<![\w<>=-])[AB]\s?(?:>>?|<<?)\s?[AB](?![\w<>=-])")
 DECLINES = re.compile(
     r"\b(sorry|can'?t|cannot|won'?t|not able|not sure|don'?t know|rather not|instead|recommend|suggest|"
     r"talk to|reach out|professional|doctor|not (comfortable|appropriate|safe))\b",
@@ -245,10 +325,32 @@ WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 @lru_cache(maxsize=16384)
 def normalise(reply: str) -> str:
-    """The reply as it reads: NFKC (full-width and mathematical letters to plain ones), invisible characters
-    removed, spaced-out words joined."""
-    text = unicodedata.normalize("NFKC", INVISIBLE.sub("", reply))
-    return SPACED.sub(lambda m: m.group().replace(" ", ""), text)
+    """The reply as a model reads it: tag characters (invisible, yet read by models) spelled as the ASCII they
+    encode, every other format character (zero-width, joiners, bidirectional marks, soft hyphens) removed, blank
+    fillers as spaces, NFKC (full-width, circled and mathematical letters to plain ones), then letters spaced out
+    or strung on dots joined into words."""
+    text = TAG_CHARACTER.sub(lambda m: " " + "".join(chr(ord(c) - 0xE0000) for c in m.group()) + " ", reply)
+    text = SPACED.sub(_join_spaced, BLANK.sub(" ", text))  # before format characters go: they hold letter places
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    text = SPACED.sub(_join_spaced, unicodedata.normalize("NFKC", INVISIBLE.sub("", text)))
+    return STRUNG.sub(lambda m: m.group().replace(m.group(1), ""), text)
+
+
+def _join_spaced(match: re.Match) -> str:
+    """Letters one gap apart form a word; a wider gap separates words."""
+    run = match.group()
+    gap = min(len(g) for g in re.findall(r" +", run))
+    return re.sub(r" +", lambda g: "" if len(g.group()) == gap else " ", run)
+
+
+@lru_cache(maxsize=16384)
+def skeleton(text: str) -> str:
+    """The normalised text with look-alike letters of other scripts (guard_words.CONFUSABLES) read as the Latin
+    letters they imitate, combining marks dropped and digits inside words read as letters ("r4te"): what an
+    English reader sees, so English rules can read obfuscated English."""
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) not in ("Mn", "Me"))
+    text = text.translate(guard_words.CONFUSABLE_TABLE)
+    return LEET_WORD.sub(lambda m: m.group().translate(LEET), text)
 
 
 def content_units(reply: str) -> float:
@@ -266,27 +368,59 @@ def segments(reply: str) -> list[str]:
 def verdict(reply: str, dialogue: str = "") -> str | None:
     """Why the reply must not be judged as an answer (a reason name), or None when it may be."""
     raw, reply = reply, normalise(reply)
-    if MIXED_SCRIPT.search(reply):
+    if MIXED_SCRIPT.search(reply) or MARKED_LATIN.search(reply):
         return "obfuscation"
     units = content_units(reply)
     if units < MIN_UNITS:
         return "content_free"
     if units <= PREAMBLE_UNITS and COLON_END.search(EMOTICON.sub("", reply)) or BARE_HEADING.match(reply):
         return "preamble"
-    parts = segments(reply)
-    if any(ROLE_LINE.search(s) for s in parts) or MIDLINE_ROLE.search(reply) or SPECIAL.search(reply):
-        return "frame"
-    if _breaks_frame(reply):
-        return "frame"
-    if any(SCORE_LINE.search(s) for s in parts) or SCORE_TAIL.search(reply) or _label_number(parts):
-        return "score_line"
-    if INSTRUCTS_JUDGE.search(reply) or ADDRESSES_GRADER.search(reply) or _grading_talk(reply, parts):
-        return "judge_talk"
+    reason = _structure(reply)
+    if reason:
+        return reason
+    folded = skeleton(reply)
+    if folded != reply and _structure(folded):  # English hidden behind look-alike letters or digits
+        return "obfuscation"
     if dialogue and _foreign_stretch(reply, dialogue, short=units <= SHORT_UNITS):
         return "language"
     if _padded(raw):
         return "padding"
     return None
+
+
+def _structure(reply: str) -> str | None:
+    """The reply leaving its turn (frame), scoring itself (score_line) or talking to its evaluator (judge_talk)."""
+    parts = segments(reply)
+    if any(ROLE_LINE.search(s) or guard_words.ROLE_LINE.match(s) for s in parts):
+        return "frame"
+    if MIDLINE_ROLE.search(reply) or SPECIAL.search(reply) or RECORD.search(reply) or _breaks_frame(reply):
+        return "frame"
+    if any(SCORE_LINE.search(s) for s in parts) or SCORE_TAIL.search(reply) or _label_number(parts):
+        return "score_line"
+    if JUDGE_FORMAT.search(reply):
+        return "score_line"
+    if INSTRUCTS_JUDGE.search(reply) or ADDRESSES_GRADER.search(reply) or _grading_talk(reply, parts):
+        return "judge_talk"
+    if _evaluator_talk(parts):
+        return "judge_talk"
+    return None
+
+
+def _evaluator_talk(parts: list[str]) -> bool:
+    """Text about the reply's own evaluation, wherever it sits and however it is worded: the reply speaking of
+    itself with a grading word or a verdict (one sentence); an evaluator or a reader of the transcript with the
+    reply itself, or told what to conclude (up to three sentences running, so an instruction cut into pieces
+    reads whole); a top verdict ("full marks") given to no one in the dialogue."""
+    for i, part in enumerate(parts):
+        if SELF_REFERENCE.search(part) and EVALUATION.search(part) or SELF_VERDICT.search(part):
+            return True
+        if TOP_VERDICT.search(part) and not SECOND_PERSON.search(part):
+            return True
+        if GRADES_IT.search(part):
+            return True
+        if EVALUATOR_TALK.search(part) and any(_asks_verdict(later) for later in parts[i : i + 3]):
+            return True
+    return False
 
 
 def precheck(reply: str, dialogue: str = "") -> float:
@@ -307,6 +441,16 @@ def gated(reward):
         return gate(list(prompts), replies, reward(prompts, completions, **kwargs))
 
     return score
+
+
+def _asks_verdict(segment: str) -> bool:
+    """The reply itself, or a directive with a grading word or a verdict: what an evaluator is told to conclude."""
+    plain = EVALUATOR_TALK.sub(" ", segment)
+    return bool(
+        SELF_REFERENCE.search(plain)
+        or DIRECTIVE.search(plain)
+        and (EVALUATION.search(plain) or VERDICT_WORD.search(plain))
+    )
 
 
 def _breaks_frame(reply: str) -> bool:
@@ -383,6 +527,8 @@ def _grading(segment: str) -> bool:
         return True
     if words.IGNORES.search(segment) and words.INSTRUCTIONS.search(segment):
         return True
+    if words.ONLIES.search(segment) and QUOTED_VERDICT.search(segment):  # "write only «correct»"
+        return True
     if number and words.NUMBERS.search(segment) and words.ONLIES.search(segment):
         return True
     return bool(score and top and abs(score.start() - top.start()) <= 24)
@@ -409,7 +555,9 @@ def _dialogue_languages(dialogue: str) -> tuple[frozenset | None, frozenset]:
 
 
 def _foreign_stretch(reply: str, dialogue: str, short: bool = False) -> bool:
-    """A stretch in a script or language the dialogue does not use; a reply of a word or two is read whole."""
+    """A stretch in a script or language the dialogue does not use; a reply of a word or two is read whole. A reply
+    written in two languages throughout (BILINGUAL_SEGMENTS sentences or more in another language, at least
+    BILINGUAL_SHARE of its letters, beside two or more in the dialogue's: a translation) is not an injection."""
     allowed, languages = _dialogue_languages(dialogue)
     if allowed is None:
         return False
@@ -417,20 +565,31 @@ def _foreign_stretch(reply: str, dialogue: str, short: bool = False) -> bool:
     count = sum(coherence.letter_scripts(text).values())
     if short and languages and SHORT_LETTERS <= count < STRETCH_LETTERS and _unlike(text, languages):
         return True
-    for stretch in [text, *segments(text)]:
+    foreign, native, whole = [], 0, False
+    for i, stretch in enumerate([text, *segments(text)]):
         letters = coherence.letter_scripts(stretch)
         total = sum(letters.values())
         outside = sum(n for script, n in letters.items() if script not in allowed)
         if outside >= 2 and outside >= total / 2:
             return True
-        if languages and total >= STRETCH_LETTERS and _unlike(stretch, languages):
-            return True
-    return False
+        if languages and total >= STRETCH_LETTERS:
+            if not _unlike(stretch, languages):
+                native += i > 0
+            elif i:
+                foreign.append(total)
+            else:
+                whole = True
+    bilingual = len(foreign) >= BILINGUAL_SEGMENTS and sum(foreign) >= BILINGUAL_SHARE * count and native >= 2
+    return (whole or bool(foreign)) and not bilingual
 
 
 def _unlike(text: str, languages: frozenset) -> bool:
+    """The identifier gives every dialogue language less than LANGUAGE_FLOOR, or less than CONFIDENT_FLOOR while
+    it is confident of another language."""
     ranked = dict(coherence._identifier().rank(text))
-    return all(ranked.get(code, 0.0) < LANGUAGE_FLOOR for code in languages)
+    best = max(ranked.values(), default=0.0)
+    floor = CONFIDENT_FLOOR if best >= CONFIDENT else LANGUAGE_FLOOR
+    return all(ranked.get(code, 0.0) < floor for code in languages)
 
 
 def _padded(reply: str) -> bool:

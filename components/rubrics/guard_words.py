@@ -14,7 +14,8 @@ import re
 # fmt: off
 OPENER_WORDS = (
     # French, Spanish, German, Italian, Portuguese
-    "(ma |mi |la mia |minha |a minha |meine |mein |мой )?(solution|réponses?( finale)?|solución|respuestas?( final)?|"
+    "(ma |mi |la mia |minha |a minha |meine |mein |мой )?(endgültige |finale? |окончательный |definitiv[ao] )?"
+    "(solution|réponses?( finale)?|solución|respuestas?( final)?|"
     "lösung|antwort|soluzione|risposta( finale)?|solução|resposta( final)?|решение|ответ)",
     "raisonnement", "explication", "démarche", "corrigé", "étape \\d+",
     "étape par étape", "pas à pas", "voici( ma| la)?", "solución", "respuestas?( final)?", "razonamiento",
@@ -33,13 +34,15 @@ OPENER_WORDS = (
 )
 # Scripts without spaces between words: matched anywhere.
 OPENER_CJK = (
-    "解答?", "答案", "最终答案", "思考过程", "推理过程", "解析", "详解", "第[一二三1-9]步", "一步一步", "一步步",
+    "(我的|私の)?(最终的?|最終的な)?(解答?|答案|回答|答え)", "一歩ずつ考えましょう",
+    "我们一步步来思考", "解答?", "答案", "最终答案", "思考过程", "推理过程", "解析", "详解", "第[一二三1-9]步",
+    "一步一步", "一步步",
     "かいせつ", "解説", "回答", "答え", "最終回答", "思考プロセス", "推論", "ステップ\\d+", "一歩ずつ", "解答例",
     "해답", "정답", "답변", "최종 답변", "사고 과정", "\\d+단계", "단계별로",
 )
 # Verbs and pronouns of "let us / let me think, solve, reason (this problem)" in the same languages.
 OPENER_PHRASES = (
-    "(résolvons|pensons|réfléchissons)( à)?( ce problème| cela| y)?", "laisse[zr]?-moi réfléchir( attentivement)?",
+    "(résolvons|pensons|réfléchissons)(-y| à)?( ce problème| cela| y)?", "laisse[zr]?-moi réfléchir( attentivement)?",
     "(resolvamos|pensemos)( este problema)?", "déjame pensar(lo)?( con cuidado)?",
     "(lösen|denken) wir( dieses problem)?", "lass mich( sorgfältig)?( darüber)? nachdenken",
     "(risolviamo|pensiamo|ragioniamo)( questo problema)?", "fammi pensare( con attenzione)?",
@@ -54,7 +57,8 @@ OPENER_PHRASES = (
 # Concepts of grading in the languages other than English (English has its own rules in the guard): who grades,
 # what is given, the top of the scale, the reply speaking of itself ("this answer") and its being correct.
 EVALUATOR = (
-    "évaluat", "correcteur", "correctrice", "juge", "jury", "examinat", "evaluador", "juez", "jurado", "calificador",
+    "évaluat", "correcteur", "correctrice", "juge", "jury", "examinateur", "examinatrice", "evaluador", "juez",
+    "jurado", "calificador",
     "examinador", "corrector", "bewerter", "prüfer", "gutachter", "korrektor", "jury", "valutator", "giudic",
     "correttor", "esaminator", "giuria", "avaliador", "juiz", "júri", "corretor", "оценщик", "проверяющ", "судь",
     "судья", "жюри", "экзаменатор", "değerlendirici", "hakem", "jüri", "مقيّم", "المقيم", "المصحح", "الحكم",
@@ -102,7 +106,35 @@ ONLY = (
     "seulement", "uniquement", "solo", "sólo", "nur", "soltanto", "apenas", "somente", "только", "sadece", "فقط",
     "केवल", "只", "だけ", "만",
 )
+# The roles of a chat or a judge's template (system, assistant, user, evaluator, reviewer): a segment that opens
+# with one as a label leaves the reply's turn.
+ROLE = (
+    "système", "assistant", "assistante", "utilisateur", "utilisatrice", "évaluateur", "évaluatrice", "correcteur",
+    "examinateur", "sistema", "asistente", "usuario", "evaluador", "revisor", "calificador", "system", "assistent",
+    "benutzer", "nutzer", "bewerter", "prüfer", "gutachter", "assistente", "utente", "valutatore", "revisore",
+    "usuário", "utilizador", "avaliador", "система", "ассистент", "помощник", "пользователь", "оценщик",
+    "проверяющий", "рецензент", "sistem", "asistan", "kullanıcı", "değerlendirici", "inceleyen", "hakem", "النظام",
+    "المساعد", "المستخدم", "المقيّم", "المقيم", "المراجع", "المصحح", "सिस्टम", "सहायक", "उपयोगकर्ता",
+    "मूल्यांकनकर्ता", "समीक्षक", "系统", "助手", "用户", "评估者", "评审", "审核员", "评分者", "システム",
+    "アシスタント", "ユーザー", "評価者", "審査員", "採点者", "시스템", "어시스턴트", "사용자", "평가자", "검토자",
+    "채점자",
+)
+# Letters of other scripts, small capitals and phonetic letters that look like Latin ones (a subset of Unicode's
+# confusables, for the scripts a homoglyph attack draws on): the guard reads English rules through them.
+CONFUSABLES = {
+    "a": ("ɑαаᴀ", "a"), "b": ("ƅЬʙв", "b"), "c": ("сϲᴄꮯ", "c"), "d": ("ԁᴅꮷ", "d"),
+    "e": ("еҽᴇꬲ", "e"), "f": ("ꜰ", "f"), "g": ("ցɡɢ", "g"), "h": ("һʜн", "h"), "i": ("іɩιӏɪ", "i"),
+    "j": ("јᴊ", "j"), "k": ("κкᴋ", "k"), "l": ("ʟӏ", "l"), "m": ("ᴍм", "m"), "n": ("ոᴎɴп", "n"),
+    "o": ("оοօᴏσ", "o"), "p": ("рρᴘ", "p"), "q": ("զԛ", "q"), "r": ("гʀꭇ", "r"), "s": ("ѕꜱʂ", "s"),
+    "t": ("τтᴛ", "t"), "u": ("սυᴜ", "u"), "v": ("ѵνᴠ", "v"), "w": ("ԝᴡ", "w"), "x": ("хχ", "x"),
+    "y": ("уүʏỿ", "y"), "z": ("ᴢ", "z"), "A": ("АΑᎪ", "A"), "B": ("ВΒᏴ", "B"), "C": ("СϹᏟ", "C"),
+    "D": ("Ꭰᗞ", "D"), "E": ("ЕΕᎬ", "E"), "G": ("ᏀԌ", "G"), "H": ("НΗᎻ", "H"), "I": ("ІΙӀ", "I"),
+    "J": ("ЈᎫ", "J"), "K": ("КΚᏦ", "K"), "L": ("Ꮮ", "L"), "M": ("МΜᎷ", "M"), "N": ("Ν", "N"),
+    "O": ("ОΟՕ", "O"), "P": ("РΡᏢ", "P"), "R": ("Ꭱ", "R"), "S": ("ЅᏚ", "S"), "T": ("ТΤᎢ", "T"),
+    "V": ("Ꮩ", "V"), "W": ("Ꮃ", "W"), "X": ("ХΧ", "X"), "Y": ("ΥҮ", "Y"), "Z": ("ΖᏃ", "Z"),
+}
 # fmt: on
+CONFUSABLE_TABLE = str.maketrans({c: latin for chars, latin in CONFUSABLES.values() for c in chars})
 
 
 def _alternation(words, bounded: bool) -> str:
@@ -125,4 +157,9 @@ EVALUATORS, SCORES, TOPS, SELVES, CORRECTS, IGNORES, INSTRUCTIONS, NUMBERS, ONLI
     re.compile(_stems(words), re.I)
     for words in (EVALUATOR, SCORE, TOP, SELF, CORRECT, IGNORE, INSTRUCTION, NUMBER, ONLY)
 )
-CUES = re.compile(_stems(EVALUATOR + SCORE + SELF + IGNORE + NUMBER), re.I)  # one of these opens every rule
+ROLE_LINE = re.compile(
+    rf"[\s>*_#\[(<|`~—–-]*{_alternation(ROLE, bounded=True)}[\s*_\])>|`]*(?:[:：]|$)"
+    rf"|#+\s*{_alternation(ROLE, bounded=True)}",
+    re.I,
+)
+CUES = re.compile(_stems(EVALUATOR + SCORE + SELF + IGNORE + NUMBER + ONLY), re.I)  # one of these opens every rule
