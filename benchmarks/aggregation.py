@@ -34,13 +34,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.provenance import Provenance
+from benchmarks.results_file import add_run_arguments, write_result
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "benchmarks" / "results" / "aggregation.json"
@@ -64,17 +63,9 @@ def main() -> None:
     parser.add_argument("--train-pairs", type=int, default=300, help="train pairs per reward model (each set)")
     parser.add_argument("--heldout-pairs", type=int, default=200, help="held-out pairs for reward-model agreement")
     parser.add_argument("--max-prompt-chars", type=int, default=400, help="longest prompt GRPO and evaluation use")
-    parser.add_argument("--work", type=Path, default=None, help="keep data, SFT and reward models here between runs")
-    parser.add_argument("-o", "--override", action="append", default=[], help="extra params overrides")
-    parser.add_argument("--output", type=Path, default=RESULT)
+    add_run_arguments(parser, RESULT, kept="data, SFT and reward models")
     args = parser.parse_args()
-    provenance = Provenance("benchmarks.aggregation")
-    output = args.output.resolve()
-    with tempfile.TemporaryDirectory() as tmp:
-        result = run(args, (args.work or Path(tmp)).resolve())
-    result = {**provenance.record(), **result}
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
+    result = write_result("benchmarks.aggregation", args, lambda work: run(args, work))
     for name, r in result["aggregations"].items():
         print(f"{name}: steers on both objectives in {r['steers_on_both']} of {len(args.seeds)} seeds")
         for seed, s in r["seeds"].items():
@@ -85,7 +76,7 @@ def main() -> None:
             f"{o}: training RM {e['training']['accuracy']} {e['training']['ci95']}, independent RM "
             f"{e['independent']['accuracy']} {e['independent']['ci95']}, counts {e['counts']}"
         )
-    print(f"recommended_default: {result['recommended_default']}\nwritten {output}")
+    print(f"recommended_default: {result['recommended_default']}\nwritten {args.output}")
 
 
 def run(args, work: Path) -> dict:

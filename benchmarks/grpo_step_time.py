@@ -146,8 +146,8 @@ def pipeline_arm(params, data: Path, reward_models: Path, out: Path, trl_head: b
 def raw_arm(params, data: Path, out: Path, steps: int) -> dict:
     """A raw TRL script: the policy directory, the train prompts, plain reward functions (the concision formula
     of `components.scorers.objectives`, written out), GRPOConfig with TRL's defaults but for the problem itself
-    (steps, completions, learning rate, beta, temperature, reward weights, seed); nothing from the grpo component.
-    TRL's fused head is as TRL ships it."""
+    (steps, reward weights, and the grpo component's `problem_arguments`: completions, learning rate, beta,
+    temperature, seed); nothing else from the grpo component. TRL's fused head is as TRL ships it."""
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
@@ -155,6 +155,7 @@ def raw_arm(params, data: Path, out: Path, steps: int) -> dict:
     from components.common import fused_head
     from components.common.model_store import policy_dir
     from components.data.canonical import read_table
+    from components.grpo.train import problem_arguments
 
     def words_reward(name: str, target: int):
         def reward(completions, **kwargs):
@@ -167,18 +168,11 @@ def raw_arm(params, data: Path, out: Path, steps: int) -> dict:
     base = str(policy_dir(params.policy, params.cache_dir))
     prompts = read_table(data / "prompts.parquet")  # prompts are stored as JSON message lists
     train = prompts[prompts["split"] == "train"].sort_values("id")
-    cfg = params.grpo
     args = GRPOConfig(
         output_dir=str(out),
         max_steps=steps,
-        per_device_train_batch_size=cfg.num_generations * cfg.prompts_per_step,
-        num_generations=cfg.num_generations,
-        max_completion_length=cfg.max_completion_length,
-        learning_rate=cfg.learning_rate,
-        beta=cfg.beta,
-        temperature=cfg.temperature,
-        reward_weights=[cfg.weights[0][o.name] for o in params.objectives],
-        seed=params.seed,
+        **problem_arguments(params),  # the pipeline's own: both arms pose the same problem
+        reward_weights=[params.grpo.weights[0][o.name] for o in params.objectives],
         report_to="none",
         use_cpu=True,  # TRL refuses its bf16 default on a machine without a GPU unless told it is a CPU run
     )

@@ -27,13 +27,12 @@ import argparse
 import itertools
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.provenance import Provenance
+from benchmarks.results_file import add_run_arguments, write_result
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "benchmarks" / "results" / "grpo_strategies.json"
@@ -45,23 +44,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu", choices=["tiny", "cpu"])
     parser.add_argument("--steps", type=int, default=4, help="S: optimizer steps per sweep/dynamic run")
-    parser.add_argument("--work", type=Path, default=None, help="keep data and reward models here between runs")
-    parser.add_argument("-o", "--override", action="append", default=[], help="extra params overrides")
-    parser.add_argument("--output", type=Path, default=RESULT)
+    add_run_arguments(parser, RESULT, kept="data and reward models")
     args = parser.parse_args()
-    provenance = Provenance("benchmarks.grpo_strategies")
-    output = args.output.resolve()
-    with tempfile.TemporaryDirectory() as tmp:
-        result = run(args.profile, args.steps, (args.work or Path(tmp)).resolve(), args.override)
-    result = {**provenance.record(), **result}
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2) + "\n")
+    result = write_result(
+        "benchmarks.grpo_strategies", args, lambda work: run(args.profile, args.steps, work, args.override)
+    )
     for evaluators, c in result["comparison"].items():
         for name, f in c["fronts"].items():
             print(f"{evaluators:12s} {name:8s} hypervolume {f['hypervolume']:.5f} {f['ci95']}  front {f['front_size']}")
         for pair, d in c["differences"].items():
             print(f"{evaluators:12s} {pair:18s} {d['difference']:+.5f} {d['ci95']}")
-    print(f"written {output}")
+    print(f"written {args.output}")
 
 
 def run(profile: str, steps: int, work: Path, extra: list[str]) -> dict:

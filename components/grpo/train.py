@@ -331,16 +331,10 @@ def _trainer(params: Params, run: Run, base, train, rewards, out: Path):
     args = GRPOConfig(
         output_dir=str(out / ckpt.CHECKPOINTS),
         max_steps=run.steps,
-        per_device_train_batch_size=cfg.num_generations * cfg.prompts_per_step,
-        num_generations=cfg.num_generations,
-        max_completion_length=cfg.max_completion_length,
-        learning_rate=cfg.learning_rate,
-        beta=cfg.beta,
-        temperature=cfg.temperature,
+        **problem_arguments(params),
         reward_weights=full_weights(run.weights, params),
         multi_objective_aggregation=cfg.multi_objective_aggregation,
         scale_rewards=cfg.scale_rewards,
-        seed=params.seed,
         bf16=use_bf16(cfg.precision),  # autocast over fp32 weights and optimizer states (mixed precision)
         activation_checkpointing=False,
         logging_steps=1,
@@ -354,6 +348,21 @@ def _trainer(params: Params, run: Run, base, train, rewards, out: Path):
     trainer, tokenizer = build_trainer(params, base, train, rewards, args)
     tracking.trainer_callbacks(trainer, *(f"rewards/{o}/mean" for o in params.objective_names))
     return trainer, tokenizer
+
+
+def problem_arguments(params: Params) -> dict:
+    """The GRPOConfig fields that pose a step's problem (batch, completions, learning rate, beta, temperature, seed),
+    apart from how the step runs: the step-time benchmark's raw TRL arm takes them from here to pose the same one."""
+    cfg = params.grpo
+    return {
+        "per_device_train_batch_size": cfg.num_generations * cfg.prompts_per_step,
+        "num_generations": cfg.num_generations,
+        "max_completion_length": cfg.max_completion_length,
+        "learning_rate": cfg.learning_rate,
+        "beta": cfg.beta,
+        "temperature": cfg.temperature,
+        "seed": params.seed,
+    }
 
 
 def build_trainer(params: Params, base, train, rewards, args):

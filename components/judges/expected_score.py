@@ -29,13 +29,15 @@ _SOURCE = text_sha(inspect.getsource(sys.modules[__name__]), length=12)
 LABELS = tuple(str(k) for k in range(1, 11))
 
 
-def normalised(probabilities: dict[str, float]) -> float | None:
-    """(E[k] - 1) / 9 over the labels' probabilities (renormalised to sum 1); None without any mass."""
-    mass = sum(probabilities.get(label, 0.0) for label in LABELS)
+def normalised(probabilities: dict[str, float], labels: tuple[str, ...] = LABELS) -> float | None:
+    """(E[k] - first) / (last - first) over the numeric labels' probabilities (renormalised to sum 1), so in [0, 1]:
+    (E - 1) / 9 for the scores 1..10; None without any mass. Other scales (the seeker's 1..9) pass their labels."""
+    mass = sum(probabilities.get(label, 0.0) for label in labels)
     if mass <= 0.0:
         return None
-    expected = sum(probabilities.get(label, 0.0) * int(label) for label in LABELS) / mass
-    return (expected - 1.0) / 9.0
+    expected = sum(probabilities.get(label, 0.0) * int(label) for label in labels) / mass
+    low, high = int(labels[0]), int(labels[-1])
+    return (expected - low) / (high - low)
 
 
 def first_better(probabilities: dict[str, float]) -> float | None:

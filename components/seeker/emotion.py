@@ -17,7 +17,7 @@ import inspect
 import re
 import sys
 
-from components.judges.expected_score import Verdict
+from components.judges.expected_score import Verdict, normalised
 from paretoflow.hashing import text_sha
 
 LABELS = tuple(str(k) for k in range(1, 10))
@@ -27,12 +27,9 @@ _WRITTEN = re.compile(r"change\s*[:=]?\s*\**\s*([1-9])\b", re.I)
 
 
 def scaled(probabilities: dict[str, float]) -> float | None:
-    """(E[k] - 1) / 8 over the labels' renormalised probabilities; None without any mass on them."""
-    mass = sum(probabilities.get(label, 0.0) for label in LABELS)
-    if mass <= 0.0:
-        return None
-    expected = sum(probabilities.get(label, 0.0) * int(label) for label in LABELS) / mass
-    return (expected - 1.0) / 8.0
+    """(E[k] - 1) / 8 over the labels' renormalised probabilities, read as the judges read a score; None without
+    any mass on them."""
+    return normalised(probabilities, LABELS)
 
 
 def parse_change(text: str) -> float | None:

@@ -3,12 +3,7 @@ objectives, one that varies with the reply's length and one that does not vary a
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from components.data.ingest import ingest
-from paretoflow.config import load_params
-from tests.conftest import REPO
+from tests.components.grpo.project_inputs import project_params
 
 OBJECTIVES = [
     # `short` varies with the reply's length; `anything` (a 1000-word budget) is 1 for every reply with a word
@@ -23,15 +18,4 @@ OBJECTIVES = [
 
 
 def tiny_params(model_cache, *overrides):
-    return load_params(REPO / "params.yaml", ["profile=tiny", f"cache_dir={model_cache}", *OBJECTIVES, *overrides])
-
-
-def ingested(model_cache, out: Path) -> Path:
-    """The sample prompts ingested into `out` (sources are relative to the project)."""
-    old = os.getcwd()
-    os.chdir(REPO)
-    try:
-        ingest(tiny_params(model_cache), out)
-    finally:
-        os.chdir(old)
-    return out
+    return project_params(model_cache, *OBJECTIVES, *overrides)

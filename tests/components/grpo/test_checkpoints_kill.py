@@ -12,13 +12,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 
 import pytest
 
-from components.data.ingest import ingest
 from components.grpo import checkpoints as ckpt
-from paretoflow.config import load_params
+from tests.components.grpo.dynamic_job import POLICY, dynamic_job
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -32,32 +30,10 @@ def killed(tmp_path_factory, model_cache):
     """A dynamic-weights run killed at checkpoint-4, before its marker; `pristine` keeps a copy of its checkpoints
     as the kill left them, and `run(n)` runs the job again as a new process."""
     root = tmp_path_factory.mktemp("killed")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(REPO)  # the sample data path and the md5 state are relative to the project
-        params = load_params(
-            REPO / "params.yaml",
-            [
-                "profile=tiny",
-                f"cache_dir={model_cache}",
-                "objectives=[{name: concision, scorer: concision, target_words: 5}, {name: novelty, scorer: novelty}]",
-                "grpo.weights=[{concision: 0.5, novelty: 0.5}]",
-                "data.sources=[{name: prompts, uri: data/sample/prompts.jsonl}]",
-                "grpo.strategy=dynamic",  # its callback writes state into each checkpoint: the marker lists it
-                f"grpo.max_steps={STEPS}",
-                "grpo.save_steps=2",
-                "grpo.num_generations=2",
-                "grpo.log_completions_every=0",
-                "sft.enabled=false",
-            ],
-        )
-        ingest(params, root / "data")
-    (root / "params.yaml").write_text(params.to_yaml())
-    policy = root / "policies" / "dynamic-0"
+    command = dynamic_job(root, model_cache, steps=STEPS, save_steps=2)
+    policy = root / POLICY
 
     def run(n: int, env: dict[str, str] | None = None) -> tuple[int, str]:
-        command = [sys.executable, "-m", "components.grpo.job", "--params", str(root / "params.yaml")]
-        command += ["--data", str(root / "data"), "--reward-models", str(root / "none")]
-        command += ["--out", str(policy.parent), "--summary", str(root / "summary.json")]
         log = root / f"run{n}.log"
         with log.open("w") as out:
             code = subprocess.run(

@@ -8,18 +8,15 @@ as a subprocess on the tiny profile.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from components.data.ingest import ingest
 from components.grpo.checkpoints import CHECKPOINTS, COMPLETE, FINISHED
-from paretoflow.config import load_params
+from tests.components.grpo.dynamic_job import POLICY, dynamic_job
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -43,37 +40,9 @@ def _wait_for(condition, proc, timeout: float = 90) -> None:
 
 
 def test_sigterm_saves_and_sigkill_resumes_to_the_same_final_step(tmp_path, model_cache):
-    os.chdir(REPO)
-    params = load_params(
-        REPO / "params.yaml",
-        [
-            "profile=tiny",
-            f"cache_dir={model_cache}",
-            "objectives=[{name: concision, scorer: concision, target_words: 5}, {name: novelty, scorer: novelty}]",
-            "grpo.weights=[{concision: 0.5, novelty: 0.5}]",
-            "data.sources=[{name: prompts, uri: data/sample/prompts.jsonl}]",
-            "grpo.strategy=dynamic",
-            f"grpo.max_steps={STEPS}",
-            "grpo.save_steps=3",
-            "grpo.num_generations=2",
-            "grpo.log_completions_every=0",
-            "sft.enabled=false",  # prompts only: the tiny policy is the start policy
-        ],
-    )
-    ingest(params, tmp_path / "data")
-    (tmp_path / "params.yaml").write_text(params.to_yaml())
-    policy = tmp_path / "policies" / "dynamic-0"
+    command = dynamic_job(tmp_path, model_cache, steps=STEPS, save_steps=3)
+    policy = tmp_path / POLICY
     checkpoints = policy / CHECKPOINTS
-    command = [sys.executable, "-m", "components.grpo.job", "--params", str(tmp_path / "params.yaml")]
-    command += [
-        "--data",
-        str(tmp_path / "data"),
-        "--reward-models",
-        str(tmp_path / "none"),
-        "--out",
-        str(policy.parent),
-    ]
-    command += ["--summary", str(tmp_path / "summary.json")]
 
     def start(n: int) -> subprocess.Popen:
         log = open(tmp_path / f"run{n}.log", "w")  # noqa: SIM115 (closed with the process)

@@ -12,13 +12,14 @@ from components.grpo import reward_scales
 from components.grpo.rewards import standardised, training_rewards, zero_variance_groups
 from components.grpo.train import train_prompts
 from components.sft.start import start_policy_dir
-from tests.components.grpo.scale_inputs import ingested, tiny_params
+from tests.components.grpo.project_inputs import ingested
+from tests.components.grpo.scale_inputs import tiny_params
 from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, model_cache):
-    return ingested(model_cache, tmp_path_factory.mktemp("data"))
+    return ingested(tiny_params(model_cache), tmp_path_factory.mktemp("data"))
 
 
 def measure(params, data_dir, out_dir):

@@ -14,7 +14,8 @@ from components.grpo.reward_scales import SCALES_FILE
 from components.grpo.rewards import standardised, training_rewards
 from components.grpo.train import build_trainer, train_candidates, train_prompts
 from components.sft.start import start_policy_dir
-from tests.components.grpo.scale_inputs import ingested, tiny_params
+from tests.components.grpo.project_inputs import ingested
+from tests.components.grpo.scale_inputs import tiny_params
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, model_cache):
-    return ingested(model_cache, tmp_path_factory.mktemp("data"))
+    return ingested(tiny_params(model_cache), tmp_path_factory.mktemp("data"))
 
 
 def one_step(params, data_dir, weights: list[float], aggregation: str, tmp_path):

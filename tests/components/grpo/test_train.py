@@ -14,10 +14,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from components.data.ingest import ingest
 from components.grpo.train import train_candidates
-from paretoflow.config import load_params
-from tests.conftest import REPO
+from tests.components.grpo.project_inputs import ingested, project_params
 
 pytestmark = pytest.mark.slow
 
@@ -32,21 +30,12 @@ TWO_OBJECTIVES = [
 
 
 def tiny_params(model_cache, *overrides):
-    return load_params(REPO / "params.yaml", ["profile=tiny", f"cache_dir={model_cache}", *TWO_OBJECTIVES, *overrides])
+    return project_params(model_cache, *TWO_OBJECTIVES, *overrides)
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, model_cache):
-    import os
-
-    out = tmp_path_factory.mktemp("data")
-    old = os.getcwd()
-    os.chdir(REPO)
-    try:
-        ingest(tiny_params(model_cache), out)
-    finally:
-        os.chdir(old)
-    return out
+    return ingested(tiny_params(model_cache), tmp_path_factory.mktemp("data"))
 
 
 def test_sweep_with_lora_exports_merged_models_logs_audit_rewards_and_samples(tmp_path, data_dir, model_cache):

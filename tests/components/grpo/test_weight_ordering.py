@@ -12,19 +12,15 @@ for a pair of them, the same for both objectives), so they order nothing here; t
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 from components.common.replies import DecodeSettings, generate_replies
 from components.data.canonical import read_table
-from components.data.ingest import ingest
 from components.grpo.train import train_candidates
 from components.reward_models.train import train_reward_models
 from components.scorers.objectives import reward_functions
-from paretoflow.config import load_params
-from tests.conftest import REPO
+from tests.components.grpo.project_inputs import ingested, project_params
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +42,7 @@ OVERRIDES = [
 
 
 def tiny_params(model_cache, *overrides):
-    return load_params(REPO / "params.yaml", ["profile=tiny", f"cache_dir={model_cache}", *OVERRIDES, *overrides])
+    return project_params(model_cache, *OVERRIDES, *overrides)
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +50,7 @@ def trained(tmp_path_factory, model_cache):
     """Ingested sample data and the two reward models."""
     root = tmp_path_factory.mktemp("ordering")
     params = tiny_params(model_cache)
-    old = os.getcwd()
-    os.chdir(REPO)
-    try:
-        ingest(params, root / "data")
-    finally:
-        os.chdir(old)
+    ingested(params, root / "data")
     train_reward_models(params, root / "data", root / "reward_models")
     return root
 

@@ -18,6 +18,7 @@ def test_expected_score_is_renormalised_over_the_labels_and_mapped_like_a_parsed
     assert normalised({"1": 1.0}) == 0.0 and normalised({"10": 0.2}) == 1.0
     assert normalised({"4": 0.25, "8": 0.25, "x": 0.5}) == pytest.approx((6 - 1) / 9)
     assert normalised({"x": 1.0}) is None
+    assert normalised({"2": 0.5, "5": 0.5}, ("1", "2", "3", "4", "5")) == pytest.approx((3.5 - 1) / 4)  # other scales
 
 
 def test_split_ten_moves_the_one_then_zero_mass_to_ten():

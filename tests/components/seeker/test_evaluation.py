@@ -9,27 +9,15 @@ from components.scorers.emotion import EmotionScorer
 from components.seeker.evaluation import heldout_starts, play, summary, transcripts_markdown
 from components.seeker.persona import Persona
 from components.seeker.simulator import Seeker
-from paretoflow.config import load_params
 from paretoflow.schema import Seeker as SeekerSettings
 from paretoflow.schema import TinyModel
+from tests.components.grpo.project_inputs import ingested, project_params
 from tests.components.seeker.scripted import ScriptedClient
-from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, model_cache):
-    import os
-
-    from components.data.ingest import ingest
-
-    out = tmp_path_factory.mktemp("data")
-    old = os.getcwd()
-    os.chdir(REPO)
-    try:
-        ingest(load_params(REPO / "params.yaml", ["profile=tiny", f"cache_dir={model_cache}"]), out)
-    finally:
-        os.chdir(old)
-    return out
+    return ingested(project_params(model_cache), tmp_path_factory.mktemp("data"))
 
 
 def test_heldout_personas_are_test_split_openings_one_per_conversation(data_dir):
@@ -43,7 +31,7 @@ def test_policies_play_to_the_end_and_the_summary_has_intervals(data_dir, model_
     from components.common.model_store import policy_dir
 
     path = policy_dir(TinyModel(kind="tiny", hidden_size=32, num_layers=1, num_heads=2), model_cache)
-    params = load_params(REPO / "params.yaml", ["profile=tiny", f"cache_dir={model_cache}"])
+    params = project_params(model_cache)
     seeker = Seeker(ScriptedClient(), SeekerSettings(max_turns=2))
     starts = heldout_starts(data_dir, 3)
     convs = play(path, starts, seeker, params)
