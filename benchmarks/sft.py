@@ -13,7 +13,10 @@ model's greedy replies under a penalty run on without reaching the end of the tu
 the decoding the pipeline uses (`evaluate.repetition_penalty`): end-of-turn >= 95%, no role marker, median >= 8 words.
 Writes benchmarks/results/sft_cpu.json whole.
 
-    .venv/bin/python -m benchmarks.sft [--prompts 40] [--keep DIR]
+`--recipe support-cpu` measures the real-data recipe's start policy instead: recipes/support-cpu.yaml with its
+sources pointed at ../shared/data (as benchmarks/alignment.py points them), held-out prompts of ESConv's test split.
+
+    .venv/bin/python -m benchmarks.sft [--prompts 40] [--keep DIR] [--recipe support-cpu -o sft.lora=null --output F]
 """
 
 from __future__ import annotations
@@ -49,16 +52,23 @@ def main() -> None:
     )
     parser.add_argument("-o", "--override", action="append", default=[], help="params override, e.g. sft.epochs=2")
     parser.add_argument("--output", type=Path, default=OUT)
+    parser.add_argument("--recipe", help="a recipe of recipes/ (its sources on ../shared/data) instead of params.yaml")
     args = parser.parse_args()
     penalties = tuple(float(p) for p in args.penalties.split(","))
     provenance = Provenance("benchmarks.sft")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for name in ("params.yaml", "data"):
+        for name in ("params.yaml", "data", "recipes"):
             subprocess.run(["cp", "-r", str(REPO / name), str(root / name)], check=True)
         os.chdir(root)
+        params_file, sources = "params.yaml", []
+        if args.recipe:
+            from benchmarks.alignment import local_sources
+
+            params_file, sources = f"recipes/{args.recipe}.yaml", [local_sources()]
         params = load_params(
-            "params.yaml", [f"cache_dir={REPO / '.cache'}", f"tracking.uri=sqlite:///{root}/mlflow.db", *args.override]
+            params_file,
+            [f"cache_dir={REPO / '.cache'}", f"tracking.uri=sqlite:///{root}/mlflow.db", *sources, *args.override],
         )
         started = time.perf_counter()
         for step in ("ingest", "validate", "sft"):
@@ -86,6 +96,8 @@ def main() -> None:
     bar = reply_indicators(replies["sft", used]) if ("sft", used) in replies else None
     report = {
         **provenance.record(),
+        "params_file": params_file,
+        "overrides": args.override,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "policy": params.policy.model_dump(),
         "sft_settings": params.sft.model_dump(),
