@@ -235,7 +235,7 @@ def reward_model_section(rm_dir: Path) -> dict:
         }
     goals = {}
     for source, floor in (("hh-helpful", 0.65), ("hh-harmless", 0.62)):
-        entry = next((s[source] for s in section.values() if source in s["by_source"]), None)
+        entry = next((s["by_source"][source] for s in section.values() if source in s["by_source"]), None)
         goals[f"{source} accuracy >= {floor}"] = None if entry is None else entry["accuracy"] >= floor
     for source in ("esconv", "counselchat"):
         entry = next((s["by_source"][source] for s in section.values() if source in s["by_source"]), None)
