@@ -197,6 +197,8 @@ def rubric_version(rubrics_dir: Path) -> str:
     if not summary.exists():
         return "none"
     values = json.loads(summary.read_text())
+    if values.get("built") is False:  # no objective is a rubric judge (rubrics.build: auto)
+        return "none built"
     return str(values.get("template_version") or values.get("generator") or "unknown")
 
 

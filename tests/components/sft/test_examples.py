@@ -14,9 +14,10 @@ class WordTokenizer:
     def __call__(self, text, add_special_tokens=False):
         return {"input_ids": text.split()}
 
-    def apply_chat_template(self, messages, add_generation_prompt=False, tokenize=True):
+    def apply_chat_template(self, messages, add_generation_prompt=False, tokenize=True, return_dict=False):
         words = [w for m in messages for w in ["<turn>", *m["content"].split()]]
-        return words + (["<model>"] if add_generation_prompt else [])
+        ids = words + (["<model>"] if add_generation_prompt else [])
+        return {"input_ids": ids} if return_dict else ids
 
 
 def _pairs(rows):
