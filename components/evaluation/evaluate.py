@@ -111,7 +111,7 @@ def evaluate_policies(
         rows = reply_rows(name, heldout, replies)
         responses += [row | {column: values[j] for column, values in scores.items()} for j, row in enumerate(rows)]
     scores_df = pd.DataFrame(responses)
-    examples = perplexity_examples(params, data_dir, candidates[0][1])
+    examples = perplexity_examples(params, data_dir, tokenizer)
     perplexity = {
         name: coherence.reference_perplexity(path, examples, params.evaluate.batch_size) for name, path, _ in candidates
     }
@@ -319,16 +319,13 @@ def reply_rows(policy: str, heldout: pd.DataFrame, replies: list[Reply]) -> list
     ]
 
 
-def perplexity_examples(params: Params, data_dir: Path, start_path) -> list[dict]:
+def perplexity_examples(params: Params, data_dir: Path, tokenizer) -> list[dict]:
     """Up to `evaluate.perplexity_examples` reference replies of the test split's pairs, chosen with the start
     policy's tokenizer as SFT chooses its held-out examples (same sources, mix and length caps): every policy's
     perplexity is measured on the same examples."""
     limit = params.evaluate.perplexity_examples
     if not limit:
         return []
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(start_path)
     pairs = read_table(Path(data_dir) / "pairs.parquet")
     return reference_examples(pairs, "test", params.sft, tokenizer, limit, params.seed).rows
 
