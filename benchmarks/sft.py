@@ -2,7 +2,8 @@
 
 Runs ingest, validate and sft on the project's sample data (the demo's inputs) in a temporary copy of the project,
 then generates greedy replies of both policies on every held-out prompt (the prompts table's test split and the
-test pairs' prompts, up to `--prompts`) within evaluation's budget of 64 new tokens, and measures:
+test pairs' prompts, up to `--prompts`, cut to their latest turns as evaluation cuts them) within evaluation's budget
+of 64 new tokens, and measures:
 - held-out loss and perplexity of the test split's reference replies (the sft step's own report);
 - end-of-turn rate (the reply closed its turn within 64 tokens), replies carrying a role marker or the next
   speaker's turn, median length in words (so stubs cannot pass), with Wilson 95% intervals on the rates;
@@ -31,6 +32,7 @@ import time
 from pathlib import Path
 
 from benchmarks.provenance import Provenance
+from components.common.messages import latest_turns
 from components.common.model_store import policy_dir
 from components.common.replies import DecodeSettings, generate_replies
 from components.data.canonical import read_table
@@ -75,7 +77,7 @@ def main() -> None:
             result = execute(step, params)
         step_seconds = time.perf_counter() - started
         sft = json.loads((root / "artifacts/sft/sft.json").read_text())
-        prompts = heldout_prompts(root / "artifacts/data", args.prompts)
+        prompts = heldout_prompts(root / "artifacts/data", args.prompts, root / "artifacts/sft/policy", params)
         policies = {"pretrained": policy_dir(params.policy, params.cache_dir), "sft": root / "artifacts/sft/policy"}
         replies = {
             (name, penalty): generate_replies(
@@ -130,17 +132,22 @@ def main() -> None:
     print(json.dumps({k: report[k] for k in ("sft", "indicators", "bar")}, indent=2))
 
 
-def heldout_prompts(data_dir: Path, limit: int) -> list[list[dict]]:
-    """The test split's prompts, then the test pairs' prompts, without repeats, in id order."""
+def heldout_prompts(data_dir: Path, limit: int, policy: Path, params) -> list[list[dict]]:
+    """The test split's prompts, then the test pairs' prompts, without repeats, in id order; each dialogue keeps its
+    latest turns within `evaluate.max_prompt_tokens`, as the pipeline's evaluation cuts them."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(policy)
     prompts = read_table(data_dir / "prompts.parquet")
     pairs = read_table(data_dir / "pairs.parquet")
     seen, out = set(), []
     for table in (prompts, pairs):
         for prompt in table[table["split"] == "test"].sort_values("id")["prompt"]:
             key = json.dumps(prompt)
-            if key not in seen:
+            kept = latest_turns(list(prompt), tokenizer, params.evaluate.max_prompt_tokens)
+            if key not in seen and kept:
                 seen.add(key)
-                out.append(prompt)
+                out.append(kept)
     return out[:limit]
 
 

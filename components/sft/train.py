@@ -24,6 +24,7 @@ from components.common.replies import DecodeSettings, generate_replies, stop_tok
 from components.data.canonical import read_table
 from components.sft.examples import Examples, reference_examples
 from components.sft.start import START_POLICY, start_policy_dir
+from components.sft.turn_tokens import reinit_untrained_markers
 from paretoflow import paths, tracking
 from paretoflow.schema import Params
 
@@ -53,10 +54,16 @@ def train_sft(params: Params, data_dir: Path = paths.DATA, out_dir: Path = paths
         raise ValueError(f"sft has no training examples; reference replies per source: {train.counts}")
     tracking.log_dict({"train": train.counts, "heldout": heldout.counts}, "sft/examples.json")
 
-    trainer = _trainer(params, pretrained, tokenizer, train, heldout)
-    before = _heldout_loss(trainer, heldout)
     sample = [row["prompt"] for row in heldout.rows[:SAMPLE_REPLIES]]
-    pretrained_replies = _replies(params, trainer.model, tokenizer, sample)
+    baseline = _trainer(params, _load(pretrained), tokenizer, train, heldout, adapters=False)  # as shipped
+    before = _heldout_loss(baseline, heldout)
+    pretrained_replies = _replies(params, baseline.model, tokenizer, sample)
+    del baseline
+    model = _load(pretrained)
+    markers = reinit_untrained_markers(model, tokenizer, [r["prompt"] + r["completion"] for r in train.rows])
+    print(f"sft: turn markers {markers['markers']}; untrained rows placed: {markers['untrained']}", flush=True)
+    tracking.log_dict(markers, "sft/turn_markers.json")
+    trainer = _trainer(params, model, tokenizer, train, heldout)
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -86,15 +93,21 @@ def train_sft(params: Params, data_dir: Path = paths.DATA, out_dir: Path = paths
     return {k: v for k, v in summary.items() if k not in ("samples", "counts")}
 
 
-def _trainer(params: Params, pretrained: Path, tokenizer, train: Examples, heldout: Examples):
+def _load(pretrained: Path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(pretrained, dtype=torch.float32)
+
+
+def _trainer(params: Params, model, tokenizer, train: Examples, heldout: Examples, adapters: bool = True):
+    """TRL's SFTTrainer on the examples (`adapters=False`: the model as it is, to measure the pretrained baseline)."""
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM
     from trl import SFTConfig, SFTTrainer
 
     cfg = params.sft
     score_labelled_positions()  # the head projects the reply's positions only, not the prompt's
-    model = AutoModelForCausalLM.from_pretrained(pretrained, dtype=torch.float32)
     if not cfg.train_embeddings:  # tied to the output head in Gemma: both stay as pretrained
         model.get_input_embeddings().weight.requires_grad_(False)
     args = SFTConfig(
@@ -122,7 +135,7 @@ def _trainer(params: Params, pretrained: Path, tokenizer, train: Examples, heldo
         train_dataset=Dataset.from_list([{k: r[k] for k in columns} for r in train.rows]),
         eval_dataset=Dataset.from_list([{k: r[k] for k in columns} for r in heldout.rows]) if heldout.rows else None,
         processing_class=tokenizer,
-        peft_config=lora_config(cfg.lora),
+        peft_config=lora_config(cfg.lora) if adapters else None,
     )
     tracking.trainer_callbacks(trainer, "loss", "mean_token_accuracy")
     return trainer
