@@ -60,9 +60,10 @@ DATA = REPO.parent / "shared" / "data"
 RECIPE = REPO / "recipes" / "support-cpu.yaml"
 RESULTS = REPO / "benchmarks" / "results"
 WORK = REPO / ".cache" / "alignment"
-PILOT_GRID = [  # candidate settings: steps, prompts per step, completion length, learning rate (full fine-tune)
-    {"max_steps": 12, "prompts_per_step": 2, "max_completion_length": 32, "learning_rate": 2.0e-5},
-    {"max_steps": 12, "prompts_per_step": 2, "max_completion_length": 32, "learning_rate": 5.0e-5},
+PILOT_GRID = [  # candidate settings: steps, prompts per step, completion length, learning rate (full fine-tune), KL
+    # weight; the first real-data run's 5e-5 without KL turned every policy into word salad within 12 steps
+    {"max_steps": 12, "prompts_per_step": 2, "max_completion_length": 40, "learning_rate": 3.0e-6, "beta": 0.04},
+    {"max_steps": 12, "prompts_per_step": 2, "max_completion_length": 40, "learning_rate": 1.0e-5, "beta": 0.04},
 ]
 PILOT_VALIDATION_FRACTION = 0.2
 PILOT_OVERRIDES = [  # the pilot ranks settings and proves nothing: smaller reward models, fewer prompts
