@@ -9,9 +9,11 @@ of 64 new tokens, and measures:
   speaker's turn, median length in words (so stubs cannot pass), with Wilson 95% intervals on the rates;
 - SFT training time (wall seconds of `trainer.train()`), steps, examples;
 - sample replies of both policies side by side.
-Each policy decodes greedily once per `--penalties` value (default 1.0, none; CTRL's 1.2 showed that a small
-model's greedy replies under a penalty run on without reaching the end of the turn). The issue's bar is checked on
-the decoding the pipeline uses (`evaluate.repetition_penalty`): end-of-turn >= 95%, no role marker, median >= 8 words.
+Each policy decodes greedily once per arm: each `--penalties` value (default 1.0, none; CTRL's 1.2 showed that a
+small model's greedy replies under a penalty run on without reaching the end of the turn), without n-gram blocking
+and with the params' `evaluate.no_repeat_ngram_size` where it is set. The issue's bar is checked on the decoding the
+pipeline uses (`evaluate.repetition_penalty` and `evaluate.no_repeat_ngram_size`): end-of-turn >= 95%, no role
+marker, median >= 8 words.
 Writes benchmarks/results/sft_cpu.json whole.
 
 `--recipe support-cpu` measures the real-data recipe's start policy instead: recipes/support-cpu.yaml with its
@@ -79,22 +81,27 @@ def main() -> None:
         sft = json.loads((root / "artifacts/sft/sft.json").read_text())
         prompts = heldout_prompts(root / "artifacts/data", args.prompts, root / "artifacts/sft/policy", params)
         policies = {"pretrained": policy_dir(params.policy, params.cache_dir), "sft": root / "artifacts/sft/policy"}
+        arms = [(p, n) for p in penalties for n in sorted({0, params.evaluate.no_repeat_ngram_size})]
         replies = {
-            (name, penalty): generate_replies(
+            (name, arm): generate_replies(
                 path,
                 prompts,
-                DecodeSettings(max_new_tokens=BUDGET, batch_size=8, seed=params.seed, repetition_penalty=penalty),
+                DecodeSettings(
+                    max_new_tokens=BUDGET,
+                    batch_size=8,
+                    seed=params.seed,
+                    repetition_penalty=arm[0],
+                    no_repeat_ngram_size=arm[1],
+                ),
             )
             for name, path in policies.items()
-            for penalty in penalties
+            for arm in arms
         }
         if args.keep:
             subprocess.run(["cp", "-r", str(policies["sft"]), str(args.keep)], check=True)
         os.chdir(REPO)
-    indicators = {
-        name: {f"repetition_penalty={p}": reply_indicators(replies[name, p]) for p in penalties} for name in policies
-    }
-    used = params.evaluate.repetition_penalty
+    indicators = {name: {_arm(arm): reply_indicators(replies[name, arm]) for arm in arms} for name in policies}
+    used = (params.evaluate.repetition_penalty, params.evaluate.no_repeat_ngram_size)
     bar = reply_indicators(replies["sft", used]) if ("sft", used) in replies else None
     report = {
         **provenance.record(),
@@ -114,22 +121,26 @@ def main() -> None:
         },
         "heldout_prompts": len(prompts),
         "max_new_tokens": BUDGET,
-        "decoding": "greedy; each repetition penalty an arm",
+        "decoding": "greedy; each repetition penalty, with and without n-gram blocking, an arm",
         "indicators": indicators,
         "bar": {
-            "decoding": f"evaluate.repetition_penalty={used}",
+            "decoding": f"evaluate: {_arm(used)}",
             "measured": bar is not None,
             "end_of_turn_rate>=0.95": bool(bar and bar["end_of_turn_rate"] >= 0.95),
             "no_role_marker": bool(bar and bar["role_marker_replies"] == 0),
             "median_words>=8": bool(bar and bar["median_words"] >= 8),
         },
         "samples": [
-            {"prompt": p[-1]["content"], **{f"{n} (penalty {k})": replies[n, k][i].text for n, k in replies}}
+            {"prompt": p[-1]["content"], **{f"{n} ({_arm(k)})": replies[n, k][i].text for n, k in replies}}
             for i, p in enumerate(prompts[:12])
         ],
     }
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("sft", "indicators", "bar")}, indent=2))
+
+
+def _arm(arm: tuple[float, int]) -> str:
+    return f"repetition_penalty={arm[0]},no_repeat_ngram_size={arm[1]}"
 
 
 def heldout_prompts(data_dir: Path, limit: int, policy: Path, params) -> list[list[dict]]:

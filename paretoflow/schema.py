@@ -532,6 +532,13 @@ class Evaluate(Strict):
     repetition_penalty: float = Field(
         1.0, ge=1.0, description="CTRL's penalty on tokens already in the reply (1.0: none); the same for every policy"
     )
+    no_repeat_ngram_size: int = Field(
+        0,
+        ge=0,
+        description="n-gram blocking within a reply (dialogue decoding, as BlenderBot's; 3 rules out any trigram the "
+        "reply already holds), where a small model's greedy replies loop; 0: none; the same for every policy; "
+        "transformers engine only",
+    )
     batch_size: int = Field(8, ge=1)
     precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto",
@@ -587,6 +594,15 @@ class Evaluate(Strict):
                 tip = f"; did you mean {hint[0]}:?" if hint else ""
                 raise ValueError(f"scorer {spec!r} for {objective} must look like {SCORER_SPEC_FORMS}{tip}")
         return independent
+
+    @model_validator(mode="after")
+    def _blocking_needs_transformers(self) -> Evaluate:
+        if self.engine == "vllm" and self.no_repeat_ngram_size:
+            raise ValueError(
+                "evaluate.no_repeat_ngram_size is applied by the transformers engine only; set it to 0 with "
+                "evaluate.engine: vllm, or use engine: transformers"
+            )
+        return self
 
 
 class Register(Strict):

@@ -96,12 +96,14 @@ def decode(
     do_sample: bool = False,
     temperature: float = 1.0,
     repetition_penalty: float = 1.0,
+    no_repeat_ngram_size: int = 0,
     generator=None,
 ):
     """New tokens for a left-padded batch, [batch, max_new_tokens]: a row is padded after the first of `stops` it
     produced (included) and is no longer computed. Positions, padding mask and cache as `generate` builds them, so
     greedy decoding gives `generate`'s tokens; the repetition penalty is transformers' own processor, applied as
-    `generate` applies it (prompt and padding included)."""
+    `generate` applies it (prompt and padding included); `no_repeat_ngram_size` blocks n-grams repeated within the
+    reply (`blocked_repeats`)."""
     import torch
     from transformers import DynamicCache, RepetitionPenaltyLogitsProcessor
 
@@ -120,6 +122,8 @@ def decode(
             logits = out.logits[:, -1].float()
             if penalty is not None:
                 logits = penalty(seen, logits)
+            if no_repeat_ngram_size:
+                blocked_repeats(logits, new[rows, :step].tolist(), no_repeat_ngram_size)
             token = sample_tokens(logits, temperature, generator) if do_sample else logits.argmax(-1)
             new[rows, step] = token
             if step == max_new_tokens - 1:
@@ -137,3 +141,15 @@ def decode(
             out = model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, past_key_values=cache,
                         use_cache=True)  # fmt: skip
     return new
+
+
+def blocked_repeats(logits, replies: list[list[int]], n: int) -> None:
+    """Rule out, in place, each reply's next tokens that would repeat one of its own n-grams (the n-gram blocking of
+    dialogue decoding, as in BlenderBot; unlike `generate`'s `no_repeat_ngram_size`, the prompt's n-grams stay open,
+    so a reply may still echo the seeker's words)."""
+    for row, reply in enumerate(replies):
+        if len(reply) < n:
+            continue
+        prefix = reply[len(reply) - n + 1 :]
+        banned = {reply[j + n - 1] for j in range(len(reply) - n + 1) if reply[j : j + n - 1] == prefix}
+        logits[row, sorted(banned)] = float("-inf")

@@ -35,6 +35,7 @@ class DecodeSettings:
     do_sample: bool = False
     temperature: float = 1.0
     repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
 
 
 def stop_token_ids(tokenizer, generation_config=None) -> list[int]:
@@ -109,6 +110,7 @@ def generate_ids(
                 do_sample=settings.do_sample,
                 temperature=settings.temperature,
                 repetition_penalty=settings.repetition_penalty,
+                no_repeat_ngram_size=settings.no_repeat_ngram_size,
                 generator=generator,
             )
             rows |= dict(zip(chosen, new.tolist()))

@@ -478,6 +478,7 @@ def generate(path, prompts: list[list[dict]], params: Params) -> list[Reply]:
         do_sample=settings.do_sample,
         temperature=settings.temperature,
         repetition_penalty=settings.repetition_penalty,
+        no_repeat_ngram_size=settings.no_repeat_ngram_size,
     )
     return generate_replies(path, prompts, decoding, precision=settings.precision)
 

@@ -57,6 +57,7 @@ def play(path, starts: list[tuple[Persona, list[dict]]], seeker: Seeker, params)
             do_sample=settings.do_sample,
             temperature=settings.temperature,
             repetition_penalty=settings.repetition_penalty,
+            no_repeat_ngram_size=settings.no_repeat_ngram_size,
         )
         replies = generate_replies(path, [c.messages for c in active], decoding, model=model, tokenizer=tokenizer)
         seeker.respond(active, [r.text.strip() for r in replies])

@@ -125,3 +125,9 @@ def test_a_params_file_that_is_not_utf8_is_one_message_naming_it(tmp_path):
         load_params(path)
     out = CliRunner().invoke(app, ["params", "--check", "--params", str(path)])
     assert out.exit_code == 2 and "is not UTF-8 text" in out.stderr and "Traceback" not in out.output
+
+
+def test_ngram_blocking_is_refused_with_the_vllm_engine():
+    with pytest.raises(ConfigError, match="no_repeat_ngram_size is applied by the transformers engine only"):
+        load_params(REPO / "params.yaml", ["evaluate.engine=vllm", "evaluate.no_repeat_ngram_size=3"])
+    assert load_params(REPO / "params.yaml", ["evaluate.no_repeat_ngram_size=3"]).evaluate.no_repeat_ngram_size == 3

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from components.common.decoding import sample_tokens
+from components.common.decoding import blocked_repeats, sample_tokens
 from components.common.model_store import policy_dir
 from components.common.replies import DecodeSettings, generate_ids, generate_replies, load_policy, stop_token_ids
 from paretoflow.schema import TinyModel
@@ -75,6 +75,35 @@ def test_a_row_that_ended_is_padded_and_the_others_go_on(tiny_policy):
         assert after[: end + 1] == before[: end + 1]
         assert after[end + 1 :] == [tokenizer.pad_token_id] * (len(after) - end - 1)
     assert stopped[1] == [stop] + [tokenizer.pad_token_id] * 5
+
+
+def _ngrams(ids: list[int], n: int) -> list[tuple[int, ...]]:
+    return [tuple(ids[i : i + n]) for i in range(len(ids) - n + 1)]
+
+
+def test_blocking_leaves_no_repeated_ngram_in_a_reply_and_changes_only_what_repeated(tiny_policy):
+    _, model, tokenizer = tiny_policy
+    free = generate_ids(model, tokenizer, PROMPTS, DecodeSettings(max_new_tokens=24, batch_size=3, seed=0), stops=[])
+    assert any(len(set(_ngrams(r, 2))) < len(_ngrams(r, 2)) for r in free)  # the wide-init policy loops
+    settings = DecodeSettings(max_new_tokens=24, batch_size=3, seed=0, no_repeat_ngram_size=2)
+    blocked = generate_ids(model, tokenizer, PROMPTS, settings, stops=[])
+    for before, after in zip(free, blocked):
+        assert len(set(_ngrams(after, 2))) == len(_ngrams(after, 2))
+        first_repeat = next((i for i in range(2, len(before) + 1) if len(set(_ngrams(before[:i], 2))) < i - 1), None)
+        agree = len(before) if first_repeat is None else first_repeat - 1
+        assert after[:agree] == before[:agree]  # identical up to the token that would have repeated a bigram
+
+
+def test_blocking_rules_out_exactly_the_tokens_that_close_a_repeat():
+    logits = torch.zeros(2, 10)
+    blocked_repeats(logits, [[1, 2, 3, 1, 2, 4, 1], [5, 6]], 3)
+    assert torch.isinf(logits[0]).nonzero().flatten().tolist() == []  # (4, 1) was never followed
+    logits = torch.zeros(1, 10)
+    blocked_repeats(logits, [[1, 2, 3, 1, 2]], 3)
+    assert torch.isinf(logits[0]).nonzero().flatten().tolist() == [3]  # 1 2 3 would repeat
+    logits = torch.zeros(1, 10)
+    blocked_repeats(logits, [[7, 1, 7, 2, 7]], 2)
+    assert torch.isinf(logits[0]).nonzero().flatten().tolist() == [1, 2]
 
 
 def test_batches_and_order_do_not_change_greedy_replies(tiny_policy):

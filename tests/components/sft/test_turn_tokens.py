@@ -1,4 +1,4 @@
-"""Untrained turn-marker rows: found in the real Gemma 3 270M, placed where the chats put them, trained ones left alone."""
+"""Untrained turn-marker rows: found in the real Gemma 3 270M, placed where the chats put them; trained ones kept."""
 
 import json
 from pathlib import Path
@@ -47,7 +47,9 @@ def test_gemma_end_of_turn_row_is_found_and_placed_where_turns_end(gemma_dir):
 
     report = reinit_untrained_markers(model, tokenizer, train)
 
-    placed = sum(tokenizer.apply_chat_template(c, tokenize=True, return_dict=True)["input_ids"].count(end) for c in train)
+    placed = sum(
+        tokenizer.apply_chat_template(c, tokenize=True, return_dict=True)["input_ids"].count(end) for c in train
+    )
     assert report["untrained"] == {"<end_of_turn>": {"copies": pytest.approx(4665, abs=50), "placed_at": placed}}
     assert torch.equal(weight[start], kept)
     assert model.get_output_embeddings().weight is weight  # tied: the output row moved with it
