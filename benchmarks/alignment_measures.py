@@ -97,12 +97,12 @@ def paired_gain(policy: pd.Series, start: pd.Series, samples: int, seed: int, gr
     return {"gain": round(float(diff.mean()), 4), "ci95": [round(low, 4), round(high, 4)], "n": int(len(diff))}
 
 
-def gains(evaluation: Path, heldout: pd.DataFrame, objectives: list[str], samples: int = 1000, seed: int = 0) -> dict:
+def gains(evaluation: Path, objectives: list[str], samples: int = 1000, seed: int = 0) -> dict:
     """Per trained policy and objective: the gain over the start policy under the evaluator (the front's column `o`,
     absent for an unjudged objective) and under the training reward (`o_training`), overall and per source of the
-    held-out prompts."""
+    held-out prompts (as the evaluate step recorded each reply's)."""
     scores = pd.read_parquet(evaluation / "scores.parquet")
-    source = heldout.set_index("id")["source"]
+    source = scores.drop_duplicates("prompt_id").set_index("prompt_id")["source"]
     by_policy = {p: frame.set_index("prompt_id") for p, frame in scores.groupby("policy")}
     start = by_policy["start"]
     out = {}
@@ -257,21 +257,13 @@ def reward_model_section(rm_dir: Path) -> dict:
 
 def measure(work: Path, result: dict, params, seed: int) -> dict:
     """Everything the results file says about one finished flow run in `work`."""
-    from transformers import AutoTokenizer
-
-    from components.data.canonical import read_table
-    from components.evaluation.heldout_prompts import heldout_prompts
-    from components.sft.start import start_policy_dir
-
     artifacts = work / "artifacts"
     evaluation = artifacts / "evaluation"
     objectives = params.objective_names
-    prompts = read_table(artifacts / "data" / "prompts.parquet")
-    tokenizer = AutoTokenizer.from_pretrained(start_policy_dir(params, artifacts / "sft"))
-    heldout = heldout_prompts(prompts, read_table(artifacts / "data" / "pairs.parquet"), params.evaluate, tokenizer)
+    heldout = pd.read_parquet(evaluation / "scores.parquet", columns=["policy", "source"]).query("policy == 'start'")
     manifest = json.loads((artifacts / "policies" / "manifest.json").read_text())
     names = policy_names(manifest)
-    gain_table = gains(evaluation, heldout, objectives, params.evaluate.bootstrap_samples, seed)
+    gain_table = gains(evaluation, objectives, params.evaluate.bootstrap_samples, seed)
     evaluators = json.loads((evaluation / "evaluators.json").read_text())
     front = pd.read_json(evaluation / "front.json")
     metrics = json.loads((evaluation / "metrics.json").read_text())

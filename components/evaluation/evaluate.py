@@ -311,11 +311,12 @@ def display_table(table: pd.DataFrame, objectives: list[str], judged: list[str])
 
 
 def reply_rows(policy: str, heldout: pd.DataFrame, replies: list[Reply]) -> list[dict]:
-    """One row per held-out prompt: the reply, whether it ended its turn, and its coherence flags."""
+    """One row per held-out prompt: its source, the reply, whether it ended its turn, and its coherence flags."""
     flags = coherence.judge_replies(list(heldout["prompt"]), [r.text for r in replies])
     return [
-        {"policy": policy, "prompt_id": prompt_id, "completion": reply.text, "ended": reply.ended} | flag
-        for prompt_id, reply, flag in zip(heldout["id"], replies, flags)
+        {"policy": policy, "prompt_id": prompt_id, "source": source, "completion": reply.text, "ended": reply.ended}
+        | flag
+        for prompt_id, source, reply, flag in zip(heldout["id"], heldout["source"], replies, flags)
     ]
 
 

@@ -78,6 +78,7 @@ def train_sft(params: Params, data_dir: Path = paths.DATA, out_dir: Path = paths
         "counts": {"train": train.counts, "heldout": heldout.counts},
         "steps": trainer.state.global_step,
         "bf16": trainer.args.bf16,
+        "untrained_turn_markers": markers["untrained"],  # placed before the first step (turn_tokens.py)
         "train_seconds": round(seconds, 2),
         "heldout": {"pretrained": before, "sft": after},
         "replies": {"pretrained": _reply_stats(pretrained_replies), "sft": _reply_stats(sft_replies)},

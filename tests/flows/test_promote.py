@@ -156,9 +156,8 @@ def test_versions_carry_lineage_judge_attack_and_evaluator_scores(registered):
         recorded = mlflow.artifacts.load_dict(tags["lineage"])["steps"]
         assert recorded == expected  # every step input, as dvc.lock records it
         assert recorded["register"]["artifacts/data"] == tags["data.md5"]
-        assert (
-            rubrics["built"] is False and "rubrics `none built`" in text
-        )  # no objective of the demo is a rubric judge
+        # no objective of the demo is a rubric judge
+        assert rubrics["built"] is False and "rubrics `none built`" in text
         assert float(tags["judge_attack.fpr"]) == pytest.approx(attack["fpr"], abs=1e-4)
         assert all(f"{o} {attack['judges'][o]['rate']:.1%}" in text for o in ("empathy", "helpfulness", "harmlessness"))
         row = front[entry["policy"]]
