@@ -55,10 +55,10 @@ def train_sft(params: Params, data_dir: Path = paths.DATA, out_dir: Path = paths
     tracking.log_dict({"train": train.counts, "heldout": heldout.counts}, "sft/examples.json")
 
     sample = [row["prompt"] for row in heldout.rows[:SAMPLE_REPLIES]]
-    baseline = _trainer(params, _load(pretrained), tokenizer, train, heldout, adapters=False)  # as shipped
-    before = _heldout_loss(baseline, heldout)
-    pretrained_replies = _replies(params, baseline.model, tokenizer, sample)
-    del baseline
+    shipped = _load(pretrained)  # the baseline is the model as shipped, before its turn markers are placed
+    before = _baseline_loss(params, shipped, tokenizer, heldout)
+    pretrained_replies = _replies(params, shipped, tokenizer, sample)
+    del shipped
     model = _load(pretrained)
     markers = reinit_untrained_markers(model, tokenizer, [r["prompt"] + r["completion"] for r in train.rows])
     print(f"sft: turn markers {markers['markers']}; untrained rows placed: {markers['untrained']}", flush=True)
@@ -140,6 +140,13 @@ def _trainer(params: Params, model, tokenizer, train: Examples, heldout: Example
     )
     tracking.trainer_callbacks(trainer, "loss", "mean_token_accuracy")
     return trainer
+
+
+def _baseline_loss(params: Params, model, tokenizer, heldout: Examples) -> dict | None:
+    """The held-out loss of `model` as it is: a trainer that never trains, so it tokenises the held-out rows only."""
+    if not heldout.rows:
+        return None
+    return _heldout_loss(_trainer(params, model, tokenizer, heldout, heldout, adapters=False), heldout)
 
 
 def _heldout_loss(trainer, heldout: Examples) -> dict | None:

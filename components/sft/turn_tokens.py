@@ -31,15 +31,22 @@ def template_marker_ids(tokenizer) -> list[int]:
 
 def untrained_rows(weight, ids: list[int]) -> dict[int, int]:
     """Of `ids`, the rows with more than CLUSTER near-copies in `weight` -> how many copies each has."""
+    return _clusters(weight, ids)[0]
+
+
+def _clusters(weight, ids: list[int]):
+    """The untrained rows of `ids` with their copy counts, and the mask of every row in their clusters."""
     import torch
 
     unit = torch.nn.functional.normalize(weight.detach().float(), dim=1)
-    found = {}
+    found, cluster = {}, torch.zeros(weight.shape[0], dtype=torch.bool)
     for i in ids:
-        copies = int((unit @ unit[i] > SIMILAR).sum()) - 1
+        near = unit @ unit[i] > SIMILAR
+        copies = int(near.sum()) - 1
         if copies > CLUSTER:
             found[i] = copies
-    return found
+            cluster |= near
+    return found, cluster
 
 
 def reinit_untrained_markers(model, tokenizer, chats: list[list[dict]]) -> dict:
@@ -48,15 +55,11 @@ def reinit_untrained_markers(model, tokenizer, chats: list[list[dict]]) -> dict:
 
     weight = model.get_input_embeddings().weight
     markers = template_marker_ids(tokenizer)
-    untrained = untrained_rows(weight, markers)
+    untrained, cluster = _clusters(weight, markers)
     placed = {}
     if untrained:
         prototypes, placed = _prototypes(model, tokenizer, chats[:PROTOTYPE_CHATS], list(untrained))
-        unit = torch.nn.functional.normalize(weight.detach().float(), dim=1)
-        trained = torch.ones(weight.shape[0], dtype=torch.bool)
-        for i in untrained:
-            trained &= unit @ unit[i] <= SIMILAR
-        norm = weight.detach()[trained].norm(dim=1).mean()
+        norm = weight.detach()[~cluster].norm(dim=1).mean()  # a trained row's length
         with torch.no_grad():
             for i, prototype in prototypes.items():
                 weight[i] = (prototype / prototype.norm() * norm).to(weight.dtype)
