@@ -36,6 +36,7 @@ class Evaluation:
     data_md5: str
     rubrics: str
     git_commit: str
+    decoding: dict | None = None  # the served model's default decoding (register.served_decoding)
 
 
 def version_description(row: dict, ev: Evaluation) -> str:
@@ -57,6 +58,7 @@ def version_description(row: dict, ev: Evaluation) -> str:
         "**Coherence of its replies:** " + _coherence(row) + _context(ev.coherence) + ".",
         "",
         *_champion_lines(ev),
+        *_serving_lines(ev.decoding),
         f"**Lineage.** Data `{ev.data_md5}`, rubrics `{ev.rubrics}`, git commit `{ev.git_commit}`; the code and data "
         f"md5s behind every step in `{ev.lineage_uri}` (tag `lineage`).",
         "",
@@ -190,6 +192,22 @@ def _champion_lines(ev: Evaluation) -> list[str]:
         f"v{v} " + ", ".join(f"{o} {_score(s.get(o))}" for o in ev.objectives) for v, s in ev.champion["scores"].items()
     )
     return [f"**Champion front, scored beside it** in evaluate run `{ev.champion['run_id']}`: {scores}.", ""]
+
+
+def _serving_lines(decoding: dict | None) -> list[str]:
+    """How the version answers a request: chat completions with evaluation's decoding as defaults."""
+    if not decoding:
+        return []
+    mode = f"sampling at temperature {decoding['temperature']:g}" if decoding["do_sample"] else "greedy"
+    extra = [f"{k} {decoding[k]:g}" for k in ("repetition_penalty", "no_repeat_ngram_size") if k in decoding]
+    note = " (transformers applies them over the prompt as well; evaluation applied them within the reply)"
+    return [
+        "**Serving.** Chat completions (`llm/v1/chat`): messages in, the chat template applied, the reply ends at the "
+        f"end-of-turn token or after {decoding['max_new_tokens']} tokens; defaults as evaluated: {mode}"
+        + (f", {', '.join(extra)}{note}" if extra else "")
+        + "; a request's own settings override them.",
+        "",
+    ]
 
 
 def _score(value: float | None) -> str:

@@ -181,6 +181,16 @@ def _create(client: MlflowClient, intent: Intent) -> Intent | None:
             )
             return None
         except MlflowException as exc:
-            if exc.error_code != TAKEN:
+            if exc.error_code != TAKEN and not _held_by_another(client, intent):
                 raise
     return read(client, intent.model) or _create(client, intent)
+
+
+def _held_by_another(client: MlflowClient, intent: Intent) -> bool:
+    """Whether another command's intent is there: a create that raced another may fail with an error other than
+    TAKEN (a SQL store's unique-key violation), and then the other command holds the aliases."""
+    try:
+        there = read(client, intent.model)
+    except PromotionError:
+        return False
+    return there is not None and there.token != intent.token

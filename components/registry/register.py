@@ -1,15 +1,15 @@
 """register: every policy on the Pareto front becomes an MLflow model version; alias `candidate` on the best
 equal-weight utility. Training never moves `champion`: promotion is its own flow.
 
-Each version is the policy's saved directory logged as it is (a transformers text-generation checkpoint with
-a signature and an input example). A reviewer reads it in its description (`descriptions`): weights, held-out
-scores with intervals, its evaluators and their checks, coherence, reward-hacking signs, the judge-attack rate,
-the champion front scored beside it, its pipeline run and lineage. Its tags are the few people filter on and the
-gates read: weights, held-out scores, hypervolume contribution, data and held-out set md5s, pipeline run, git
-commit, the judge-attack rate, the gated coherence indicators, the champion front's side-by-side scores (one JSON
-tag), and `lineage`: the `runs:/` URI of one JSON file holding the DVC md5 of every input of every step (data,
-step outputs, code: the values dvc.lock records, read from the lineage files `paretoflow.steps.execute` writes as
-each step runs, from `dvc repro` and Prefect alike).
+Each version is the policy's saved directory logged as it is (a transformers checkpoint served as chat completions,
+`llm/v1/chat`, with evaluation's decoding as its defaults and an input example). A reviewer reads it in its
+description (`descriptions`): weights, held-out scores with intervals, its evaluators and their checks, coherence,
+reward-hacking signs, the judge-attack rate, the champion front scored beside it, its pipeline run and lineage. Its
+tags are the few people filter on and the gates read: weights, held-out scores, hypervolume contribution, data and
+held-out set md5s, pipeline run, git commit, the judge-attack rate, the gated coherence indicators, the champion
+front's side-by-side scores (one JSON tag), and `lineage`: the `runs:/` URI of one JSON file holding the DVC md5 of
+every input of every step (data, step outputs, code: the values dvc.lock records, read from the lineage files
+`paretoflow.steps.execute` writes as each step runs, from `dvc repro` and Prefect alike).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from importlib import metadata
 from pathlib import Path
 
 import mlflow
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from components.registry.descriptions import Evaluation, front_line, model_description, version_description
@@ -29,9 +28,9 @@ from paretoflow import paths, tracking
 from paretoflow.hashing import dvc_md5
 from paretoflow.schema import Params
 
-TASK = "text-generation"
-INPUT_EXAMPLE = ["I have been feeling anxious about work lately."]
-SIGNATURE = infer_signature(INPUT_EXAMPLE, ["I am sorry work has been weighing on you."])  # str in, str out
+TASK = "llm/v1/chat"  # served as chat completions: messages in, the chat template applied, the reply out
+PIPELINE = "text-generation"  # the transformers pipeline underneath (what `mlflow.transformers.load_model` gives)
+INPUT_EXAMPLE = {"messages": [{"role": "user", "content": "I have been feeling anxious about work lately."}]}
 # pinned to what trained the policy; MLflow's own guess imports torchvision, which is not installed
 PIP_REQUIREMENTS = [f"{pkg}=={metadata.version(pkg)}" for pkg in ("torch", "transformers", "accelerate")]
 # what gate.coherence reads (promotion.COHERENCE_GATED; importing promotion would add its stage deps to this step's)
@@ -70,7 +69,7 @@ def register_front(
         **judge_attack_tags(ev.judge_attack),
         **side_by_side_tags(ev.champion, params.objective_names),
     }
-    _resolve_pipeline_class(TASK)
+    _resolve_pipeline_class(PIPELINE)
     registered = []
     for row in front:
         info = mlflow.transformers.log_model(
@@ -78,8 +77,8 @@ def register_front(
             task=TASK,
             name=row["policy"],
             registered_model_name=name,
-            signature=SIGNATURE,
             input_example=INPUT_EXAMPLE,
+            model_config=ev.decoding,  # a request's own settings (max_tokens, temperature, ...) override these
             pip_requirements=PIP_REQUIREMENTS,
         )
         version = str(info.registered_model_version)
@@ -131,6 +130,7 @@ def front_evaluation(
         data_md5=dvc_md5(data_dir),
         rubrics=rubric_version(rubrics_dir),
         git_commit=tracking.git_commit(),
+        decoding=served_decoding(params),
     )
 
 
@@ -144,6 +144,22 @@ def version_tags(row: dict, objectives: list[str], shared: dict) -> dict:
         "pareto.hv_contribution": row["hv_contribution"],
         **{f"coherence.{k}": round(row[k], 4) for k in COHERENCE_GATED if row.get(k) is not None},
     }
+
+
+def served_decoding(params: Params) -> dict:
+    """Evaluation's decoding as the served model's defaults, so a request without settings is decoded as the
+    scored replies were. The end of the turn comes from the saved generation config (its eos ids), as in evaluation.
+    transformers applies the repetition penalty and n-gram blocking over the prompt as well; evaluation's apply
+    within the reply only (the version's description says so)."""
+    ev = params.evaluate
+    config = {"max_new_tokens": ev.max_new_tokens, "do_sample": ev.do_sample}
+    if ev.do_sample:
+        config["temperature"] = ev.temperature
+    if ev.repetition_penalty != 1.0:
+        config["repetition_penalty"] = ev.repetition_penalty
+    if ev.no_repeat_ngram_size:
+        config["no_repeat_ngram_size"] = ev.no_repeat_ngram_size
+    return config
 
 
 def describe_scorer(objective) -> str:

@@ -128,11 +128,18 @@ def test_registered_versions_load_with_transformers_and_generate(registered):
 
     uri = results["register"]["summary"]["versions"][0]["model_uri"]
     info = mlflow.models.get_model_info(uri)
-    assert info.signature.inputs.input_types() == [mlflow.types.DataType.string]
-    assert info.saved_input_example_info is not None
-    pipeline = mlflow.transformers.load_model(uri)
-    generated = pipeline("I feel alone tonight.", max_new_tokens=4, do_sample=False)
-    assert generated[0]["generated_text"].startswith("I feel alone tonight.")
+    assert "messages" in info.signature.inputs.input_names() and info.saved_input_example_info is not None
+    served = mlflow.pyfunc.load_model(uri)  # what `mlflow models serve` answers with: chat completions
+    decoding = {"max_new_tokens": params.evaluate.max_new_tokens, "do_sample": params.evaluate.do_sample}
+    assert decoding.items() <= served.model_config.items()  # evaluation's decoding by default
+    messages = [{"role": "user", "content": "I feel alone tonight."}]
+    (completion,) = served.predict({"messages": messages, "max_tokens": 4})
+    (choice,) = completion["choices"]
+    assert choice["message"]["role"] == "assistant" and completion["usage"]["completion_tokens"] <= 4
+    assert "<start_of_turn>" not in choice["message"]["content"]  # the template's markers stay out of the reply
+    pipeline = mlflow.transformers.load_model(uri)  # the transformers pipeline underneath takes the same messages
+    chat = pipeline(messages, max_new_tokens=4, do_sample=False)[0]["generated_text"]
+    assert chat[:-1] == messages and chat[-1]["role"] == "assistant"
     local = mlflow.artifacts.download_artifacts(uri)
     model = AutoModelForCausalLM.from_pretrained(f"{local}/model")
     tokenizer = AutoTokenizer.from_pretrained(f"{local}/components/tokenizer")

@@ -49,7 +49,7 @@ def test_a_registered_champion_is_fetched_once_and_generates_like_the_policy_it_
 
     from components.common.model_store import policy_dir
     from components.evaluation.evaluate import generate
-    from components.registry.register import PIP_REQUIREMENTS, TASK, _resolve_pipeline_class
+    from components.registry.register import PIP_REQUIREMENTS, PIPELINE, TASK, _resolve_pipeline_class
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     params = load_params(
@@ -59,7 +59,7 @@ def test_a_registered_champion_is_fetched_once_and_generates_like_the_policy_it_
     policy = policy_dir(params.policy, params.cache_dir)
     monkeypatch.chdir(tmp_path)  # the local artifact store lands here
     mlflow.set_tracking_uri(uri)
-    _resolve_pipeline_class(TASK)
+    _resolve_pipeline_class(PIPELINE)
     with mlflow.start_run(tags={"pipeline.run_id": "run-a"}):
         info = mlflow.transformers.log_model(
             transformers_model=str(policy),

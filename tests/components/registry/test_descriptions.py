@@ -80,8 +80,11 @@ def test_a_version_says_what_judged_each_objective_and_flags_the_unjudged():
         data_md5="d",
         rubrics="none",
         git_commit="c",
+        decoding={"max_new_tokens": 64, "do_sample": False, "no_repeat_ngram_size": 3},
     )
     text = version_description(row, ev)
+    served = "ends at the end-of-turn token or after 64 tokens; defaults as evaluated: greedy, no_repeat_ngram_size 3"
+    assert served in text
     evaluator = "rm:artifacts/evaluators/empathy abc (sigmoid), 0.71 [0.60, 0.80] on 40 held-out pairs"
     assert f"| empathy | 0.610 | [0.550, 0.660] | {evaluator} |" in text
     assert "| reward_model: 0.700 |" in text

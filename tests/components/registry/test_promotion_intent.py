@@ -93,3 +93,23 @@ def test_a_move_that_had_completed_is_kept_and_its_intent_cleared(registry):
     result = rollback(params, client=client)
     assert "its move had completed" in result["repaired"] and "kept" in result["repaired"]
     assert result["champion"] == first and _aliases(client, name) == {CHAMPION: first, PREVIOUS: None}
+
+
+def test_a_create_that_raced_another_and_failed_otherwise_reads_the_other_intent(registry, monkeypatch):
+    """Two commands creating the intent at once: the loser's store may answer with another error than 'already
+    exists' (a unique-key violation); it must then see the winner's intent, not fail as if the registry were down."""
+    from mlflow.exceptions import MlflowException
+
+    params, client, _ = registry
+    name = params.register.model_name
+    _leave_intent(client, name, {}, {}, age_seconds=0)
+    mine = Intent("local", name, "promote v3", {}, {}, "this-host", 1, time.time())
+
+    def racing_create(*args, **kwargs):
+        raise MlflowException("UNIQUE constraint failed: registered_models.name", error_code="INTERNAL_ERROR")
+
+    monkeypatch.setattr(client, "create_registered_model", racing_create)
+    assert promotion_intent._create(client, mine).token == "remote"
+    client.delete_registered_model(intent_name(name))
+    with pytest.raises(PromotionError, match="could not record the intent"):  # nobody holds it: a real failure
+        promotion_intent._create(client, mine)

@@ -8,7 +8,7 @@ import json
 
 from components.registry.descriptions import MAX_DESCRIPTION, fit_description
 from components.registry.fronts import side_by_side_scores
-from components.registry.register import side_by_side_tags, step_inputs_md5
+from components.registry.register import served_decoding, side_by_side_tags, step_inputs_md5
 
 
 def test_step_inputs_are_kept_per_step_from_the_lineage_files(tmp_path):
@@ -42,3 +42,25 @@ def test_a_description_longer_than_the_registry_stores_is_cut_and_says_so():
     assert fit_description("short") == "short"
     cut = fit_description("x" * (MAX_DESCRIPTION * 2))
     assert len(cut) == MAX_DESCRIPTION and cut.endswith("the evaluation's files hold the rest)")
+
+
+def test_the_served_decoding_is_the_evaluated_one_and_names_only_what_is_set():
+    from pathlib import Path
+
+    from paretoflow.config import load_params
+
+    params_file = Path(__file__).resolve().parents[3] / "params.yaml"
+    plain = served_decoding(load_params(params_file, ["evaluate.max_new_tokens=64"]))
+    assert plain == {"max_new_tokens": 64, "do_sample": False}
+    sampled = load_params(
+        params_file,
+        ["evaluate.do_sample=true", "evaluate.temperature=0.7", "evaluate.repetition_penalty=1.2"]
+        + ["evaluate.no_repeat_ngram_size=3"],
+    )
+    assert served_decoding(sampled) == {
+        "max_new_tokens": sampled.evaluate.max_new_tokens,
+        "do_sample": True,
+        "temperature": 0.7,
+        "repetition_penalty": 1.2,
+        "no_repeat_ngram_size": 3,
+    }
