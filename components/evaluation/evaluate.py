@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 
 import mlflow
@@ -104,10 +105,14 @@ def evaluate_policies(
     champions = champion_eval.fetch(params, lookup.front) if lookup.front else []
     scored = [(name, path) for name, path, _ in candidates] + [(champion_policy(v), path) for v, path in champions]
     prompts, responses = list(heldout["prompt"]), []
-    for name, path in scored:
+    for i, (name, path) in enumerate(scored):
+        started = time.perf_counter()
         replies = generate(path, prompts, params)
+        generated = time.perf_counter()
         completions = [r.text for r in replies]
         scores = evaluation_scores(prompts, completions, training, evaluators.scorers)
+        seconds = {"generate": generated - started, "score": time.perf_counter() - generated}
+        _progress(name, i, len(scored), replies, seconds)
         rows = reply_rows(name, heldout, replies)
         responses += [row | {column: values[j] for column, values in scores.items()} for j, row in enumerate(rows)]
     scores_df = pd.DataFrame(responses)
@@ -537,6 +542,17 @@ def _free_cuda() -> None:
 
     gc.collect()
     torch.cuda.empty_cache()
+
+
+def _progress(name: str, i: int, total: int, replies: list[Reply], seconds: dict[str, float]) -> None:
+    """One line per scored policy (the step's longest part), and its seconds as MLflow metrics (step = its index)."""
+    ended = sum(r.ended for r in replies) / max(len(replies), 1)
+    print(
+        f"evaluate: {name} ({i + 1}/{total}): {len(replies)} replies generated in {seconds['generate']:.0f}s, "
+        f"scored in {seconds['score']:.0f}s; {ended:.0%} end their turn",
+        flush=True,
+    )
+    tracking.log_metrics({f"time/evaluate_{k}_seconds": v for k, v in seconds.items()}, step=i)
 
 
 def _front_table(
