@@ -440,6 +440,13 @@ class Grpo(Strict):
     multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = Field(
         "sum_then_normalize", description="TRL: weight-sum then group-normalise, or normalise each reward then sum"
     )
+    unfinished: Literal["scored", "worst_in_group"] = Field(
+        "scored",
+        description="a completion cut at max_completion_length before its end-of-turn token: `scored` as it is, or "
+        "`worst_in_group`: on every objective no better than the worst completion of its prompt's group (an "
+        "unfinished reply is not a reply; reward models trained on whole replies do not mark it down, and policies "
+        "then learn to keep talking); single replies only (whole conversations end by their own rules)",
+    )
     reward_scale: RewardScale = Field(
         RewardScale(), description="start-policy rollouts whose mean and within-prompt std standardise each reward"
     )

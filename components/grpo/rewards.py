@@ -60,6 +60,35 @@ def _standardised(func: RewardFunc, name: str, stat: dict, group: int) -> Reward
     return reward
 
 
+def unfinished_as_worst(
+    rewards: list[RewardFunc], names: list[str], objectives: list[str], stops: set[int], group: int
+) -> list[RewardFunc]:
+    """The objectives' rewards with every unfinished completion (its last token is no stop token: TRL's own test
+    for a truncated completion) lowered to its group's worst value, so running past the budget never pays; audit
+    rewards as they are."""
+    return [_unfinished_as_worst(f, n, stops, group) if n in objectives else f for f, n in zip(rewards, names)]
+
+
+def _unfinished_as_worst(func: RewardFunc, name: str, stops: set[int], group: int) -> RewardFunc:
+    def reward(prompts, completions, **kwargs):
+        values = np.array([np.nan if v is None else v for v in func(prompts, completions, **kwargs)], dtype=float)
+        unfinished = np.array([not ids or ids[-1] not in stops for ids in kwargs["completion_ids"]])
+        lowered = worst_in_group(values, unfinished, group)
+        return [None if np.isnan(v) else float(v) for v in lowered]
+
+    reward.__name__ = name
+    return reward
+
+
+def worst_in_group(values: np.ndarray, lowered: np.ndarray, group: int) -> np.ndarray:
+    """`values` with the `lowered` ones set to the lowest value of their group (consecutive runs of `group`, as TRL
+    lays out one prompt's completions); a group with no value at all stays as it is."""
+    grouped, mask = values.reshape(-1, group), lowered.reshape(-1, group)
+    scored = ~np.isnan(grouped)
+    low = np.where(scored, grouped, np.inf).min(axis=1, keepdims=True)
+    return np.where(mask & scored.any(axis=1, keepdims=True), low, grouped).reshape(-1)
+
+
 def zero_variance_groups(values: np.ndarray, group: int) -> int:
     """Groups (consecutive runs of `group` completions of one prompt, as TRL lays them out) whose scored values
     do not vary: TRL's own test for a zero std (torch.isclose to 0)."""

@@ -23,6 +23,7 @@ from components.common.fused_head import score_labelled_positions
 from components.common.lora import lora_config
 from components.common.messages import latest_turns
 from components.common.precision import bf16_rollouts, use_bf16
+from components.common.replies import stop_token_ids
 from components.data.canonical import read_table
 from components.grpo import checkpoints as ckpt
 from components.grpo import reward_scales
@@ -34,6 +35,7 @@ from components.grpo.rewards import (
     full_weights,
     standardised,
     training_rewards,
+    unfinished_as_worst,
     zero_variance_summary,
 )
 from components.seeker import rollout as multiturn
@@ -103,6 +105,12 @@ def train_candidates(params: Params, data_dir: Path, reward_models_dir: Path, ou
         inputs["rubrics"] = dvc_md5(rubrics) if rubrics.exists() else None
     scales = reward_scales.measure(params, base, train, rewards[: len(params.objectives)], out_dir, inputs)
     rewards = standardised(rewards, names, scales, params.grpo.num_generations)
+    if params.grpo.unfinished == "worst_in_group":
+        if multiturn.enabled(params):
+            print("grpo: grpo.unfinished applies to single replies; whole conversations are scored as they end")
+        else:
+            stops = completion_stops(base)
+            rewards = unfinished_as_worst(rewards, names, params.objective_names, stops, params.grpo.num_generations)
     inputs["reward_scales"] = reward_scales.digest(scales)
     manifest, skipped = [], 0
     for run in runs:
@@ -121,6 +129,16 @@ def train_candidates(params: Params, data_dir: Path, reward_models_dir: Path, ou
         "strategy": params.grpo.strategy,
         "start_policy": str(base),
     }
+
+
+def completion_stops(policy) -> set[int]:
+    """The token ids that end a completion for TRL (its eos ids and pad id: `mask_truncated_completions`' test)
+    and the template's turn markers."""
+    from transformers import AutoTokenizer, GenerationConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(policy)
+    config = GenerationConfig.from_pretrained(policy) if (Path(policy) / "generation_config.json").exists() else None
+    return set(stop_token_ids(tokenizer, config)) | ({tokenizer.eos_token_id, tokenizer.pad_token_id} - {None})
 
 
 def train_prompts(data_dir: Path, sources: list[str] = ()):
