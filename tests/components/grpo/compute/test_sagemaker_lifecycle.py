@@ -63,13 +63,21 @@ def _launch(
     env = {**os.environ, "PYTHONPATH": str(REPO)} | ({"PREFECT_API_URL": api} if api else {})
     command = [sys.executable, "-m", "tests.components.grpo.sagemaker_launcher", standin.url, bucket, how]
     with log.open("w") as out:
-        proc = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_hear_ctrl_c
+        )
     deadline = time.monotonic() + 240
     while not (standin.jobs("InProgress") and standin.calls["DescribeTrainingJob"]):
         assert proc.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, "the launcher created no job in time"
         time.sleep(0.05)
     return proc, log
+
+
+def _hear_ctrl_c() -> None:
+    """A shell starts a background job with SIGINT ignored and Python then never turns it into KeyboardInterrupt:
+    the launcher hears Ctrl-C however the test run itself was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize(
