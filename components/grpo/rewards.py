@@ -48,13 +48,13 @@ def _standardised(func: RewardFunc, name: str, stat: dict, group: int) -> Reward
     scale = 1.0 if stat["constant"] else stat["std"]
 
     def reward(prompts, completions, **kwargs):
-        raw = np.array([np.nan if v is None else v for v in func(prompts, completions, **kwargs)], dtype=float)
+        raw = _scored(func(prompts, completions, **kwargs))
         values = (raw - stat["mean"]) / scale
         log = kwargs.get("log_metric")
         if log is not None:
             log(f"reward_raw/{name}/mean", float(np.nanmean(raw)))
             log(f"zero_variance_groups/{name}", zero_variance_groups(values, group))
-        return [None if np.isnan(v) else float(v) for v in values]
+        return _rewards(values)
 
     reward.__name__ = name
     return reward
@@ -71,13 +71,22 @@ def unfinished_as_worst(
 
 def _unfinished_as_worst(func: RewardFunc, name: str, stops: set[int], group: int) -> RewardFunc:
     def reward(prompts, completions, **kwargs):
-        values = np.array([np.nan if v is None else v for v in func(prompts, completions, **kwargs)], dtype=float)
+        values = _scored(func(prompts, completions, **kwargs))
         unfinished = np.array([not ids or ids[-1] not in stops for ids in kwargs["completion_ids"]])
-        lowered = worst_in_group(values, unfinished, group)
-        return [None if np.isnan(v) else float(v) for v in lowered]
+        return _rewards(worst_in_group(values, unfinished, group))
 
     reward.__name__ = name
     return reward
+
+
+def _scored(rewards: list) -> np.ndarray:
+    """A reward function's values as floats, an unscorable completion (None, as TRL takes it) as NaN."""
+    return np.array([np.nan if v is None else v for v in rewards], dtype=float)
+
+
+def _rewards(values: np.ndarray) -> list[float | None]:
+    """Back to what TRL takes: NaN as None."""
+    return [None if np.isnan(v) else float(v) for v in values]
 
 
 def worst_in_group(values: np.ndarray, lowered: np.ndarray, group: int) -> np.ndarray:
