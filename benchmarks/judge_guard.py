@@ -95,10 +95,10 @@ def main() -> None:
     report = {
         "command": " ".join([".venv/bin/python -m benchmarks.judge_guard", *sys.argv[1:]]),
         "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
-        "guard_sha256": hashlib.sha256((REPO / "components" / "rubrics" / "guard.py").read_bytes()).hexdigest(),
-        "guard_words_sha256": hashlib.sha256(
-            (REPO / "components" / "rubrics" / "guard_words.py").read_bytes()
-        ).hexdigest(),
+        "guard_sha256": {  # the guard's version: every module it is made of
+            path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted((REPO / "components" / "rubrics").glob("guard*.py"))
+        },
         "round3_sha256": hashlib.sha256(ROUND_3.read_bytes()).hexdigest(),
         "round3_probes_sha256": probes_sha256(
             {n: p for n, (r, p) in {**attacks, **benign}.items() if r == ROUND_3_ROLE}

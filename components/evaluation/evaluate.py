@@ -1,8 +1,8 @@
 """evaluate: generate on held-out prompts, score every objective with an evaluator GRPO never optimised, find the
 Pareto front.
 
-Generation runs through transformers or, with `evaluate.engine: vllm` (the gpu profile), vLLM's engine, with
-the same seed and decoding settings.
+Generation (components/evaluation/heldout_replies.py) runs through transformers or, with `evaluate.engine: vllm`
+(the gpu profile), vLLM's engine, with the same seed and decoding settings.
 
 Evaluators (components/evaluation/front_evaluators.py): each objective's front column is its evaluator's score, a
 scorer the policies never trained on (a reward-model objective's evaluator model, a rubric or LLM judge named in
@@ -13,14 +13,15 @@ does not clear 0.5 is unjudged: its column is empty, it is flagged, and it stays
 gates. The per-prompt normalised scores of every policy go to the run (`evaluation/paired_scores.json`): promotion
 compares fronts with paired intervals on them, and `precision.json` says how wide this run's intervals are.
 
-The start policy (the SFT policy GRPO trained from) is scored alongside as the reference the trained policies
-should improve on: hypervolume and expected utility are computed on scores normalised per objective (start policy
-0, a declared ideal or scale 1; pareto.Normalisation), with the start policy as the hypervolume's reference,
-stated in `pareto/hypervolume_reference`; the front, hypervolume (with a paired bootstrap 95% interval over the
-held-out prompts) and expected utility over a weight grid are computed over the trained policies. Each policy's mean
-scores carry bootstrap 95% intervals, its end-of-turn rate (replies stop at the chat template's end of turn),
-and reward-hacking indicators (length growth over the start policy, repetition, distinct-n, and the gap
-between each training reward and its evaluator); the trained judges face the master-key probes.
+The front table (components/evaluation/front_table.py): the start policy (the SFT policy GRPO trained from) is
+scored alongside as the reference the trained policies should improve on: hypervolume and expected utility are
+computed on scores normalised per objective (start policy 0, a declared ideal or scale 1; pareto.Normalisation),
+with the start policy as the hypervolume's reference, stated in `pareto/hypervolume_reference`; the front,
+hypervolume (with a paired bootstrap 95% interval over the held-out prompts) and expected utility over a weight grid
+are computed over the trained policies. Each policy's mean scores carry bootstrap 95% intervals, its end-of-turn
+rate (replies stop at the chat template's end of turn), and reward-hacking indicators (length growth over the start
+policy, repetition, distinct-n, and the gap between each training reward and its evaluator); the trained judges face
+the master-key probes.
 
 Coherence (`coherence`): per policy the share of replies in the prompt's script and language, of replies that
 speak as the seeker or carry role markers, the end-of-turn rate, median length, repetition, distinct-n and the
@@ -40,37 +41,45 @@ import shutil
 import time
 from pathlib import Path
 
-import mlflow
-import numpy as np
 import pandas as pd
 
 from components.common import pareto
-from components.common.messages import as_messages
-from components.common.model_store import policy_dir
-from components.common.replies import DecodeSettings, Reply, generate_replies
-from components.common.stats import bootstrap_ci
+from components.common.replies import Reply
 from components.data.canonical import read_table
 from components.evaluation import champion as champion_eval
 from components.evaluation import coherence
 from components.evaluation.front_evaluators import front_evaluators, measurement_params, panel
+from components.evaluation.front_table import (
+    BASE,
+    champion_report,
+    coherence_block,
+    coherence_metrics,
+    coherence_numbers,
+    display_table,
+    front_rows,
+    front_table,
+)
 from components.evaluation.heldout_prompts import heldout_prompts
+from components.evaluation.heldout_replies import (
+    PRETRAINED,
+    generate,
+    perplexity_examples,
+    pretrained_context,
+    reply_rows,
+)
 from components.evaluation.hypervolume_interval import hypervolume_interval
 from components.evaluation.paired import precision
-from components.evaluation.scorer_checks import TRAINING, judge_attack, scorer_gaps
+from components.evaluation.scorer_checks import TRAINING, judge_attack
 from components.evaluation.side_by_side import markdown as side_by_side_markdown
 from components.evaluation.side_by_side import side_by_side
-from components.evaluation.stats import indicators
 from components.registry.fronts import champion_policy
 from components.scorers.objectives import reward_functions
 from components.seeker import evaluation as conversations
 from components.seeker import rollout as multiturn
-from components.sft.examples import reference_examples
 from components.sft.start import start_policy_dir
 from paretoflow import paths, tracking
-from paretoflow.schema import Evaluate, Params
+from paretoflow.schema import Params
 
-BASE = "start"  # the start policy: what every trained policy is compared against
-PRETRAINED = "pretrained"  # the model SFT started from: its coherence is shown for context, it is not a candidate
 HACKING = ("length_words", "length_growth", "repetition", "distinct_1", "distinct_2")
 PAIRED_SCORES = "evaluation/paired_scores.json"  # run artifact: per-prompt normalised scores, what promotion pairs
 
@@ -121,7 +130,7 @@ def evaluate_policies(
         name: coherence.reference_perplexity(path, examples, params.evaluate.batch_size) for name, path, _ in candidates
     }
     ppl = {n: p and p["perplexity"] for n, p in perplexity.items()}
-    table = _front_table(scores_df, candidates, params, ppl, judged)
+    table = front_table(scores_df, candidates, params, ppl, judged)
     context = pretrained_context(params, heldout, examples)
     coherent = coherence_block(table, context, perplexity, examples)
     base_replies = list(scores_df.loc[scores_df["policy"] == BASE, "completion"])
@@ -223,7 +232,7 @@ def evaluate_policies(
     tracking.log_dict(paired, PAIRED_SCORES)
     if context is not None:
         with tracking.child_run(f"evaluate/{PRETRAINED}"):
-            tracking.log_metrics(_coherence_numbers(coherent["policies"][PRETRAINED], "coherence/"))
+            tracking.log_metrics(coherence_numbers(coherent["policies"][PRETRAINED], "coherence/"))
             tracking.set_tags({"policy": PRETRAINED, "on_front": "context only"})
     tracking.log_figure(page, "pareto/front.html")
     tracking.log_dict(attack, "judge_attack.json")
@@ -298,250 +307,10 @@ def paired_scores(normalised: pd.DataFrame, norm: pareto.Normalisation, prompt_i
     }
 
 
-def display_table(table: pd.DataFrame, objectives: list[str], judged: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """What the figures show: the judged objectives when there are two or more; else every objective, an unjudged
-    one by its training reward under a label that says so (a front needs two axes to draw)."""
-    if len(judged) >= 2:
-        return table, judged
-    shown, axes = table.copy(), []
-    for o in objectives:
-        if o in judged:
-            axes.append(o)
-            continue
-        label = f"{o} (training reward, unjudged)"
-        shown[label] = shown[f"{o}{TRAINING}"]
-        shown[f"{label}_ci_low"] = shown[f"{label}_ci_high"] = shown[label]
-        axes.append(label)
-    return shown, axes
-
-
-def reply_rows(policy: str, heldout: pd.DataFrame, replies: list[Reply]) -> list[dict]:
-    """One row per held-out prompt: its source, the reply, whether it ended its turn, and its coherence flags."""
-    flags = coherence.judge_replies(list(heldout["prompt"]), [r.text for r in replies])
-    return [
-        {"policy": policy, "prompt_id": prompt_id, "source": source, "completion": reply.text, "ended": reply.ended}
-        | flag
-        for prompt_id, source, reply, flag in zip(heldout["id"], heldout["source"], replies, flags)
-    ]
-
-
-def perplexity_examples(params: Params, data_dir: Path, tokenizer) -> list[dict]:
-    """Up to `evaluate.perplexity_examples` reference replies of the test split's pairs, chosen with the start
-    policy's tokenizer as SFT chooses its held-out examples (same sources, mix and length caps): every policy's
-    perplexity is measured on the same examples."""
-    limit = params.evaluate.perplexity_examples
-    if not limit:
-        return []
-    pairs = read_table(Path(data_dir) / "pairs.parquet")
-    return reference_examples(pairs, "test", params.sft, tokenizer, limit, params.seed).rows
-
-
-def pretrained_context(params: Params, heldout: pd.DataFrame, examples: list[dict]) -> tuple[pd.DataFrame, dict] | None:
-    """With `sft.enabled`, the pretrained `policy` SFT started from, for context only: its held-out replies with
-    their coherence flags, and its perplexity of the reference replies. Not scored, not a candidate, not a
-    reference; None when the start policy is the pretrained policy itself."""
-    if not params.sft.enabled:
-        return None
-    path = policy_dir(params.policy, params.cache_dir)
-    replies = generate(path, list(heldout["prompt"]), params)
-    frame = pd.DataFrame(reply_rows(PRETRAINED, heldout, replies))
-    return frame, coherence.reference_perplexity(path, examples, params.evaluate.batch_size)
-
-
-def coherence_block(
-    table: pd.DataFrame, context: tuple[pd.DataFrame, dict | None] | None, perplexity: dict, examples: list[dict]
-) -> dict:
-    """coherence.json and the summary's `coherence`: per policy (the pretrained policy for context when SFT ran,
-    the start policy, each trained policy) every coherence indicator, and what the perplexity was measured on."""
-    policies = {}
-    base_words = table.loc[table["is_base"], "length_words"].iloc[0]
-    if context is not None:
-        frame, held = context
-        row = coherence.policy_indicators(frame, held and held["perplexity"])
-        row |= indicators(list(frame["completion"]), base_words)
-        policies[PRETRAINED] = {"role": "pretrained (context only)"} | _rounded(
-            {k: row[k] for k in coherence.INDICATORS}
-        )
-    for _, row in table.iterrows():
-        role = "start policy" if row["is_base"] else "trained"
-        policies[row["policy"]] = {"role": role} | _rounded({k: row[k] for k in coherence.INDICATORS})
-    measured = next((p for p in perplexity.values() if p), None)
-    return {
-        "language_id": coherence.LANGUAGE_ID,
-        "perplexity_reference": {
-            "replies": "chosen replies of the test split's pairs (sft.sources mix and length caps), reply and end "
-            "of turn given the templated prompt",
-            "examples": len(examples),
-            "tokens": measured["tokens"] if measured else 0,
-        },
-        "policies": policies,
-    }
-
-
-def coherence_metrics(block: dict) -> dict[str, float]:
-    """`coherence/<policy>/<indicator>` for every policy of the coherence block."""
-    return {
-        k: v
-        for policy, row in block["policies"].items()
-        for k, v in _coherence_numbers(row, f"coherence/{tracking.metric_name(policy)}/").items()
-    }
-
-
-def _coherence_numbers(row: dict, prefix: str) -> dict[str, float]:
-    return {f"{prefix}{k}": _number(row.get(k)) for k in coherence.INDICATORS if _number(row.get(k)) is not None}
-
-
-def _number(value) -> float | None:
-    """A float, or None for a missing or NaN value (a perplexity not measured)."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if np.isnan(value) else value
-
-
-def _rounded(row: dict) -> dict:
-    return {k: (None if _number(v) is None else round(float(v), 4)) for k, v in row.items()}
-
-
-def champion_report(
-    scores: pd.DataFrame,
-    lookup: champion_eval.Lookup,
-    heldout_md5: str,
-    norm: pareto.Normalisation,
-    params: Params,
-) -> dict:
-    """The champion front scored in this run (what register tags on the new versions and promotion compares):
-    per version the mean and 95% interval of every objective, and the front's hypervolume under this run's
-    normalisation and reference (this run's start policy)."""
-    active = mlflow.active_run()
-    report = {
-        "model_name": params.register.model_name,
-        "note": lookup.note,
-        "run_id": active.info.run_id if active else None,
-        "heldout_md5": heldout_md5,
-        "objectives": params.objective_names,
-        "versions": [],
-        "scores": {},
-    }
-    if lookup.front is None:
-        return report
-    versions = champion_eval.versions_of(lookup.front)
-    policies = {str(v.version): v.tags.get("policy") for v in lookup.front.versions}
-    judged = list(norm.objectives)
-    rows = {v: _policy_stats(scores[scores["policy"] == champion_policy(v)], params, judged) for v in versions}
-    points = np.array([[rows[v][o] for o in judged] for v in versions])
-    return report | {
-        "versions": versions,
-        "anchor_version": str(lookup.front.anchor.version),
-        "champion_run_id": champion_eval.run_id(lookup.front),
-        "scores": {v: {"policy": policies[v], **rows[v]} for v in versions},
-        "judged": judged,
-        "hypervolume": pareto.hypervolume(norm.apply(points), norm.reference) if judged else 0.0,
-        "hypervolume_reference": norm.describe(),
-    }
-
-
-def front_rows(table: pd.DataFrame, objectives: list[str]) -> list[dict]:
-    """The front table in the step's summary (what the flow's Prefect artifact shows): per policy its weights,
-    mean and 95% interval per objective, front membership and hypervolume contribution."""
-    return [
-        {
-            "policy": row["policy"],
-            "weights": row["weights"],
-            "on_front": bool(row["on_front"]),
-            "hv_contribution": float(row["hv_contribution"]),
-            "utility": float(row["utility"]),
-            "scores": {o: _triple(row, o) for o in objectives},
-            "training_rewards": {o: float(row[f"{o}{TRAINING}"]) for o in objectives if f"{o}{TRAINING}" in row},
-        }
-        for _, row in table.iterrows()
-    ]
-
-
-def _triple(row, objective: str) -> list[float] | None:
-    """[mean, 95% low, 95% high] of a judged objective; None for an unjudged one (not scored)."""
-    if _number(row[objective]) is None:
-        return None
-    return [float(row[objective]), float(row[f"{objective}_ci_low"]), float(row[f"{objective}_ci_high"])]
-
-
 def heldout_set(prompt_ids: list[str]) -> dict:
     """Which prompts the scores come from: promotion compares two fronts only on the same set."""
     digest = hashlib.md5("\n".join(sorted(prompt_ids)).encode()).hexdigest()
     return {"md5": digest, "prompts": len(prompt_ids), "prompt_ids": sorted(prompt_ids)}
-
-
-def generate(path, prompts: list[list[dict]], params: Params) -> list[Reply]:
-    """Batched decoding with the settings from params and a fixed seed, so a re-run gives the same replies; each
-    reply stops at the end of the policy's turn."""
-    if params.evaluate.engine == "vllm":
-        return generate_vllm(path, prompts, params)
-    settings = params.evaluate
-    decoding = DecodeSettings(
-        max_new_tokens=settings.max_new_tokens,
-        batch_size=settings.batch_size,
-        seed=params.seed,
-        do_sample=settings.do_sample,
-        temperature=settings.temperature,
-        repetition_penalty=settings.repetition_penalty,
-        no_repeat_ngram_size=settings.no_repeat_ngram_size,
-    )
-    return generate_replies(path, prompts, decoding, precision=settings.precision)
-
-
-def vllm_sampling(settings: Evaluate, seed: int) -> dict:
-    """`vllm.SamplingParams` keyword arguments for the evaluate decoding settings: temperature 0 is vLLM's
-    greedy decoding, and the seed makes sampled replies repeat."""
-    return {
-        "max_tokens": settings.max_new_tokens,
-        "temperature": settings.temperature if settings.do_sample else 0.0,
-        "repetition_penalty": settings.repetition_penalty,
-        "seed": seed,
-    }
-
-
-def generate_vllm(path, prompts: list[list[dict]], params: Params) -> list[Reply]:
-    """The same decoding through vLLM's engine (the gpu profile): the model's chat template, one batched call."""
-    vllm = _require_vllm()
-    llm = vllm.LLM(model=str(path), seed=params.seed)
-    try:
-        sampling = vllm.SamplingParams(**vllm_sampling(params.evaluate, params.seed))
-        outputs = llm.chat([as_messages(p) for p in prompts], sampling, use_tqdm=True)
-    finally:
-        del llm  # every policy gets its own engine: free the GPU memory before the next one loads
-        _free_cuda()
-    return [
-        Reply(o.outputs[0].text.strip(), o.outputs[0].finish_reason == "stop", len(o.outputs[0].token_ids))
-        for o in outputs
-    ]
-
-
-def _require_vllm():
-    """vllm, or an error saying what to change: it is not a dependency (it needs a CUDA machine)."""
-    try:
-        import vllm
-    except ImportError:
-        raise RuntimeError(
-            "evaluate.engine is vllm but vllm is not installed in this environment; install it on a CUDA "
-            "machine (`pip install vllm`) or set evaluate.engine: transformers (-o evaluate.engine=transformers)"
-        ) from None
-    import torch
-
-    if not torch.cuda.is_available():
-        raise RuntimeError(
-            "evaluate.engine is vllm but no CUDA device is visible (check nvidia-smi and CUDA_VISIBLE_DEVICES); "
-            "on a CPU machine set evaluate.engine: transformers (-o evaluate.engine=transformers)"
-        )
-    return vllm
-
-
-def _free_cuda() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    torch.cuda.empty_cache()
 
 
 def _progress(name: str, i: int, total: int, replies: list[Reply], seconds: dict[str, float]) -> None:
@@ -553,69 +322,6 @@ def _progress(name: str, i: int, total: int, replies: list[Reply], seconds: dict
         flush=True,
     )
     tracking.log_metrics({f"time/evaluate_{k}_seconds": v for k, v in seconds.items()}, step=i)
-
-
-def _front_table(
-    scores: pd.DataFrame,
-    candidates,
-    params: Params,
-    perplexity: dict[str, float | None] | None = None,
-    judged: list[str] | None = None,
-) -> pd.DataFrame:
-    """One row per policy: mean evaluator scores with 95% intervals (None for unjudged objectives), training
-    rewards, coherence and reward-hacking indicators, front membership. The front, hypervolume and utility use the
-    judged objectives only (`judged`; None: every objective)."""
-    objectives = params.objective_names
-    judged = list(objectives if judged is None else judged)
-    base_words = scores.loc[scores["policy"] == BASE, "completion"].map(lambda t: len(t.split())).mean()
-    rows = []
-    for name, _, weights in candidates:
-        replies = scores[scores["policy"] == name]
-        row = {"policy": name, "is_base": name == BASE, "weights": weights} | _policy_stats(replies, params, judged)
-        row |= coherence.policy_indicators(replies, (perplexity or {}).get(name))
-        rows.append(row | indicators(list(replies["completion"]), base_words))
-    table = pd.DataFrame(rows)
-    trained = ~table["is_base"]
-    start = table.loc[table["is_base"], judged].to_numpy(dtype=float)[0]
-    declared = params.evaluate.normalisation
-    norm = pareto.normalisation(
-        judged,
-        start,
-        {o: v for o, v in declared.ideal.items() if o in judged},
-        {o: v for o, v in declared.scale.items() if o in judged},
-    )
-    table["on_front"] = False
-    table["hv_contribution"] = 0.0
-    table.attrs["hypervolume"] = 0.0
-    if judged:
-        points, reference = norm.apply(table.loc[trained, judged]), norm.reference
-        table.loc[trained, "on_front"] = pareto.front_mask(points)
-        table.loc[trained, "hv_contribution"] = pareto.contributions(points, reference)
-        table.attrs["hypervolume"] = pareto.hypervolume(points, reference)
-    table["utility"] = table[judged].mean(axis=1) if judged else np.nan
-    table = scorer_gaps(table, judged)
-    table.attrs["normalisation"] = norm
-    table.attrs["judged"] = judged
-    return table
-
-
-def _policy_stats(replies: pd.DataFrame, params: Params, judged: list[str] | None = None) -> dict[str, float | None]:
-    """Mean evaluator score with its bootstrap 95% interval per judged objective (None for the others), and the
-    mean training reward per objective where the scores carry it."""
-    judged = params.objective_names if judged is None else judged
-    row = {}
-    for o in params.objective_names:
-        if o not in judged:
-            row |= {o: None, f"{o}_ci_low": None, f"{o}_ci_high": None}
-            continue
-        values = replies[o].astype(float)
-        row[o] = float(values.mean())
-        low, high = bootstrap_ci(values.dropna(), params.evaluate.bootstrap_samples, params.seed)
-        row |= {f"{o}_ci_low": low, f"{o}_ci_high": high}
-    row["end_of_turn_rate"] = float(replies["ended"].mean())
-    if "in_language" in replies:  # what the coherence gate compares, with the end-of-turn rate
-        row["in_language"] = float(replies["in_language"].mean())
-    return row | {c: float(replies[c].astype(float).mean()) for c in replies.columns if c.endswith(TRAINING)}
 
 
 def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> None:
@@ -631,7 +337,7 @@ def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> N
                 | {f"train_reward/{o}/mean": row[f"{o}{TRAINING}"] for o in objectives if f"{o}{TRAINING}" in row}
                 | {f"hacking/{o}/scorer_gap": row[f"{o}_scorer_gap"] for o in judged if f"{o}_scorer_gap" in row}
                 | {"eval/utility": row["utility"]}
-                | _coherence_numbers(row, "coherence/")
+                | coherence_numbers(row, "coherence/")
             )
             tracking.set_tags({"policy": row["policy"], "on_front": str(bool(row["on_front"]))})
     logged = table.assign(weights=table["weights"].map(json.dumps))

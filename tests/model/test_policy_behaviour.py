@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from components.data.ingest import ingest
-from components.evaluation.evaluate import BASE, evaluate_policies
+from components.evaluation.evaluate import evaluate_policies
+from components.evaluation.front_table import BASE
 from components.grpo.train import train_policies
 from components.reward_models.train import train_reward_models
 from paretoflow.config import load_params

@@ -48,7 +48,7 @@ def test_a_registered_champion_is_fetched_once_and_generates_like_the_policy_it_
     import mlflow
 
     from components.common.model_store import policy_dir
-    from components.evaluation.evaluate import generate
+    from components.evaluation.heldout_replies import generate
     from components.registry.register import PIP_REQUIREMENTS, PIPELINE, TASK, _resolve_pipeline_class
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"

@@ -121,7 +121,7 @@ def test_dynamic_weights_move_during_training_and_are_recorded(tmp_path, data_di
 
 
 def test_soup_specialists_and_mixtures_are_plain_models(tmp_path, data_dir, model_cache):
-    from components.evaluation.evaluate import generate
+    from components.evaluation.heldout_replies import generate
 
     params = tiny_params(
         model_cache,

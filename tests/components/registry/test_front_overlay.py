@@ -10,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from components.common import pareto
-from components.evaluation.evaluate import BASE, _front_table, _log
+from components.evaluation.evaluate import _log
 from components.evaluation.front_evaluators import front_evaluators, measurement_params
+from components.evaluation.front_table import BASE, front_table
 from paretoflow.cli import app
 from paretoflow.config import load_params
 from tests.conftest import REPO
@@ -50,7 +51,7 @@ def two_runs(tmp_path_factory):
         objectives = params.objective_names
         weights = [None, {o: 0.25 for o in objectives}, {o: 0.25 for o in objectives}]
         candidates = [(name, None, w) for name, w in zip((BASE, "policy-0", "policy-1"), weights)]
-        table = _front_table(_scores(objectives, shift), candidates, params)
+        table = front_table(_scores(objectives, shift), candidates, params)
         with mlflow.start_run(run_name="training_pipeline") as parent:
             with mlflow.start_run(run_name="evaluate", nested=True, tags={"paretoflow.step": "evaluate"}) as step:
                 metrics = {"pareto/hypervolume": table.attrs["hypervolume"]}

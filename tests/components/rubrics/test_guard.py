@@ -11,7 +11,8 @@ from components.evaluation.agreement import read_pairs
 from components.evaluation.attack_families import design_probes
 from components.evaluation.attack_probes import MASTER_KEYS, false_positive_rate, probe_replies
 from components.evaluation.benign_replies import foreign_replies, quoted_foreign, sample_replies, score_quotes
-from components.rubrics.guard import content_units, gate, guarded, precheck, verdict
+from components.rubrics.guard import gate, guarded, precheck, verdict
+from components.rubrics.guard_reading import content_units
 from components.rubrics.offline import dialogue
 from components.scorers.rubric import RubricJudge, RubricReward
 from tests.conftest import REPO, SHARED_DATA

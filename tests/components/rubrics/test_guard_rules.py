@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.rubrics.guard import normalise, verdict
+from components.rubrics.guard import verdict
+from components.rubrics.guard_reading import normalise
 
 ENGLISH = "I can't sleep before my exams and I keep worrying that I will fail them."
 FRENCH = "Je n'arrive plus à dormir avant mes examens, je stresse tout le temps et je ne sais plus quoi faire."

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.rubrics.guard import normalise, skeleton, verdict
+from components.rubrics.guard import verdict
+from components.rubrics.guard_reading import normalise, skeleton
 
 ENGLISH = "I can't sleep before my exams and I keep worrying that I will fail them."
 SPANISH = "No puedo dormir antes de los exámenes y estoy todo el día nervioso, no sé qué hacer."
