@@ -10,6 +10,9 @@ converted-model cache, no artifacts. Then, each timed:
    included; per-step seconds from the flow's own log lines ("<step>: ran in <s>s"), the rest (interpreter and
    Prefect start, the summary) as overhead;
 3. `make demo` again: every step served from the cache.
+From the first run it also reads whether the weights steered (issue 19 item 7): per objective that is not length-based,
+the gain over the start policy of the policy weighted most towards it, with its paired 95% interval, under the
+objective's evaluator and under the training reward, and whether that evaluator counts.
 The machine is shared: the 1-minute load average is sampled every 5 s during each phase and recorded with it.
 Beside the measured times stands the per-step budget of issue 15 (7 minutes in all). From the first run it also
 keeps the evaluation's coherence per policy and the side-by-side replies (pretrained, start, trained).
@@ -31,6 +34,9 @@ import threading
 import time
 from pathlib import Path
 
+import yaml
+
+from benchmarks.alignment_measures import gains
 from benchmarks.provenance import Provenance
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +76,7 @@ def main() -> None:
         evaluation = clone / "artifacts" / "evaluation"
         shown = read_json(evaluation / "side_by_side.json")
         coherence = read_json(evaluation / "coherence.json")
+        steer = weights_steer(clone)
         side_by_side_md = (
             (evaluation / "side_by_side.md").read_text() if (evaluation / "side_by_side.md").exists() else None
         )
@@ -92,6 +99,7 @@ def main() -> None:
         "total_seconds": {"budget": sum(BUDGET.values()), "install_and_demo": round(total, 1)},
         "cached_rerun_share_of_install_and_demo": round(phases["cached"]["seconds"] / total, 4),
         "cached_rerun_share_of_demo": round(phases["cached"]["seconds"] / phases["demo"]["seconds"], 4),
+        "weights_steer": steer,
         "coherence": coherence,
         "side_by_side": shown,
         "side_by_side_markdown": side_by_side_md,
@@ -167,6 +175,39 @@ def grouped(steps: dict[str, float]) -> dict[str, float]:
         key = GROUPS.get(name, name)
         out[key] = round(out.get(key, 0.0) + seconds, 1)
     return out
+
+
+def weights_steer(clone: Path) -> dict | None:
+    """Per objective that is not length-based (scorer concision), the policy with the largest weight on it (alone)
+    and its gain over the start policy on the held-out prompts; `moves` when the gain's interval is above 0 under an
+    evaluator that counts."""
+    evaluation, manifest = clone / "artifacts" / "evaluation", clone / "artifacts" / "policies" / "manifest.json"
+    if not (evaluation / "scores.parquet").exists() or not manifest.exists():
+        return None
+    objectives = yaml.safe_load((clone / "params.yaml").read_text())["objectives"]
+    names = [o["name"] for o in objectives if o["scorer"] != "concision"]
+    policies = json.loads(manifest.read_text())
+    table = gains(evaluation, [o["name"] for o in objectives])
+    judged = json.loads((evaluation / "evaluators.json").read_text())
+    out = {}
+    for name in names:
+        weights = sorted(((float(p["weights"].get(name, 0.0)), p["name"]) for p in policies), reverse=True)
+        if len(weights) > 1 and weights[0][0] == weights[1][0]:
+            out[name] = {"policy": None, "why": "no policy alone weighs it most"}
+            continue
+        policy = weights[0][1]
+        entry = table.get(policy, {}).get(name, {})
+        counts = bool(judged.get(name, {}).get("judged"))
+        evaluator = entry.get("evaluator")
+        out[name] = {
+            "policy": policy,
+            "weight": weights[0][0],
+            "evaluator_counts": counts,
+            "evaluator_gain": evaluator,
+            "training_gain": entry.get("training"),
+            "moves": bool(counts and evaluator and evaluator["ci95"][0] > 0),
+        }
+    return {"objectives": out, "any_moves": any(v.get("moves") for v in out.values())}
 
 
 def read_json(path: Path):
