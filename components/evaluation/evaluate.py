@@ -39,6 +39,7 @@ import hashlib
 import json
 import shutil
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -126,15 +127,23 @@ def evaluate_policies(
         responses += [row | {column: values[j] for column, values in scores.items()} for j, row in enumerate(rows)]
     scores_df = pd.DataFrame(responses)
     examples = perplexity_examples(params, data_dir, tokenizer)
-    perplexity = {
-        name: coherence.reference_perplexity(path, examples, params.evaluate.batch_size) for name, path, _ in candidates
-    }
+    with _announced(f"reference perplexity of {len(candidates)} policies on {len(examples)} replies"):
+        perplexity = {
+            name: coherence.reference_perplexity(path, examples, params.evaluate.batch_size)
+            for name, path, _ in candidates
+        }
     ppl = {n: p and p["perplexity"] for n, p in perplexity.items()}
     table = front_table(scores_df, candidates, params, ppl, judged)
-    context = pretrained_context(params, heldout, examples)
+    with (
+        _announced(f"the pretrained policy's {len(prompts)} replies, for context")
+        if params.sft.enabled
+        else nullcontext()
+    ):
+        context = pretrained_context(params, heldout, examples)
     coherent = coherence_block(table, context, perplexity, examples)
     base_replies = list(scores_df.loc[scores_df["policy"] == BASE, "completion"])
-    attack = judge_attack(params, scorers, data_dir, heldout, base_replies)
+    with _announced("judge-attack probes"):
+        attack = judge_attack(params, scorers, data_dir, heldout, base_replies)
     held = heldout_set(list(heldout["id"]))
     norm = table.attrs["normalisation"]
     champion = champion_report(scores_df, lookup, held["md5"], norm, params)
@@ -322,6 +331,15 @@ def _progress(name: str, i: int, total: int, replies: list[Reply], seconds: dict
         flush=True,
     )
     tracking.log_metrics({f"time/evaluate_{k}_seconds": v for k, v in seconds.items()}, step=i)
+
+
+@contextmanager
+def _announced(what: str):
+    """The parts after the policies' replies say what they do and how long it took (minutes of silence otherwise)."""
+    print(f"evaluate: {what}...", flush=True)
+    started = time.perf_counter()
+    yield
+    print(f"evaluate: {what}: {time.perf_counter() - started:.0f}s", flush=True)
 
 
 def _log(table: pd.DataFrame, metrics: dict, figure, objectives: list[str]) -> None:
