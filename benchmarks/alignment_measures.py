@@ -34,6 +34,7 @@ BOUNDS = {  # declared before the run; a trained policy's indicator against the 
         "in_language_max_drop": 0.05,
         "as_seeker_max_rise": 0.02,
         "role_marker_max_rise": 0.02,
+        "median_words_min": 8,  # fewer is a stub (issue 13's bar); added after a run whose replies shrank to 6-8 words
     },
     "training_vs_independent_gap": {
         "scorer_gap_max": 0.05,  # training reward's gain minus the evaluator's (independent) gain, in score units
@@ -150,6 +151,7 @@ def bounds_met(front: pd.DataFrame, objectives: list[str], bounds: dict = BOUNDS
             "in_language_drop": _drop(row, start, "in_language", bounds["coherence"]["in_language_max_drop"]),
             "as_seeker_rise": _rise(row, start, "as_seeker", bounds["coherence"]["as_seeker_max_rise"]),
             "role_marker_rise": _rise(row, start, "role_marker", bounds["coherence"]["role_marker_max_rise"]),
+            "median_words": (row["median_words"], row["median_words"] >= bounds["coherence"]["median_words_min"]),
         }
         gap = bounds["training_vs_independent_gap"]["scorer_gap_max"]
         for o in objectives:

@@ -55,3 +55,20 @@ def test_a_cached_rerun_counts_the_seconds_its_steps_took_when_they_ran():
     spent = budget(result)
     assert spent["seconds_reward_models_aside"] == 200 + 2000 + 1500 + 10  # reward models apart, 10 s of overhead
     assert spent["served_from_cache"] == ["grpo", "reward_model", "sft"] and not spent["within"]
+
+
+def test_bounds_catch_replies_that_grow_and_replies_that_shrink_to_stubs():
+    import pandas as pd
+
+    from benchmarks.alignment_measures import bounds_met
+
+    steady = {"repetition": 0.2, "distinct_2": 0.4, "end_of_turn_rate": 0.9, "in_language": 1.0, "as_seeker": 0.05}
+    steady |= {"role_marker": 0.0}
+    rows = [
+        {"policy": "start", "is_base": True, "length_growth": 1.0, "median_words": 24} | steady,
+        {"policy": "stub", "is_base": False, "length_growth": 0.3, "median_words": 6} | steady,
+        {"policy": "rambling", "is_base": False, "length_growth": 1.8, "median_words": 43} | steady,
+    ]
+    met = bounds_met(pd.DataFrame(rows), ["concision"])
+    assert {k for k, v in met["stub"].items() if not v["met"]} == {"median_words"}
+    assert {k for k, v in met["rambling"].items() if not v["met"]} == {"length_growth"}
