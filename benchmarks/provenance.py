@@ -1,6 +1,7 @@
 """What every results file says about how it was made: the command, the commit (and whether the tree had
-uncommitted changes), the machine, and its load at the start and end, so a figure can be traced and a slow
-one read against how busy the machine was."""
+uncommitted changes), the machine (its CPU, and whether that computes bf16 natively: `precision: auto` trains in
+fp32 where it does not, so times differ between machines by more than their clocks), and its load at the start
+and end, so a figure can be traced and a slow one read against how busy the machine was."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ import sys
 import time
 from pathlib import Path
 
+from components.common.precision import bf16_native
+
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
 
 
 def _git(*args: str) -> str:
@@ -33,5 +43,11 @@ class Provenance:
             "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
             "load_average_1min": {"start": round(self.load_start, 2), "end": round(os.getloadavg()[0], 2)},
             "wall_seconds": round(time.perf_counter() - self.started, 1),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "cpu": _cpu_model(),
+                "bf16_native": bf16_native(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
         }
