@@ -33,14 +33,17 @@ class Provenance:
 
     def __init__(self, module: str):
         self.module = module
+        self.commit = _git("rev-parse", "HEAD")  # the code the run loads is the code at its start
+        self.uncommitted = bool(_git("status", "--porcelain", "--untracked-files=no"))
         self.load_start = os.getloadavg()[0]
         self.started = time.perf_counter()
 
     def record(self) -> dict:
         return {
             "command": " ".join([f".venv/bin/python -m {self.module}", *sys.argv[1:]]),
-            "commit": _git("rev-parse", "HEAD"),
-            "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+            "commit": self.commit,
+            "uncommitted_changes": self.uncommitted,
+            **({"head_at_end": head} if (head := _git("rev-parse", "HEAD")) != self.commit else {}),
             "load_average_1min": {"start": round(self.load_start, 2), "end": round(os.getloadavg()[0], 2)},
             "wall_seconds": round(time.perf_counter() - self.started, 1),
             "machine": {

@@ -34,3 +34,12 @@ def test_a_given_work_folder_is_the_one_run_in(tmp_path):
     args = _parse(["--work", str(tmp_path / "keep"), "--output", str(tmp_path / "r.json")], tmp_path / "d.json")
     write_result("benchmarks.example", args, lambda work: {"work": str(work)})
     assert json.loads(args.output.read_text())["work"] == str(tmp_path / "keep")
+
+
+def test_provenance_names_the_commit_a_run_started_at_and_where_head_moved(monkeypatch):
+    from benchmarks import provenance
+
+    heads = iter(["aaa", "", "bbb"])  # rev-parse at the start, status at the start, rev-parse at the end
+    monkeypatch.setattr(provenance, "_git", lambda *args: next(heads))
+    record = provenance.Provenance("benchmarks.x").record()
+    assert record["commit"] == "aaa" and record["head_at_end"] == "bbb" and not record["uncommitted_changes"]
