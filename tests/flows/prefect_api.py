@@ -4,13 +4,15 @@ waited on (the edges of the run's graph) and the artifacts attached to a task ru
 from __future__ import annotations
 
 import asyncio
+import time
 from uuid import UUID
 
 from prefect import get_client
 
 
-def task_runs(flow_run_id: str | UUID) -> dict[str, object]:
-    """The flow run's task runs by name."""
+def task_runs(flow_run_id: str | UUID, expect: tuple[str, ...] = (), wait_seconds: float = 30) -> dict[str, object]:
+    """The flow run's task runs by name; with `expect`, read again until those names are there (the server records
+    task runs from events, so the last one can lag the flow's end on a loaded machine)."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
 
@@ -23,7 +25,12 @@ def task_runs(flow_run_id: str | UUID) -> dict[str, object]:
                 limit=200,
             )
 
-    return {run.name: run for run in asyncio.run(read())}
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        runs = {run.name: run for run in asyncio.run(read())}
+        if set(expect) <= set(runs) or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.5)
 
 
 def waited_on(runs: dict[str, object], name: str) -> set[str]:

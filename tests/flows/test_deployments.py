@@ -175,7 +175,9 @@ def test_a_refused_gate_is_a_failed_task_and_the_promotion_still_completes(tmp_p
         state = promote(
             params_file=str(REPO / "params.yaml"), overrides=[f"tracking.uri={store}"], dry_run=True, return_state=True
         )
-        gates = task_runs(state.state_details.flow_run_id)
+        gates = task_runs(
+            state.state_details.flow_run_id, expect=(*AUTOMATIC_GATES, f"v{version} not promoted (dry run)")
+        )
     assert state.is_completed() and not state.result()["promoted"]
     refused = gates["gate.judge_attack"].state
     assert refused.is_failed() and refused.message.startswith("refused: master-key probes scored as well")
