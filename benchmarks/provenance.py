@@ -12,16 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from components.common.precision import bf16_native
+from components.common.precision import bf16_native, cpu_info
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def _git(*args: str) -> str:
@@ -48,7 +41,7 @@ class Provenance:
             "wall_seconds": round(time.perf_counter() - self.started, 1),
             "machine": {
                 "cpus": os.cpu_count(),
-                "cpu": _cpu_model(),
+                "cpu": cpu_info("model name") or platform.processor() or "unknown",
                 "bf16_native": bf16_native(),
                 "python": platform.python_version(),
                 "platform": platform.platform(),

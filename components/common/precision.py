@@ -13,14 +13,17 @@ NATIVE_BF16_FLAGS = {"amx_bf16", "avx512_bf16"}
 
 
 @cache
-def cpu_flags() -> frozenset[str]:
+def cpu_info(field: str) -> str:
+    """A field of the first processor in /proc/cpuinfo ("flags", "model name"); "" where there is none."""
     cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.exists():
-        return frozenset()
-    for line in cpuinfo.read_text().splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
+    for line in cpuinfo.read_text().splitlines() if cpuinfo.exists() else []:
+        if line.split(":", 1)[0].strip() == field:
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def cpu_flags() -> frozenset[str]:
+    return frozenset(cpu_info("flags").split())
 
 
 def bf16_native() -> bool:
