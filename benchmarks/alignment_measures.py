@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from components.evaluation.scorer_checks import TRAINING
+from components.scorers.objectives import length_based
 
 OBJECTIVES = ("empathy", "helpfulness", "harmlessness", "concision")
-LENGTH_OBJECTIVES = ("concision",)
 WEIGHTS = {  # issue 19, order empathy, helpfulness, harmlessness, concision
     "empathy-led": (0.6, 0.2, 0.1, 0.1),
     "helpfulness-led": (0.2, 0.6, 0.1, 0.1),
@@ -193,16 +193,17 @@ def verdicts(gain_table: dict, names: dict[str, str], evaluators: dict) -> dict:
     return out
 
 
-def led_pairs_differ(evaluation: Path, names: dict[str, str], objectives: list[str], seed: int = 0) -> list[dict]:
-    """For each two led policies and judged non-length objective: the paired difference of their evaluator scores."""
+def led_pairs_differ(evaluation: Path, names: dict[str, str], objectives: list, seed: int = 0) -> list[dict]:
+    """For each two led policies and judged non-length objective (`objectives`: the run's, params.objectives): the
+    paired difference of their evaluator scores."""
     scores = pd.read_parquet(evaluation / "scores.parquet")
     led = [p for p, label in names.items() if label.endswith("-led")]
     by_policy = {p: f.set_index("prompt_id") for p, f in scores.groupby("policy")}
     out = []
     for i, a in enumerate(led):
         for b in led[i + 1 :]:
-            for o in objectives:
-                if o in LENGTH_OBJECTIVES or scores[o].isna().all():
+            for o in (o.name for o in objectives if not length_based(o)):
+                if scores[o].isna().all():
                     continue
                 entry = paired_gain(by_policy[a][o], by_policy[b][o], 1000, seed)
                 differ = entry["ci95"][0] > 0 or entry["ci95"][1] < 0
@@ -284,7 +285,7 @@ def measure(work: Path, result: dict, params, seed: int) -> dict:
             "reference": metrics["pareto/hypervolume_reference"],
             "above_zero": metrics["pareto/hypervolume/ci95_low"] > 0,
         },
-        "led_policies_differ": led_pairs_differ(evaluation, names, objectives, seed),
+        "led_policies_differ": led_pairs_differ(evaluation, names, params.objectives, seed),
         "bounds": bounds_met(front, objectives),
         "front": json.loads((evaluation / "front.json").read_text()),
         "coherence": json.loads((evaluation / "coherence.json").read_text())["policies"],

@@ -38,6 +38,7 @@ import yaml
 
 from benchmarks.alignment_measures import gains
 from benchmarks.provenance import Provenance
+from components.scorers.objectives import length_based
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = "b3c13a38c98b671cfa4d22c550d1b3f03d059e38"
@@ -178,14 +179,14 @@ def grouped(steps: dict[str, float]) -> dict[str, float]:
 
 
 def weights_steer(clone: Path) -> dict | None:
-    """Per objective that is not length-based (scorer concision), the policy with the largest weight on it (alone)
-    and its gain over the start policy on the held-out prompts; `moves` when the gain's interval is above 0 under an
-    evaluator that counts."""
+    """Per objective that is not length-based (components.scorers.objectives.length_based), the policy with the
+    largest weight on it (alone) and its gain over the start policy on the held-out prompts; `moves` when the gain's
+    interval is above 0 under an evaluator that counts."""
     evaluation, manifest = clone / "artifacts" / "evaluation", clone / "artifacts" / "policies" / "manifest.json"
     if not (evaluation / "scores.parquet").exists() or not manifest.exists():
         return None
     objectives = yaml.safe_load((clone / "params.yaml").read_text())["objectives"]
-    names = [o["name"] for o in objectives if o["scorer"] != "concision"]
+    names = [o["name"] for o in objectives if not length_based(o)]
     policies = json.loads(manifest.read_text())
     table = gains(evaluation, [o["name"] for o in objectives])
     judged = json.loads((evaluation / "evaluators.json").read_text())

@@ -15,6 +15,14 @@ from paretoflow.factories import SCORERS
 from paretoflow.schema import Objective, Params
 
 RewardFunc = Callable[..., list[float]]
+LENGTH_SCORERS = frozenset({"concision"})  # rewards a reply's length alone: a policy moves them by talking less
+
+
+def length_based(objective: Objective | dict) -> bool:
+    """Whether an objective's scorer reads only length: such gains show that weights steer nothing but length, so
+    proofs of steering ask for a gain on another objective (issue 14 item 1, issue 19)."""
+    scorer = objective["scorer"] if isinstance(objective, dict) else objective.scorer
+    return scorer in LENGTH_SCORERS
 
 
 @dataclass
