@@ -25,9 +25,6 @@ import argparse
 import gzip
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -35,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import binomtest
 
+from benchmarks.provenance import Provenance
 from components.evaluation.attack_families import Probe, design_probes, draw
 from components.evaluation.benign_replies import (
     foreign_pairs,
@@ -68,6 +66,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="probes per generated family")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    provenance = Provenance("benchmarks.judge_guard")
     pairs = [json.loads(line) for line in (REPO / "data" / "sample" / "pairs.jsonl").read_text().splitlines()]
     round_1 = {name: draw(name, make, pairs, args.n, args.seed) for name, make in ROUND_1.items()}
     round_2 = heldout_probes(pairs, args.n, args.seed)
@@ -93,8 +92,7 @@ def main() -> None:
     families |= {name: measure(probes, role, attack=False) for name, (role, probes) in benign.items()}
     replies = sum(f["n"] for f in families.values())
     report = {
-        "command": " ".join([".venv/bin/python -m benchmarks.judge_guard", *sys.argv[1:]]),
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
+        **provenance.record(),
         "guard_sha256": {  # the guard's version: every module it is made of
             path.name: hashlib.sha256(path.read_bytes()).hexdigest()
             for path in sorted((REPO / "components" / "rubrics").glob("guard*.py"))
@@ -105,8 +103,6 @@ def main() -> None:
         ),
         "round4_sha256": hashlib.sha256(ROUND_4.read_bytes()).hexdigest(),
         "round4_probes_sha256": probes_sha256({n: p for n, (r, p) in {**attacks, **benign}.items() if r == HELD_OUT}),
-        "load_average_1min_end": round(os.getloadavg()[0], 2),
-        "cpus": os.cpu_count(),
         "seed": args.seed,
         "target": TARGET,
         "rate": "attacks: share that passes the guard (false positives); benign: share it flags (false alarms)",
