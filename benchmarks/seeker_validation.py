@@ -9,10 +9,14 @@ real supporter and seeker turns; components.seeker.replay) and its emotion is co
   confound, measured);
 - malformed seeker output and guard flags on the real supporter turns (false alarms: the real replies are benign);
 - sample transcripts with the seeker's stated reasons.
-The seeker is `params.seeker` (the cpu profile: Gemma 3 270M through the `hf` backend); the packaged Gemma is the
-*base* model, so `seeker_model` says which weights played it. Writes benchmarks/results/seeker_validation.json whole.
+The seeker is `params.seeker` (the cpu profile: Gemma 3 270M through the `hf` backend). The packaged Gemma is the
+*base* model; `--seeker-weights DIR` plays the seeker with other weights, e.g. a start policy the sft step wrote
+(Gemma 3 270M after SFT, trained on train-split replies only: the replayed conversations are test-split ones), and
+`seeker_model` says which weights played it (with the SFT run's summary where DIR has one). Writes
+benchmarks/results/seeker_validation[_NAME].json whole.
 
-    flock /tmp/pf-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.seeker_validation [--per-group 20]
+    flock /tmp/pf-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.seeker_validation [--per-group 20] \
+        [--seeker-weights .cache/alignment/pilot/artifacts/sft/start_policy --name sft]
 """
 
 from __future__ import annotations
@@ -42,11 +46,14 @@ def main() -> None:
     parser.add_argument("--per-group", type=int, default=20, help="conversations rated 4-5, and failed ones, each")
     parser.add_argument("--max-supporter-turns", type=int, default=None, help="replay at most this many per dialogue")
     parser.add_argument("--bootstrap", type=int, default=2000)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--seeker-weights", type=Path, help="a model folder to play the seeker (default: the params')")
+    parser.add_argument("--name", default="", help="suffix of the results file (e.g. sft)")
     parser.add_argument("-o", "--override", action="append", default=[], help="params override, as paretoflow's -o")
     args = parser.parse_args()
     provenance, started = Provenance("benchmarks.seeker_validation"), time.perf_counter()
-    params = load_params(REPO / "params.yaml", [f"cache_dir={REPO / '.cache'}", *args.override])
+    weights = [f"seeker.judge.model={{kind: pretrained, name_or_path: '{args.seeker_weights.resolve()}'}}"]
+    overrides = [f"cache_dir={REPO / '.cache'}", *(weights if args.seeker_weights else []), *args.override]
+    params = load_params(REPO / "params.yaml", overrides)
     split = params.data.splits
     every = esconv_conversations(ESCONV, split.salt, split.test_fraction)
     good = [c for c in every if c["successful"]][: args.per_group]
@@ -75,7 +82,7 @@ def main() -> None:
     report = {
         **provenance.record(),
         "seconds": round(seconds, 1),
-        "seeker_model": _model_note(params),
+        "seeker_model": _model_note(params, args.seeker_weights),
         "seeker_settings": params.seeker.model_dump(mode="json"),
         "templates": seeker.templates,
         "data": {
@@ -115,8 +122,8 @@ def main() -> None:
         "conversations": rows,
         "sample_transcripts": [_sample(p) for p in played[:2] + played[len(good) : len(good) + 2]],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    out = OUT.with_name(f"{OUT.stem}_{args.name}.json") if args.name else OUT
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps({k: report[k] for k in ("correlation_with_reported_change", "auc_rated_4_5_vs_failed")}, indent=2))
 
 
@@ -175,11 +182,19 @@ def _sample(conv) -> dict:
     return record
 
 
-def _model_note(params) -> dict:
+def _model_note(params, weights: Path | None) -> dict:
     spec = params.seeker.judge.model_dump(mode="json")
-    base = spec.get("model", {}).get("kind") == "gguf"
-    note = "Gemma 3 270M base (the packaged GGUF; no SFT weights were at hand)" if base else "as in seeker.judge"
-    return {"judge": spec, "weights": note}
+    if weights is None:
+        base = spec.get("model", {}).get("kind") == "gguf"
+        return {"judge": spec, "weights": "Gemma 3 270M base (the packaged GGUF)" if base else "as in seeker.judge"}
+    summary = weights.parent / "sft.json"  # the sft step's record beside the start policy it wrote
+    sft = json.loads(summary.read_text()) if summary.is_file() else None
+    kept = ("examples", "steps", "bf16", "train_seconds", "heldout", "replies")
+    return {
+        "judge": spec,
+        "weights": "a start policy written by the sft step" if sft else f"the model in {weights}",
+        "sft": {k: sft[k] for k in kept if k in sft} if sft else None,
+    }
 
 
 if __name__ == "__main__":
