@@ -12,8 +12,10 @@ real supporter and seeker turns; components.seeker.replay) and its emotion is co
 The seeker is `params.seeker` (the cpu profile: Gemma 3 270M through the `hf` backend). The packaged Gemma is the
 *base* model; `--seeker-weights DIR` plays the seeker with other weights, e.g. a start policy the sft step wrote
 (Gemma 3 270M after SFT, trained on train-split replies only: the replayed conversations are test-split ones), and
-`seeker_model` says which weights played it (with the SFT run's summary where DIR has one). Writes
-benchmarks/results/seeker_validation[_NAME].json whole.
+`seeker_model` says which weights played it (with the SFT run's summary where DIR has one). `--serve` plays the same
+weights through the `openai` backend, on a `transformers serve` endpoint started here on loopback (one request per
+judgement, expected scores from the endpoint's top logprobs). Writes benchmarks/results/seeker_validation[_NAME].json
+whole.
 
     flock /tmp/pf-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.seeker_validation [--per-group 20] \
         [--seeker-weights .cache/alignment/pilot/artifacts/sft/start_policy --name sft]
@@ -23,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,8 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import roc_auc_score
 
 from benchmarks.provenance import Provenance
+from components.common.model_store import policy_dir
+from components.judges.local_server import transformers_serve
 from components.seeker.replay import esconv_conversations, replay, reported_change
 from components.seeker.simulator import seeker_for
 from paretoflow.config import load_params
@@ -48,12 +54,35 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--seeker-weights", type=Path, help="a model folder to play the seeker (default: the params')")
     parser.add_argument("--name", default="", help="suffix of the results file (e.g. sft)")
+    parser.add_argument(
+        "--serve", action="store_true", help="play the seeker through the openai backend, on `transformers serve` here"
+    )
     parser.add_argument("-o", "--override", action="append", default=[], help="params override, as paretoflow's -o")
     args = parser.parse_args()
     provenance, started = Provenance("benchmarks.seeker_validation"), time.perf_counter()
-    weights = [f"seeker.judge.model={{kind: pretrained, name_or_path: '{args.seeker_weights.resolve()}'}}"]
-    overrides = [f"cache_dir={REPO / '.cache'}", *(weights if args.seeker_weights else []), *args.override]
-    params = load_params(REPO / "params.yaml", overrides)
+    with ExitStack() as stack:
+        params = load_params(REPO / "params.yaml", [f"cache_dir={REPO / '.cache'}", *seeker_judge(args, stack)])
+        report = validate(args, params, provenance, started)
+    out = OUT.with_name(f"{OUT.stem}_{args.name}.json") if args.name else OUT
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps({k: report[k] for k in ("correlation_with_reported_change", "auc_rated_4_5_vs_failed")}, indent=2))
+
+
+def seeker_judge(args, stack: ExitStack) -> list[str]:
+    """The overrides that choose the seeker's weights and backend; `--serve` starts the server on `stack`."""
+    if args.seeker_weights is None and not args.serve:
+        return list(args.override)
+    weights = args.seeker_weights or Path(policy_dir(load_params(REPO / "params.yaml").policy, REPO / ".cache"))
+    weights = weights.resolve()
+    if not args.serve:
+        return [f"seeker.judge.model={{kind: pretrained, name_or_path: '{weights}'}}", *args.override]
+    log = Path(tempfile.mkdtemp(prefix="seeker-serve-")) / "serve.log"
+    url = stack.enter_context(transformers_serve(weights, log))
+    judge = f"{{kind: openai, base_url: '{url}', model: '{weights}', max_concurrency: 2, timeout_s: 300}}"
+    return [f"seeker.judge={judge}", *args.override]
+
+
+def validate(args, params, provenance: Provenance, started: float) -> dict:
     split = params.data.splits
     every = esconv_conversations(ESCONV, split.salt, split.test_fraction)
     good = [c for c in every if c["successful"]][: args.per_group]
@@ -79,10 +108,11 @@ def main() -> None:
         for c, p in zip(chosen, played)
     ]
     rng = np.random.default_rng(params.seed)
-    report = {
+    return {
         **provenance.record(),
         "seconds": round(seconds, 1),
         "seeker_model": _model_note(params, args.seeker_weights),
+        "backend": params.seeker.judge.kind + (" (transformers serve on loopback)" if args.serve else ""),
         "seeker_settings": params.seeker.model_dump(mode="json"),
         "templates": seeker.templates,
         "data": {
@@ -122,9 +152,6 @@ def main() -> None:
         "conversations": rows,
         "sample_transcripts": [_sample(p) for p in played[:2] + played[len(good) : len(good) + 2]],
     }
-    out = OUT.with_name(f"{OUT.stem}_{args.name}.json") if args.name else OUT
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps({k: report[k] for k in ("correlation_with_reported_change", "auc_rated_4_5_vs_failed")}, indent=2))
 
 
 def _correlations(rows: list[dict], measure: str, rng, samples: int) -> dict:
@@ -185,7 +212,10 @@ def _sample(conv) -> dict:
 def _model_note(params, weights: Path | None) -> dict:
     spec = params.seeker.judge.model_dump(mode="json")
     if weights is None:
-        base = spec.get("model", {}).get("kind") == "gguf"
+        model = spec["model"]
+        if isinstance(model, str):  # an endpoint names its model
+            return {"judge": spec, "weights": f"the model the endpoint serves: {model}"}
+        base = model["kind"] == "gguf"
         return {"judge": spec, "weights": "Gemma 3 270M base (the packaged GGUF)" if base else "as in seeker.judge"}
     summary = weights.parent / "sft.json"  # the sft step's record beside the start policy it wrote
     sft = json.loads(summary.read_text()) if summary.is_file() else None

@@ -27,3 +27,22 @@ def test_a_start_policy_carries_its_sft_summary(tmp_path):
 def test_other_weights_are_named_by_their_folder(tmp_path):
     note = _model_note(load_params("params.yaml"), tmp_path)
     assert note["weights"] == f"the model in {tmp_path}" and note["sft"] is None
+
+
+def test_an_endpoint_is_named_by_the_model_it_serves():
+    params = load_params("params.yaml", ["seeker.judge={kind: openai, model: /models/gemma}"])
+    assert _model_note(params, None)["weights"] == "the model the endpoint serves: /models/gemma"
+
+
+def test_the_seeker_weights_become_the_hf_backends_model(tmp_path):
+    from argparse import Namespace
+    from contextlib import ExitStack
+
+    from benchmarks.seeker_validation import seeker_judge
+
+    with ExitStack() as stack:
+        plain = seeker_judge(Namespace(seeker_weights=None, serve=False, override=["seed=1"]), stack)
+        chosen = seeker_judge(Namespace(seeker_weights=tmp_path, serve=False, override=[]), stack)
+    assert plain == ["seed=1"]
+    params = load_params("params.yaml", chosen)
+    assert params.seeker.judge.kind == "hf" and params.seeker.judge.model.name_or_path == str(tmp_path.resolve())
