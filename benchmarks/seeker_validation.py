@@ -7,6 +7,8 @@ real supporter and seeker turns; components.seeker.replay) and its emotion is co
 - the same two for the mean change per supporter turn (a longer conversation has more turns to move the score, and
   the two groups differ in length), and the correlation of the emotion change with the number of turns (that
   confound, measured);
+- the same two for the mean change value the seeker gave its turns (0-1, before the emotion is clipped to 0-100):
+  once the emotion sits at 0 or 100, the change per turn is only the number of turns in disguise;
 - malformed seeker output and guard flags on the real supporter turns (false alarms: the real replies are benign);
 - sample transcripts with the seeker's stated reasons.
 The seeker is `params.seeker` (the cpu profile: Gemma 3 270M through the `hf` backend). The packaged Gemma is the
@@ -125,10 +127,11 @@ def validate(args, params, provenance: Provenance, started: float) -> dict:
         },
         "correlation_with_reported_change": {
             measure: _correlations(rows, measure, rng, args.bootstrap)
-            for measure in ("emotion_change", "change_per_turn")
+            for measure in ("emotion_change", "change_per_turn", "mean_change_value")
         },
         "auc_rated_4_5_vs_failed": {
-            measure: _auc(rows, measure, rng, args.bootstrap) for measure in ("final_emotion", "change_per_turn")
+            measure: _auc(rows, measure, rng, args.bootstrap)
+            for measure in ("final_emotion", "change_per_turn", "mean_change_value")
         },
         "confound_turns": {
             "spearman_emotion_change_vs_supporter_turns": _spearman(
