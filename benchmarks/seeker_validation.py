@@ -201,6 +201,9 @@ def _varies(x, y) -> bool:
 
 
 def _spread(values: list[float]) -> dict:
+    """Of the turns the seeker scored; none scored (every output malformed) is a result, not a crash."""
+    if not values:
+        return {"n": 0}
     v = np.array(values)
     return {"n": len(v), "mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max())}
 

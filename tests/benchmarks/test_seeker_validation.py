@@ -46,3 +46,11 @@ def test_the_seeker_weights_become_the_hf_backends_model(tmp_path):
     assert plain == ["seed=1"]
     params = load_params("params.yaml", chosen)
     assert params.seeker.judge.kind == "hf" and params.seeker.judge.model.name_or_path == str(tmp_path.resolve())
+
+
+def test_a_run_where_no_turn_was_scored_reports_it():
+    from benchmarks.seeker_validation import _spread
+
+    assert _spread([]) == {"n": 0}
+    spread = _spread([0.2, 0.4])
+    assert spread["n"] == 2 and spread["min"] == 0.2 and spread["max"] == 0.4
