@@ -20,7 +20,7 @@ judgement, expected scores from the endpoint's top logprobs). Writes benchmarks/
 whole.
 
     flock /tmp/pf-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.seeker_validation [--per-group 20] \
-        [--seeker-weights .cache/alignment/pilot/artifacts/sft/start_policy --name sft]
+        [--seeker-weights .cache/alignment/pilot/artifacts/sft/policy --name sft]
 """
 
 from __future__ import annotations
@@ -62,26 +62,29 @@ def main() -> None:
     parser.add_argument("-o", "--override", action="append", default=[], help="params override, as paretoflow's -o")
     args = parser.parse_args()
     provenance, started = Provenance("benchmarks.seeker_validation"), time.perf_counter()
+    given = [f"cache_dir={REPO / '.cache'}", *args.override]
     with ExitStack() as stack:
-        params = load_params(REPO / "params.yaml", [f"cache_dir={REPO / '.cache'}", *seeker_judge(args, stack)])
+        params = load_params(REPO / "params.yaml", given)
+        if chosen := seeker_judge(args, params, stack):
+            params = load_params(REPO / "params.yaml", [*given[:1], *chosen, *given[1:]])
         report = validate(args, params, provenance, started)
     out = OUT.with_name(f"{OUT.stem}_{args.name}.json") if args.name else OUT
     out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps({k: report[k] for k in ("correlation_with_reported_change", "auc_rated_4_5_vs_failed")}, indent=2))
 
 
-def seeker_judge(args, stack: ExitStack) -> list[str]:
-    """The overrides that choose the seeker's weights and backend; `--serve` starts the server on `stack`."""
+def seeker_judge(args, params, stack: ExitStack) -> list[str]:
+    """The overrides that choose the seeker's weights (default: its own model's) and backend; `--serve` starts the
+    server on `stack`."""
     if args.seeker_weights is None and not args.serve:
-        return list(args.override)
-    weights = args.seeker_weights or Path(policy_dir(load_params(REPO / "params.yaml").policy, REPO / ".cache"))
-    weights = weights.resolve()
+        return []
+    weights = (args.seeker_weights or Path(policy_dir(params.seeker.judge.model, params.cache_dir))).resolve()
     if not args.serve:
-        return [f"seeker.judge.model={{kind: pretrained, name_or_path: '{weights}'}}", *args.override]
+        return [f"seeker.judge.model={{kind: pretrained, name_or_path: '{weights}'}}"]
     log = Path(tempfile.mkdtemp(prefix="seeker-serve-")) / "serve.log"
     url = stack.enter_context(transformers_serve(weights, log))
     judge = f"{{kind: openai, base_url: '{url}', model: '{weights}', max_concurrency: 2, timeout_s: 300}}"
-    return [f"seeker.judge={judge}", *args.override]
+    return [f"seeker.judge={judge}"]
 
 
 def validate(args, params, provenance: Provenance, started: float) -> dict:

@@ -40,10 +40,11 @@ def test_the_seeker_weights_become_the_hf_backends_model(tmp_path):
 
     from benchmarks.seeker_validation import seeker_judge
 
+    given = load_params("params.yaml", ["seed=1"])
     with ExitStack() as stack:
-        plain = seeker_judge(Namespace(seeker_weights=None, serve=False, override=["seed=1"]), stack)
-        chosen = seeker_judge(Namespace(seeker_weights=tmp_path, serve=False, override=[]), stack)
-    assert plain == ["seed=1"]
+        plain = seeker_judge(Namespace(seeker_weights=None, serve=False), given, stack)
+        chosen = seeker_judge(Namespace(seeker_weights=tmp_path, serve=False), given, stack)
+    assert plain == []
     params = load_params("params.yaml", chosen)
     assert params.seeker.judge.kind == "hf" and params.seeker.judge.model.name_or_path == str(tmp_path.resolve())
 
