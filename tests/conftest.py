@@ -17,6 +17,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect reads its settings once, at import: the ephemeral server of a test process gets as long to start as the CLI
+# gives it (a fresh database migrates first; 20 s, Prefect's default, ran out in CI on two busy cores).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 MLFLOW_EXPERIMENT_ENV = os.environ.get("MLFLOW_EXPERIMENT_ID")  # restored after every test
 # Prefect state (cached task results included) goes to a throwaway home, never the user's ~/.prefect.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="paretoflow-test-prefect-"))
