@@ -232,6 +232,12 @@ class EvaluatorModels(Strict):
 
 class RewardModel(Strict):
     backbone: ModelSpec
+    architecture: Literal["cross_encoder", "embedding_head"] = Field(
+        "cross_encoder",
+        description="cross_encoder: fine-tune the backbone on the whole conversation (TRL's RewardTrainer); "
+        "embedding_head: a Bradley-Terry head over the frozen backbone's embeddings of reply and context, topic and "
+        "length (components/reward_models/embedding_head.py)",
+    )
     heads: Literal["separate", "shared"] = Field(
         "separate", description="separate: one model per objective; shared: one backbone, one head per objective"
     )
@@ -255,6 +261,11 @@ class RewardModel(Strict):
     def _early_stopping_needs_separate_models(self) -> RewardModel:
         if self.early_stopping is not None and self.heads == "shared":
             raise ValueError("early_stopping works with heads: separate (TRL's trainer); unset it for heads: shared")
+        if self.architecture == "embedding_head" and (self.heads == "shared" or self.early_stopping is not None):
+            raise ValueError(
+                "architecture embedding_head fits one head per objective over a frozen (already shared) encoder and "
+                "chooses its L2 strength by cross-validation: set heads: separate and early_stopping: null"
+            )
         return self
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from components.evaluation.agreement import agreement
+from components.scorers.reward_model import is_reward_model
 from components.scorers.specs import scorer_from_spec
 from paretoflow import paths
 from paretoflow.hashing import dvc_md5
@@ -96,7 +97,7 @@ def choose(objective: Objective, params: Params, reward_models_dir: Path) -> Eva
         return Evaluator(objective.name, None, True)
     if objective.scorer == "reward_model":
         path = evaluators_dir(reward_models_dir) / objective.name
-        if (path / "config.json").exists():
+        if is_reward_model(path):
             return Evaluator(objective.name, f"rm:{path.as_posix()}", False)
         why = (
             "reward_model.evaluator.enabled is false"

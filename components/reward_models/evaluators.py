@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 
 from components.reward_models.evaluation import pairwise_report
-from components.reward_models.training import train_one
-from components.scorers.reward_model import RewardModelScorer
+from components.reward_models.training import train_model
+from components.scorers.reward_model import load_scorer
 from paretoflow import tracking
 from paretoflow.schema import Params
 
@@ -47,8 +47,8 @@ def train_evaluators(params: Params, splits: dict[str, dict], out_dir: Path) -> 
         if shared:  # objective_splits sets prompts aside by hash: a shared prompt is a bug, not a data problem
             raise RuntimeError(f"{objective}: {len(shared)} prompts in both the training and the evaluator share")
         with tracking.child_run(f"reward_model/evaluator/{objective}"):
-            training = train_one(own, split["evaluator"], split["evaluator"].iloc[:0], out_dir / objective)
-            scorer = RewardModelScorer(out_dir / objective)
+            training = train_model(own, split["evaluator"], split["evaluator"].iloc[:0], out_dir / objective)
+            scorer = load_scorer(out_dir / objective)
             prompts = list(split["test"]["prompt"])
             report = pairwise_report(
                 scorer.raw(prompts, list(split["test"]["chosen"])),

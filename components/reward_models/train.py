@@ -24,7 +24,7 @@ from components.reward_models.evaluation import calibration_figure, heldout_repo
 from components.reward_models.evaluators import no_evaluators, train_evaluators
 from components.reward_models.mlflow_model import log_reward_model
 from components.reward_models.references import needs_references, save_references
-from components.reward_models.training import train_one
+from components.reward_models.training import train_model
 from components.scorers.reward_model import head_scorer, reward_model_location
 from paretoflow import paths, tracking
 from paretoflow.hashing import dvc_md5
@@ -63,7 +63,7 @@ def train_reward_models(
         for objective, split in splits.items():
             with tracking.child_run(f"reward_model/{objective}"):
                 tracking.log_table_input(split["train"], pairs_file, f"pairs-{objective}-train", "training")
-                training = train_one(params, split["train"], split["validation"], out_dir / objective)
+                training = train_model(params, split["train"], split["validation"], out_dir / objective)
                 results[objective], reports[objective] = evaluate(
                     params, objective, split, training, out_dir, pairs_file
                 )

@@ -37,6 +37,16 @@ def load_backbone(params: Params, num_labels: int, labels: list[str] | None = No
     return tokenizer, model
 
 
+def train_model(params: Params, train: pd.DataFrame, validation: pd.DataFrame, out: Path) -> dict:
+    """One objective's model, by `reward_model.architecture`; what was trained, for the metrics."""
+    cfg = params.reward_model
+    if cfg.architecture == "embedding_head":
+        from components.reward_models.embedding_head import train_head
+
+        return train_head(encoder_dir(cfg.backbone, params.cache_dir), train, out, params.seed, cfg.max_length)
+    return train_one(params, train, validation, out)
+
+
 def train_one(params: Params, train: pd.DataFrame, validation: pd.DataFrame, out: Path) -> dict:
     from datasets import Dataset
     from transformers import EarlyStoppingCallback

@@ -14,6 +14,7 @@ import numpy as np
 
 from components.common.messages import as_messages, reply_text
 from components.common.stats import sigmoid
+from components.reward_models.embedding_head import HEAD_FILE, EmbeddingHeadScorer, is_embedding_head
 from components.rubrics import guard
 
 if TYPE_CHECKING:
@@ -39,6 +40,12 @@ class RewardModelScorer:
         self.batch_size = batch_size
         self.head = head
         self._torch = torch
+
+    @property
+    def labels(self) -> dict[str, int]:
+        """Objective -> head, for a model with one head per objective (heads: shared); empty for one head."""
+        config = self.model.config
+        return dict(config.label2id) if config.num_labels > 1 else {}
 
     def raw(self, prompts: list, replies: list[str]) -> list[float]:
         texts = [
@@ -73,7 +80,9 @@ def reference_statistics(raw: list[float], size: int) -> dict:
     return {"mean": float(values.mean()), "std": float(values.std()) or 1.0, "quantiles": quantiles.tolist()}
 
 
-def transformed(scorer: RewardModelScorer, output: RewardOutput, reference: dict | None) -> RewardFunc:
+def transformed(
+    scorer: RewardModelScorer | EmbeddingHeadScorer, output: RewardOutput, reference: dict | None
+) -> RewardFunc:
     """Raw reward -> [0, 1]: sigmoid, normalised by the reference statistics, or PAR (algorithms.md 8.1).
 
     PAR's references here are quantiles of the reward on the training replies (one population for all
@@ -103,14 +112,22 @@ def reward_model_location(objective: str, params: Params, reward_models_dir: Pat
     return reward_models_dir / name
 
 
-def head_scorer(path: Path, objective: str, loaded: dict) -> RewardModelScorer:
+def load_scorer(path: str | Path) -> RewardModelScorer | EmbeddingHeadScorer:
+    """The reward model saved at `path`, whichever `reward_model.architecture` trained it."""
+    return EmbeddingHeadScorer(path) if is_embedding_head(path) else RewardModelScorer(path)
+
+
+def is_reward_model(path: str | Path) -> bool:
+    return (Path(path) / "config.json").exists() or is_embedding_head(path)
+
+
+def head_scorer(path: Path, objective: str, loaded: dict) -> RewardModelScorer | EmbeddingHeadScorer:
     """The model at `path` reading `objective`'s head: a shared model has one head per objective (its label),
     any other model one. `loaded` (path -> scorer) loads each model once; other heads are views on it."""
     if path not in loaded:
-        loaded[path] = RewardModelScorer(path)
+        loaded[path] = load_scorer(path)
     base = loaded[path]
-    config = base.model.config
-    head = config.label2id.get(objective, 0) if config.num_labels > 1 else 0
+    head = base.labels.get(objective, 0)
     return base if head == base.head else _with_head(base, head)
 
 
@@ -125,7 +142,7 @@ def for_objective(objective: Objective, context: ScorerContext) -> RewardFunc:
     """The objective's model from the reward-model step, with `reward_model.output`'s transform."""
     params = context.params
     path = reward_model_location(objective.name, params, context.reward_models_dir)
-    if not (path / "config.json").exists():
+    if not is_reward_model(path):
         raise FileNotFoundError(f"no reward model for {objective.name!r} at {path}; run `paretoflow train-rm` first")
     scorer = head_scorer(path, objective.name, context.loaded)
     references = path / "references.json"
@@ -133,12 +150,12 @@ def for_objective(objective: Objective, context: ScorerContext) -> RewardFunc:
     return guard.gated(transformed(scorer, params.reward_model.output, reference))
 
 
-def from_spec(argument: str, params: Params) -> RewardModelScorer:
+def from_spec(argument: str, params: Params) -> RewardModelScorer | EmbeddingHeadScorer:
     """`PATH[#objective]`: the model in that directory (`#objective` picks a shared model's head); its score in
     [0, 1] is the sigmoid of the raw reward, as the default training transform."""
     path, _, objective = argument.partition("#")
     if not path:
         raise ValueError("scorer rm: needs a reward-model directory: rm:PATH or rm:PATH#objective")
-    if not (Path(path) / "config.json").exists():
-        raise FileNotFoundError(f"no reward model at {path} (expected a directory with config.json)")
+    if not is_reward_model(path):
+        raise FileNotFoundError(f"no reward model at {path} (expected a directory with config.json or {HEAD_FILE})")
     return head_scorer(Path(path), objective, {})
