@@ -20,9 +20,8 @@ Writes benchmarks/results/alignment.json and alignment.html (benchmarks/alignmen
 `--pilot` chooses the training settings without the test split: the train split of the ingested data is split again
 (by conversation or question) into pilot-train and validation, written as canonical files, and the flow runs on those
 once per candidate setting (`PILOT_GRID`: steps, prompts per step, completion length, learning rate), training the
-three led vectors only and evaluating on up to 48 validation prompts, with reward models of at most 400 train pairs
-(`PILOT_OVERRIDES`); the first run trains SFT and the reward models,
-the others reuse them from the flow's cache. The winner: bounds met, then the most led policies whose leading
+three led vectors only and evaluating on up to 48 validation prompts (`PILOT_OVERRIDES`); the first run trains SFT
+and the reward models, the others reuse them from the flow's cache. The winner: bounds met, then the most led policies whose leading
 objective's gain (evaluator's, else training reward's) has an interval above 0, then the largest mean lower end.
 alignment_pilot.json records every candidate; the main run takes the winner's settings from it (sha256 in results).
 
@@ -70,9 +69,8 @@ PILOT_GRID = [  # candidate settings: steps, prompts per step, completion length
     {"max_steps": 12, "prompts_per_step": 2, "max_completion_length": 64, "learning_rate": 3.0e-5, "beta": 0.04},
 ]
 PILOT_VALIDATION_FRACTION = 0.2
-PILOT_OVERRIDES = [  # the pilot ranks settings and proves nothing: smaller reward models, fewer prompts
-    "reward_model.max_train_pairs=400",
-    "evaluate.max_prompts=48",
+PILOT_OVERRIDES = [  # the pilot ranks settings and proves nothing: fewer held-out prompts (the reward models are
+    "evaluate.max_prompts=48",  # the main run's kind and size: embedding heads train in seconds)
 ]
 
 

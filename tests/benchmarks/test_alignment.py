@@ -42,7 +42,8 @@ def test_results_cover_every_fixed_weight_vector_and_bound(tiny_run):
         assert verdict["leading_objective"] == label.split("-")[0]
         low, high = verdict["training_gain"]["ci95"]
         assert low <= verdict["training_gain"]["gain"] <= high
-        assert verdict["improves"] == bool(verdict["evaluator_counts"] and verdict["independent_gain"]["ci95"][0] > 0)
+        gain = verdict["evaluator_gain"]
+        assert verdict["improves"] == bool(verdict["evaluator_counts"] and gain and gain["ci95"][0] > 0)
     assert measured["heldout"]["by_source"].keys() == {"pairs", "esconv"}  # stratified over both sources
     counts = list(measured["heldout"]["by_source"].values())
     assert max(counts) - min(counts) <= 1 and sum(counts) == params.evaluate.max_prompts
