@@ -21,9 +21,10 @@ Writes benchmarks/results/alignment.json and alignment.html (benchmarks/alignmen
 (by conversation or question) into pilot-train and validation, written as canonical files, and the flow runs on those
 once per candidate setting (`PILOT_GRID`: steps, prompts per step, completion length, learning rate), training the
 three led vectors only and evaluating on up to 48 validation prompts (`PILOT_OVERRIDES`); the first run trains SFT
-and the reward models, the others reuse them from the flow's cache. The winner: bounds met, then the most led policies whose leading
-objective's gain (evaluator's, else training reward's) has an interval above 0, then the largest mean lower end.
-alignment_pilot.json records every candidate; the main run takes the winner's settings from it (sha256 in results).
+and the reward models, the others reuse them from the flow's cache. The winner: bounds met, then the most led
+policies whose leading objective's gain (evaluator's, else training reward's) has an interval above 0, then the
+largest mean lower end. alignment_pilot.json records every candidate; the main run takes the winner's settings from
+it (sha256 in results).
 
 `--until reward_model` trains and measures the reward models only, through the step table's ingest, validate and
 reward_model (not the flow: SFT and rubrics, which they do not read, are skipped), into alignment_reward_models.json.
