@@ -241,6 +241,7 @@ def reward_model_section(rm_dir: Path) -> dict:
             "n": report["n"],
             "train_pairs": metrics[objective].get("train_pairs"),
             "train_seconds": metrics[objective].get("train_seconds"),
+            "stub_check": report.get("stub_check"),  # whole chosen replies against their first words
             "by_source": by_source,
         }
     goals = {}

@@ -4,7 +4,9 @@ Accuracy alone hides two things that matter before optimising a reward: whether 
 they say (calibration: a pair scored sigmoid(margin) = 0.8 should be right 80% of the time) and whether
 it simply pays for length (a policy would learn to ramble). Ties get half credit, so a constant scorer
 sits at 0.5 rather than 0. Beside the model, three baselines scored on the same pairs (topicality, length, strategy:
-components/reward_models/baselines.py) say what it must beat to have learnt more than the topic.
+components/reward_models/baselines.py) say what it must beat to have learnt more than the topic. A policy finds
+what pairs of human replies never test: the stub check scores each held-out chosen reply against its own first few
+words, the shortcut GRPO took when a reward model could not tell them apart.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from scipy import stats
 from components.common.encoder import minilm
 from components.common.stats import bootstrap_ci, sigmoid
 from components.reward_models import baselines
+
+STUB_WORDS = 5  # a stub: the reply's first words (replies no longer than this are left out)
 
 
 def pairwise_report(
@@ -67,7 +71,25 @@ def heldout_report(scorer, test, params, train=None) -> dict:
             ),
         }
     report["baselines"] = baselines.report(base, credit, cfg.bootstrap_samples, params.seed, groups)
+    report["stub_check"] = stub_check(scorer, test, chosen, cfg.bootstrap_samples, params.seed)
     return report | {"score_seconds": seconds, "score_cpu_seconds": cpu_seconds, "by_source": by_source}
+
+
+def stub_check(scorer, test, chosen_scores: list[float], samples: int, seed: int) -> dict:
+    """How often a held-out chosen reply outscores its own first STUB_WORDS words (ties half), with an interval."""
+    long = [i for i, reply in enumerate(test["chosen"]) if len(reply.split()) > STUB_WORDS]
+    if not long:
+        return {"words": STUB_WORDS, "share": None, "n": 0, "why": "no chosen reply is longer than the stub"}
+    prompts = [test["prompt"].iloc[i] for i in long]
+    stubs = scorer.raw(prompts, [" ".join(test["chosen"].iloc[i].split()[:STUB_WORDS]) for i in long])
+    whole = np.asarray(chosen_scores, dtype=float)[long]
+    credit = (whole > np.asarray(stubs)) + 0.5 * (whole == np.asarray(stubs))
+    return {
+        "words": STUB_WORDS,
+        "share": float(credit.mean()),
+        "ci95": bootstrap_ci(credit, samples, seed),
+        "n": len(long),
+    }
 
 
 def summary_metrics(report: dict) -> dict:
@@ -83,6 +105,7 @@ def summary_metrics(report: dict) -> dict:
         "heldout_score_cpu_seconds": round(report["score_cpu_seconds"], 2),
         "spearman_reward_length": bias["spearman_reward_length"],
         "longer_reply_baseline_accuracy": bias["longer_reply_baseline_accuracy"],
+        "whole_reply_over_stub_share": report["stub_check"]["share"],
         **{f"baseline_{k}_accuracy": b["accuracy"] for k, b in report["baselines"].items() if b["n"]},
         **{f"lead_over_{k}_ci95_low": b["model_lead_ci95"][0] for k, b in report["baselines"].items() if b["n"]},
     }

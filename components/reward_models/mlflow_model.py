@@ -21,19 +21,6 @@ EXAMPLE = [{"role": "user", "content": "I feel alone lately."}, {"role": "assist
 INFERENCE = {"function_to_apply": "none", "top_k": None, "truncation": True}
 
 
-class EmbeddingHeadModel(mlflow.pyfunc.PythonModel):
-    """The pyfunc face of components.reward_models.embedding_head: `prompt` holds the messages as JSON text."""
-
-    def load_context(self, context):
-        from components.reward_models.embedding_head import EmbeddingHeadScorer
-
-        self.scorer = EmbeddingHeadScorer(context.artifacts["model"])
-
-    def predict(self, context, model_input, params=None):
-        prompts = [json.loads(p) for p in model_input["prompt"]]
-        return self.scorer.raw(prompts, list(model_input["reply"]))
-
-
 def log_reward_model(path: Path, name: str, objectives: list[str], params: Params, data_md5: str) -> str | None:
     """Log the model saved at `path` into the active run; its `models:/` URI, or None outside a run."""
     if mlflow.active_run() is None:
@@ -63,7 +50,7 @@ def _log_embedding_head(path: Path, name: str, logged: dict):
     example = pd.DataFrame({"prompt": [json.dumps(EXAMPLE[:1])], "reply": [EXAMPLE[1]["content"]]})
     return mlflow.pyfunc.log_model(
         name=name,
-        python_model=EmbeddingHeadModel(),
+        python_model=str(Path(__file__).with_name("embedding_head_pyfunc.py")),  # from code: nothing pickled
         artifacts={"model": str(path)},
         input_example=example,
         pip_requirements=_requirements("torch", "transformers", "scikit-learn"),

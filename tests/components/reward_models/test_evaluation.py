@@ -1,7 +1,8 @@
 import numpy as np
+import pandas as pd
 import pytest
 
-from components.reward_models.evaluation import calibration, calibration_figure, pairwise_report
+from components.reward_models.evaluation import STUB_WORDS, calibration, calibration_figure, pairwise_report, stub_check
 
 
 def test_accuracy_counts_ties_half_and_the_interval_brackets_it():
@@ -38,3 +39,22 @@ def test_calibration_figure_has_a_line_per_objective():
     reports = {o: pairwise_report([1, 2, 3], [0, 3, 1], [1, 1, 1], [1, 1, 1], bins=2) for o in ("a", "b")}
     figure = calibration_figure(reports)
     assert len(figure.axes[0].lines) == 3
+
+
+class _CountsWords:
+    """A scorer that pays for words: every whole reply beats its stub."""
+
+    def raw(self, prompts, replies):
+        return [float(len(r.split())) for r in replies]
+
+
+def test_the_stub_check_scores_whole_replies_against_their_first_words_and_skips_short_ones():
+    long = " ".join(["word"] * (STUB_WORDS + 3))
+    test = pd.DataFrame({"prompt": ["p1", "p2", "p3"], "chosen": [long, "too short", long]})
+    scorer = _CountsWords()
+    check = stub_check(scorer, test, scorer.raw(None, list(test["chosen"])), samples=100, seed=0)
+    assert check["n"] == 2 and check["share"] == 1.0 and check["words"] == STUB_WORDS
+    flat = stub_check(scorer, test, [0.0, 0.0, 0.0], samples=100, seed=0)  # whole replies scored like nothing
+    assert flat["share"] == 0.0
+    none = stub_check(scorer, test.iloc[1:2], [1.0], samples=100, seed=0)
+    assert none["n"] == 0 and none["share"] is None
