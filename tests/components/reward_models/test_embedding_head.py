@@ -9,6 +9,7 @@ import pytest
 
 from components.common.encoder import Encoder
 from components.common.model_store import encoder_dir
+from components.evaluation.front_evaluators import choose
 from components.reward_models.embedding_head import (
     HEAD_FILE,
     EmbeddingHeadScorer,
@@ -19,6 +20,7 @@ from components.reward_models.embedding_head import (
 )
 from components.reward_models.train import train_reward_models
 from components.scorers.reward_model import head_scorer
+from components.scorers.specs import scorer_from_spec
 from paretoflow import tracking
 from paretoflow.config import ConfigError
 from tests.components.reward_models.conftest import ONE_RM, tiny_params
@@ -41,6 +43,7 @@ def tiny_encoder(model_cache):
     return encoder_dir(tiny_params(model_cache).reward_model.backbone, model_cache)
 
 
+@pytest.mark.slow
 def test_the_step_trains_scores_and_logs_it_and_the_logged_model_scores_like_the_saved_one(
     sample_data, model_cache, tmp_path, monkeypatch
 ):
@@ -60,6 +63,10 @@ def test_the_step_trains_scores_and_logs_it_and_the_logged_model_scores_like_the
     model = mlflow.pyfunc.load_model(result["model_uri"])
     logged = model.predict(pd.DataFrame({"prompt": [json.dumps(p) for p in prompts], "reply": replies}))
     assert list(logged) == pytest.approx(saved, abs=1e-6)
+    evaluator = choose(params.objectives[0], params, tmp_path / "rm")  # evaluate finds it and scores with it
+    assert evaluator.spec == f"rm:{(tmp_path / 'evaluators/empathy').as_posix()}"
+    scores = scorer_from_spec(evaluator.spec, params)(prompts, replies)
+    assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
 
 
 def test_a_stub_scores_below_an_answer(tiny_encoder, tmp_path):
