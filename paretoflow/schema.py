@@ -261,6 +261,10 @@ class RewardModel(Strict):
     def _early_stopping_needs_separate_models(self) -> RewardModel:
         if self.early_stopping is not None and self.heads == "shared":
             raise ValueError("early_stopping works with heads: separate (TRL's trainer); unset it for heads: shared")
+        return self
+
+    @model_validator(mode="after")
+    def _embedding_head_fits_one_convex_head(self) -> RewardModel:
         if self.architecture == "embedding_head" and (self.heads == "shared" or self.early_stopping is not None):
             raise ValueError(
                 "architecture embedding_head fits one head per objective over a frozen (already shared) encoder and "

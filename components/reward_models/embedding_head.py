@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from components.common.encoder import Encoder
-from components.common.messages import as_messages, reply_text
-from components.common.stats import sigmoid
-from components.rubrics import guard
+from components.common.messages import as_messages
+from components.scorers.raw_reward import RawRewardScorer
 
 HEAD_FILE = "embedding_head.json"
 ENCODER = "encoder"
@@ -109,10 +108,8 @@ def train_head(encoder_path: str | Path, train: pd.DataFrame, out: Path, seed: i
     }
 
 
-class EmbeddingHeadScorer:
+class EmbeddingHeadScorer(RawRewardScorer):
     """The saved head read like the cross-encoder scorer: `raw` for ranking, its sigmoid (guarded) in [0, 1]."""
-
-    head = 0
 
     def __init__(self, path: str | Path):
         path = Path(path)
@@ -130,7 +127,3 @@ class EmbeddingHeadScorer:
         if not replies:
             return []
         return (features(self.encoder, list(prompts), list(replies)) @ self.weights).tolist()
-
-    def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        replies = [reply_text(c) for c in completions]
-        return guard.gate(list(prompts), replies, sigmoid(self.raw(list(prompts), replies)).tolist())

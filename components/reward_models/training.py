@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from components.common.model_store import ENCODER_CHAT_TEMPLATE, encoder_dir
+from components.reward_models.embedding_head import train_head
 from paretoflow import tracking
 from paretoflow.schema import Params
 
@@ -41,8 +42,6 @@ def train_model(params: Params, train: pd.DataFrame, validation: pd.DataFrame, o
     """One objective's model, by `reward_model.architecture`; what was trained, for the metrics."""
     cfg = params.reward_model
     if cfg.architecture == "embedding_head":
-        from components.reward_models.embedding_head import train_head
-
         return train_head(encoder_dir(cfg.backbone, params.cache_dir), train, out, params.seed, cfg.max_length)
     return train_one(params, train, validation, out)
 

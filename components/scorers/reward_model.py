@@ -16,13 +16,14 @@ from components.common.messages import as_messages, reply_text
 from components.common.stats import sigmoid
 from components.reward_models.embedding_head import HEAD_FILE, EmbeddingHeadScorer, is_embedding_head
 from components.rubrics import guard
+from components.scorers.raw_reward import RawRewardScorer
 
 if TYPE_CHECKING:
     from components.scorers.objectives import RewardFunc, ScorerContext
     from paretoflow.schema import Objective, Params, RewardOutput
 
 
-class RewardModelScorer:
+class RewardModelScorer(RawRewardScorer):
     """A trained reward model: raw scores for ranking (one head of it when it has one per objective), their
     sigmoid as the score in [0, 1].
 
@@ -67,10 +68,6 @@ class RewardModelScorer:
                 for j, score in zip(chunk, self.model(**batch).logits[:, self.head].float().tolist()):
                     scores[j] = score
         return scores
-
-    def __call__(self, prompts, completions, **kwargs) -> list[float]:
-        replies = [reply_text(c) for c in completions]
-        return guard.gate(list(prompts), replies, sigmoid(self.raw(list(prompts), replies)).tolist())
 
 
 def reference_statistics(raw: list[float], size: int) -> dict:
