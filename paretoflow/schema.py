@@ -249,6 +249,14 @@ class RewardModel(Strict):
     max_heldout_pairs: int | None = Field(
         None, ge=1, description="cap on held-out pairs scored per objective (first by id); bounds evaluation time"
     )
+    cut_reply_pairs: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of train pairs (chosen replies of 8+ words) that add a pair preferring the whole chosen "
+        "reply to its own first words (3 to half of them): a model that pays for a reply's start pays GRPO for "
+        "stopping there (components/reward_models/cut_replies.py); evaluator models get them too",
+    )
     center_rewards_coefficient: float | None = Field(None, ge=0, description="pulls rewards towards zero mean")
     use_margin: bool = Field(True, description="train with the pairs' `margin` (graded preferences) when present")
     early_stopping: EarlyStopping | None = None

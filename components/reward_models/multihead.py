@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from components.reward_models.cut_replies import with_cut_reply_pairs
 from components.reward_models.training import encode_pairs, load_backbone
 from paretoflow import tracking
 from paretoflow.schema import Params
@@ -30,10 +31,12 @@ def train_shared(params: Params, train: dict[str, pd.DataFrame], out: Path) -> d
     tokenizer, model = load_backbone(params, num_labels=len(objectives), labels=objectives)
     examples, info = [], {}
     for head, objective in enumerate(objectives):
-        encoded, truncated = encode_pairs(train[objective], tokenizer, cfg.max_length, cfg.use_margin)
+        pairs, cut = with_cut_reply_pairs(train[objective], cfg.cut_reply_pairs, params.seed)
+        encoded, truncated = encode_pairs(pairs, tokenizer, cfg.max_length, cfg.use_margin)
         examples += [{**row, "head": head} for row in encoded]
         info[objective] = {
-            "train_pairs": len(encoded),
+            "train_pairs": len(train[objective]),
+            "cut_reply_pairs": cut,
             "truncated": truncated,
             "truncated_share": truncated / (2 * len(encoded)),
             "used_margin": int("margin" in encoded[0]),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from components.common.model_store import ENCODER_CHAT_TEMPLATE, encoder_dir
+from components.reward_models.cut_replies import with_cut_reply_pairs
 from components.reward_models.embedding_head import train_head
 from paretoflow import tracking
 from paretoflow.schema import Params
@@ -41,9 +42,12 @@ def load_backbone(params: Params, num_labels: int, labels: list[str] | None = No
 def train_model(params: Params, train: pd.DataFrame, validation: pd.DataFrame, out: Path) -> dict:
     """One objective's model, by `reward_model.architecture`; what was trained, for the metrics."""
     cfg = params.reward_model
+    augmented, added = with_cut_reply_pairs(train, cfg.cut_reply_pairs, params.seed)
     if cfg.architecture == "embedding_head":
-        return train_head(encoder_dir(cfg.backbone, params.cache_dir), train, out, params.seed, cfg.max_length)
-    return train_one(params, train, validation, out)
+        info = train_head(encoder_dir(cfg.backbone, params.cache_dir), augmented, out, params.seed, cfg.max_length)
+    else:
+        info = train_one(params, augmented, validation, out)
+    return info | {"train_pairs": len(train), "cut_reply_pairs": added}
 
 
 def train_one(params: Params, train: pd.DataFrame, validation: pd.DataFrame, out: Path) -> dict:
