@@ -104,6 +104,20 @@ def test_an_interrupted_or_cancelled_launcher_stops_its_job(standin, bucket, tmp
     assert standin.status[name] in ("Stopping", "Stopped")
 
 
+def _finish_once_described(standin: SageMakerStandIn, name: str, status: str, reason: str) -> None:
+    """End the job once the launcher has looked at it: ended earlier (a timer on a loaded machine), it is no longer
+    running, the launcher rightly submits a second job, and that one never ends."""
+    seen = standin.calls["DescribeTrainingJob"]
+
+    def finish() -> None:
+        deadline = time.monotonic() + 120
+        while standin.calls["DescribeTrainingJob"] == seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        standin.finish(name, status, reason)
+
+    threading.Thread(target=finish, daemon=True).start()
+
+
 def test_a_rerun_reattaches_to_the_job_a_killed_launcher_left(standin, bucket, tmp_path, monkeypatch, capsys):
     proc, _ = _launch(standin, bucket, tmp_path, "plain")
     proc.kill()  # SIGKILL: nothing runs, the job is orphaned
@@ -111,9 +125,9 @@ def test_a_rerun_reattaches_to_the_job_a_killed_launcher_left(standin, bucket, t
     (orphan,) = standin.jobs("InProgress")
 
     monkeypatch.chdir(tmp_path)
-    params = launch_params(standin.url, bucket)
+    params = launch_params(standin.url, bucket, "grpo.compute.wait_seconds=120", "grpo.compute.poll_seconds=0.05")
     data, reward_models = tiny_inputs(tmp_path)
-    threading.Timer(1.0, standin.finish, (orphan, "Failed", "AlgorithmError: CUDA out of memory")).start()
+    _finish_once_described(standin, orphan, "Failed", "AlgorithmError: CUDA out of memory")
     with pytest.raises(RuntimeError, match=f"{orphan} failed: AlgorithmError: CUDA out of memory"):
         run_training_job(params, params.grpo.compute, data, reward_models, tmp_path / "policies")
     assert f"re-attaching to training job {orphan}, still InProgress" in capsys.readouterr().out
