@@ -241,9 +241,14 @@ class RewardModel(Strict):
     heads: Literal["separate", "shared"] = Field(
         "separate", description="separate: one model per objective; shared: one backbone, one head per objective"
     )
-    epochs: float = Field(1.0, gt=0)
-    learning_rate: float = Field(5e-5, gt=0)
-    batch_size: int = Field(8, ge=1)
+    epochs: float = Field(
+        1.0,
+        gt=0,
+        description="fine-tuning passes (cross_encoder, shared heads; the embedding head "
+        "fits a logistic regression to convergence)",
+    )
+    learning_rate: float = Field(5e-5, gt=0, description="fine-tuning step size (cross_encoder, shared heads)")
+    batch_size: int = Field(8, ge=1, description="pairs per fine-tuning step (cross_encoder, shared heads)")
     max_length: int = Field(256, ge=16, description="tokens; longer inputs lose their start (counted)")
     max_train_pairs: int | None = Field(None, ge=1, description="cap on train pairs per objective (first by id)")
     max_heldout_pairs: int | None = Field(
