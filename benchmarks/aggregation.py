@@ -70,7 +70,10 @@ def main() -> None:
         print(f"{name}: steers on both objectives in {r['steers_on_both']} of {len(args.seeds)} seeds")
         for seed, s in r["seeds"].items():
             for o, d in s["independent"]["difference"].items():
-                print(f"  seed {seed} {o}: toward-minus-away {d['mean']:+.4f} {d['ci95']}  steers {d['steers']}")
+                if d.get("unjudged"):
+                    print(f"  seed {seed} {o}: unjudged (its evaluator's agreement interval reaches 0.5)")
+                else:
+                    print(f"  seed {seed} {o}: toward-minus-away {d['mean']:+.4f} {d['ci95']}  steers {d['steers']}")
     for o, e in result["evaluators"].items():
         print(
             f"{o}: training RM {e['training']['accuracy']} {e['training']['ci95']}, independent RM "
@@ -83,6 +86,7 @@ def run(args, work: Path) -> dict:
     os.chdir(REPO)  # data sources in params.yaml are relative to the project
     from components.data.ingest import ingest
     from components.reward_models.train import train_reward_models
+    from components.scorers.reward_model import is_reward_model
     from components.sft.train import train_sft
     from paretoflow import paths
     from paretoflow.config import load_params
@@ -112,14 +116,14 @@ def run(args, work: Path) -> dict:
     base.append(f"evaluate.independent={{{', '.join(f'{o}: rm:{judges / o}' for o in args.objectives)}}}")
     params = load_params("params.yaml", base[:-1])
     started = time.perf_counter()
-    reused = (models / first / "config.json").exists() and (judges / first / "config.json").exists()
+    reused = is_reward_model(models / first) and is_reward_model(judges / first)
     if not (data / "prompts.parquet").exists():
         ingest(params, data)
     if params.sft.enabled and not (sft / "policy" / "config.json").exists():
         train_sft(params, data, sft)
-    if not all((models / o / "config.json").exists() for o in args.objectives):
+    if not all(is_reward_model(models / o) for o in args.objectives):
         train_reward_models(params, data, models)
-    if not all((judges / o / "config.json").exists() for o in args.objectives):
+    if not all(is_reward_model(judges / o) for o in args.objectives):
         other = load_params("params.yaml", [*base[:-1], f"seed={params.seed + INDEPENDENT_SEED_OFFSET}"])
         train_reward_models(other, disjoint_pairs(data, work / "data-independent", params), judges)
     params = load_params("params.yaml", base)
@@ -151,7 +155,16 @@ def run(args, work: Path) -> dict:
         f"{INDEPENDENT_SEED_OFFSET}",
         "evaluators": evaluators,
         "reward_model": params.reward_model.model_dump(
-            mode="json", include={"backbone", "max_train_pairs", "max_heldout_pairs", "max_length", "learning_rate"}
+            mode="json",
+            include={
+                "backbone",
+                "architecture",
+                "cut_reply_pairs",
+                "max_train_pairs",
+                "max_heldout_pairs",
+                "max_length",
+                "learning_rate",
+            },
         ),
         "weights": params.grpo.weights,
         "grpo": params.grpo.model_dump(
@@ -237,8 +250,10 @@ def run_pair(params, data: Path, models: Path, work: Path, timings: dict) -> dic
         "heldout_prompts": int(scores["prompt_id"].nunique()),
         "reward_scales": scales,
         "zero_variance_groups": {m["name"]: m.get("zero_variance_groups") for m in manifest},
-        "independent": compare(scores, toward, away, {o: f"{o}_independent" for o in objectives}, signs, params.seed),
-        "training_reward_models": compare(scores, toward, away, {o: o for o in objectives}, signs, params.seed),
+        "independent": compare(scores, toward, away, {o: o for o in objectives}, signs, params.seed),
+        "training_reward_models": compare(
+            scores, toward, away, {o: f"{o}_training" for o in objectives}, signs, params.seed
+        ),
     }
 
 
@@ -247,10 +262,12 @@ def compare(scores, toward: str, away: str, columns: dict[str, str], signs: dict
     towards the objective minus the other) with its 95% interval over the same prompts."""
     from components.common.stats import bootstrap_ci
 
+    unjudged = [o for o, column in columns.items() if scores[column].isna().all()]  # evaluate found no evaluator
+    columns = {o: c for o, c in columns.items() if o not in unjudged}
     wide = scores.pivot_table(index="prompt_id", columns="policy", values=list(columns.values()))
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(wide), size=(BOOTSTRAP, len(wide)))
-    policies, difference = {}, {}
+    policies, difference = {}, {o: {"unjudged": True, "steers": False} for o in unjudged}
     for o, column in columns.items():
         a, b = wide[(column, toward)].to_numpy(), wide[(column, away)].to_numpy()
         for name, values in ((toward, a), (away, b)):
@@ -276,7 +293,7 @@ def recommend(results: dict) -> str | None:
     """The aggregation that steers on both objectives in more seeds, then by its smaller mean difference."""
 
     def strength(r: dict) -> tuple:
-        smallest = min(d["mean"] for s in r["seeds"].values() for d in s["independent"]["difference"].values())
+        smallest = min(d.get("mean", 0.0) for s in r["seeds"].values() for d in s["independent"]["difference"].values())
         return r["steers_on_both"], smallest
 
     best = max(results, key=lambda k: strength(results[k]))
