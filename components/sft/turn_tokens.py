@@ -81,7 +81,8 @@ def _prototypes(model, tokenizer, chats: list[list[dict]], ids: list[int]):
     with torch.no_grad():
         for chat in chats:
             tokens = tokenizer.apply_chat_template(chat, tokenize=True, return_dict=True)["input_ids"]
-            hidden = model(torch.tensor([tokens]), output_hidden_states=True).hidden_states[-1][0]
+            # logits_to_keep=1: the 262k-row head runs on one position, not on every one of the chat's
+            hidden = model(torch.tensor([tokens]), output_hidden_states=True, logits_to_keep=1).hidden_states[-1][0]
             for i in ids:
                 at = [p - 1 for p, t in enumerate(tokens) if t == i and p > 0]
                 if at:

@@ -25,7 +25,7 @@ def _end_of_turn_probability(model, tokenizer, chats, end: int) -> float:
         for chat in chats:
             ids = tokenizer.apply_chat_template(chat, tokenize=True, return_dict=True)["input_ids"]
             where = max(p for p, t in enumerate(ids) if t == end)
-            logits = model(torch.tensor([ids[:where]])).logits[0, -1]
+            logits = model(torch.tensor([ids[:where]]), logits_to_keep=1).logits[0, -1]
             probabilities.append(logits.softmax(-1)[end].item())
     return sum(probabilities) / len(probabilities)
 
