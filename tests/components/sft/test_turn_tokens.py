@@ -8,12 +8,13 @@ import pytest
 from components.sft.turn_tokens import reinit_untrained_markers, template_marker_ids, untrained_rows
 
 SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample" / "pairs.jsonl"
+HELDOUT = 32  # chats whose end-of-turn probability is read before and after: each is a forward of the 270M model
 
 
 def _chats(split_at: int):
     rows = [json.loads(line) for line in SAMPLE.read_text().splitlines() if line.strip()]
     chats = [r["prompt"] + [{"role": "assistant", "content": r["chosen"]}] for r in rows]
-    return chats[:split_at], chats[split_at:]
+    return chats[:split_at], chats[split_at : split_at + HELDOUT]
 
 
 def _end_of_turn_probability(model, tokenizer, chats, end: int) -> float:
