@@ -17,13 +17,16 @@ when even the two policies' own 95% intervals do not overlap. The aggregation th
 more seeds (then by the smaller of its two differences) is `recommended_default`; `null` when neither steers
 or an evaluator does not count.
 
-The result is the cpu profile's (Gemma 3 270M, MiniLM reward models); SFT on this 2-core machine takes about 40
-minutes (benchmarks/results/sft_cpu.json), so the recorded run starts GRPO from the pretrained policy
-(`-o sft.enabled=false`, recorded as `sft`), with LoRA adapters as benchmarks/grpo_strategies.py trains them on
-this profile. Run it under the shared lock:
+The result is the cpu profile's (Gemma 3 270M, MiniLM reward models). Start GRPO from the SFT policy (the
+default): a run from the pretrained policy (`-o sft.enabled=false`, commit 48d86ea) compared nothing, because the
+pretrained model repeats itself and never ends its turn, so the judge guard scores almost every reply 0 for every
+policy alike (`replies` in the results file: the share that ended, and that each evaluator scored 0). Run it under
+the shared lock, with LoRA adapters as benchmarks/grpo_strategies.py trains them on this profile:
 
-    flock /tmp/pf-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.aggregation -o sft.enabled=false \
-        -o 'grpo.lora={r: 8, alpha: 16, dropout: 0.0}' -o grpo.learning_rate=2.0e-4 -o evaluate.max_new_tokens=48
+    flock /tmp/pf-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.aggregation \
+        -o 'grpo.lora={r: 8, alpha: 16, dropout: 0.0}' -o grpo.learning_rate=2.0e-4 -o evaluate.max_new_tokens=48 \
+        -o reward_model.architecture=embedding_head -o reward_model.max_length=256 -o reward_model.cut_reply_pairs=0.1 \
+        -o reward_model.evaluator.enabled=false
 
 `--profile tiny --steps 2` only checks the plumbing (random tiny models): give it `--output` elsewhere, so the
 results file only ever holds a cpu-profile result. Writes the results file whole: command, commit, load average.
@@ -248,12 +251,23 @@ def run_pair(params, data: Path, models: Path, work: Path, timings: dict) -> dic
     scales = json.loads((work / "policies" / "reward_scales.json").read_text())["objectives"]
     return {
         "heldout_prompts": int(scores["prompt_id"].nunique()),
+        "replies": reply_shares(scores, objectives),
         "reward_scales": scales,
         "zero_variance_groups": {m["name"]: m.get("zero_variance_groups") for m in manifest},
         "independent": compare(scores, toward, away, {o: o for o in objectives}, signs, params.seed),
         "training_reward_models": compare(
             scores, toward, away, {o: f"{o}_training" for o in objectives}, signs, params.seed
         ),
+    }
+
+
+def reply_shares(scores, objectives: list[str]) -> dict:
+    """Per policy: the share of replies that ended their turn, and per objective the share its evaluator scored 0
+    (what the judge guard gives a flagged reply): where nearly all are 0, no comparison can steer."""
+    return {
+        policy: {"ended": round(float(f["ended"].mean()), 4)}
+        | {f"{o}_zero": round(float((f[o] == 0).mean()), 4) for o in objectives if f[o].notna().any()}
+        for policy, f in scores.groupby("policy")
     }
 
 

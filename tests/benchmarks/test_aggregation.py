@@ -41,3 +41,11 @@ def test_no_steering_recommends_no_default():
         )
         is None
     )
+
+
+def test_reply_shares_show_when_the_guard_zeroed_nearly_every_reply():
+    from benchmarks.aggregation import reply_shares
+
+    scores = _scores(np.array([0.0, 0.0, 0.0, 0.4]), np.array([0.0, 0.0, 0.0, 0.0])).assign(ended=False)
+    shares = reply_shares(scores, ["empathy", "helpfulness"])
+    assert shares == {"policy-0": {"ended": 0.0, "empathy_zero": 0.75}, "policy-1": {"ended": 0.0, "empathy_zero": 1.0}}
