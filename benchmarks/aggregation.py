@@ -105,6 +105,8 @@ def run(args, work: Path) -> dict:
         "reward_model.max_length=128",  # as benchmarks/reward_model.py measured MiniLM on these data
         "reward_model.learning_rate=1.0e-4",
         "reward_model.batch_size=16",
+        "sft.sources={esconv: 1}",  # the start policy learns supporter replies, as the real-data recipe's does
+        "sft.context_turns=[esconv]",
         f"objectives=[{{name: {first}, scorer: reward_model}}, {{name: {second}, scorer: reward_model}}]",
         f"grpo.weights=[{{{first}: 0.8, {second}: 0.2}}, {{{first}: 0.2, {second}: 0.8}}]",
         f"grpo.max_steps={args.steps}",
