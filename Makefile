@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install  ## the whole pipeline on the cpu profile (Gemma 3 270M policy, MiniLM reward models)
 	$(BIN)/paretoflow run
 
-test: install  ## every test, slow ones included
-	$(BIN)/python -m pytest
+test: install  ## every test, slow ones included; one worker per core, whole files per worker
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 import warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -29,28 +30,45 @@ class ServerUnreachable(RuntimeError):
     fix it."""
 
 
-def check_server(url: str, what: str, fix: str, path: str = "/health", timeout_s: float = 5.0) -> None:
+MID_RUN_WAIT_S = 180.0  # how long a step waits for a tracking server that answered when the run began
+RETRY_EVERY_S = 3.0
+
+
+def check_server(
+    url: str, what: str, fix: str, path: str = "/health", timeout_s: float = 5.0, wait_s: float = 0.0
+) -> None:
     """Raise `ServerUnreachable` unless an HTTP server answers at `url` + `path` within `timeout_s` (any answer but a
-    gateway's 502/503/504: a 401 or 404 still means something is there). Clients retry for minutes first."""
+    gateway's 502/503/504: a 401 or 404 still means something is there). With `wait_s`, ask again every few seconds
+    for that long first: a step that starts while the server restarts waits for it, as MLflow's client retries a
+    request, while the CLI's check before a run (`wait_s=0`) fails at once."""
+    shown = _without_credentials(url)
+    request = _request(url.rstrip("/") + path)
+    deadline = time.monotonic() + wait_s
+    while (reason := _unanswered(request, timeout_s)) is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ServerUnreachable(f"{what} at {shown} is unreachable ({reason}); {fix}")
+        print(f"{what} at {shown} is unreachable ({reason}); asking again for {left:.0f} s more", flush=True)
+        time.sleep(min(RETRY_EVERY_S, left))
+
+
+def _unanswered(request, timeout_s: float) -> str | None:
+    """Why the server did not answer the request (None when it did)."""
     import urllib.error
     import urllib.request
 
-    shown = _without_credentials(url)
-    request = _request(url.rstrip("/") + path)
     try:
         with urllib.request.urlopen(request, timeout=timeout_s):  # noqa: S310 (http(s) URLs from params or the env)
-            return
+            return None
     except urllib.error.HTTPError as exc:
-        if exc.code not in (502, 503, 504):
-            return
-        reason = f"HTTP {exc.code} {exc.reason}"
+        return f"HTTP {exc.code} {exc.reason}" if exc.code in (502, 503, 504) else None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = str(getattr(exc, "reason", exc))
-    raise ServerUnreachable(f"{what} at {shown} is unreachable ({reason}); {fix}")
+        return str(getattr(exc, "reason", exc))
 
 
-def check_tracking(uri: str) -> None:
-    """A tracking server (http/https URI) must answer before a run starts; local stores need nothing."""
+def check_tracking(uri: str, wait_s: float = 0.0) -> None:
+    """A tracking server (http/https URI) must answer before a run starts (within `wait_s`); local stores need
+    nothing."""
     credentials.check_tracking_credentials(uri)  # no password in the URI, no example password in the environment
     if uri.startswith(("http://", "https://")):
         check_server(
@@ -58,6 +76,7 @@ def check_tracking(uri: str) -> None:
             "the MLflow tracking server (tracking.uri)",
             "start it (mlflow server, or the compose stack in infra/) or point tracking.uri at a reachable server "
             "or a local store such as sqlite:///mlflow.db",
+            wait_s=wait_s,
         )
 
 
@@ -85,8 +104,9 @@ def _without_credentials(url: str) -> str:
 
 
 def setup(params: Params) -> str:
-    """Point MLflow at the configured server and experiment; return the experiment id."""
-    check_tracking(params.tracking.uri)
+    """Point MLflow at the configured server and experiment; return the experiment id. Called inside a run (the CLI
+    checked the server before it), so a server that is restarting is waited for."""
+    check_tracking(params.tracking.uri, wait_s=MID_RUN_WAIT_S)
     mlflow.set_tracking_uri(params.tracking.uri)
     return mlflow.set_experiment(params.tracking.experiment).experiment_id
 

@@ -21,8 +21,21 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # gives it (a fresh database migrates first; 20 s, Prefect's default, ran out in CI on two busy cores).
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 MLFLOW_EXPERIMENT_ENV = os.environ.get("MLFLOW_EXPERIMENT_ID")  # restored after every test
-# Prefect state (cached task results included) goes to a throwaway home, never the user's ~/.prefect.
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="paretoflow-test-prefect-"))
+# Prefect state (cached task results included) goes to a throwaway home per test process, never the user's (nor the
+# one `make` exports): pytest-xdist workers inherit the first process's environment, and two workers sharing a home
+# served each other's cached step results (the same content key, another test's MLflow run).
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="paretoflow-test-prefect-")
+# `make test` runs one pytest-xdist worker per core: each worker (and the steps it starts in subprocesses) gets its
+# share of the cores, or every worker's OpenMP pool spins on all of them and they slow each other down.
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // workers)))
+
+
+def pytest_collection_modifyitems(items):
+    """Files with slow tests first: pytest-xdist hands whole files to its workers in collection order, so the long
+    ones start at once instead of leaving one worker busy at the end (the sort is stable: a file keeps its order)."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
 
 
 @pytest.fixture(autouse=True)
