@@ -20,13 +20,11 @@ or an evaluator does not count.
 The result is the cpu profile's (Gemma 3 270M, MiniLM reward models). Start GRPO from the SFT policy (the
 default): a run from the pretrained policy (`-o sft.enabled=false`, commit 48d86ea) compared nothing, because the
 pretrained model repeats itself and never ends its turn, so the judge guard scores almost every reply 0 for every
-policy alike (`replies` in the results file: the share that ended, and that each evaluator scored 0). Run it under
-the shared lock, with LoRA adapters as benchmarks/grpo_strategies.py trains them on this profile:
+policy alike (`replies` in the results file: the share that ended, and that each evaluator scored 0). The start
+policy, reward models, GRPO step and decoding are the real-data recipe's (`recipe_settings`). Run it under the
+shared lock:
 
-    flock /tmp/pf-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.aggregation \
-        -o 'grpo.lora={r: 8, alpha: 16, dropout: 0.0}' -o grpo.learning_rate=2.0e-4 -o evaluate.max_new_tokens=48 \
-        -o reward_model.architecture=embedding_head -o reward_model.max_length=256 -o reward_model.cut_reply_pairs=0.1 \
-        -o reward_model.evaluator.enabled=false
+    flock /tmp/pf-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.aggregation --work .cache/aggregation
 
 `--profile tiny --steps 2` only checks the plumbing (random tiny models): give it `--output` elsewhere, so the
 results file only ever holds a cpu-profile result. Writes the results file whole: command, commit, load average.
@@ -103,10 +101,8 @@ def run(args, work: Path) -> dict:
         f"data.sources=[{', '.join(SOURCES)}]",
         f"reward_model.max_train_pairs={args.train_pairs}",
         f"reward_model.max_heldout_pairs={args.heldout_pairs}",
-        "reward_model.max_length=128",  # as benchmarks/reward_model.py measured MiniLM on these data
-        "reward_model.learning_rate=1.0e-4",
-        "reward_model.batch_size=16",
-        recipe_sft(),
+        "reward_model.evaluator.enabled=false",  # the independent evaluators are this benchmark's own (below)
+        *recipe_settings(),
         f"objectives=[{{name: {first}, scorer: reward_model}}, {{name: {second}, scorer: reward_model}}]",
         f"grpo.weights=[{{{first}: 0.8, {second}: 0.2}}, {{{first}: 0.2, {second}: 0.8}}]",
         f"grpo.max_steps={args.steps}",
@@ -273,14 +269,30 @@ def reply_shares(scores, objectives: list[str]) -> dict:
     }
 
 
-def recipe_sft() -> str:
-    """The real-data recipe's `sft` section as one override: the start policy of benchmarks/alignment.py (LoRA on
-    ESConv supporter replies). The params file's default, a full fine-tune made for the sample data, ended 31% of
-    the held-out turns here (commit 5acb50c), so the guard scored most replies 0 and the comparison measured whether
-    a policy learnt to end its turn."""
+RECIPE_KEYS = {  # what the start policy, the reward models, GRPO and evaluation take from the real-data recipe
+    "sft": None,  # the whole section
+    "reward_model": ("architecture", "max_length", "cut_reply_pairs"),
+    "grpo": ("num_generations", "prompts_per_step", "max_completion_length", "learning_rate", "beta", "unfinished"),
+    "evaluate": ("max_new_tokens", "max_prompt_tokens", "do_sample", "no_repeat_ngram_size"),
+}
+
+
+def recipe_settings() -> list[str]:
+    """Overrides that train and judge as recipes/support-cpu.yaml does (benchmarks/alignment.py's run): its start
+    policy (LoRA SFT on ESConv supporter replies), reward-model architecture, GRPO step and decoding. Two runs that
+    left them at the params file's defaults compared nothing: the full fine-tune made for the sample data ended 31%
+    of the held-out turns (commit 5acb50c), and 24-token completions cut the SFT policy's replies (about 35 tokens)
+    before their end, so GRPO taught both policies to stop ending their turns and the guard scored most replies 0."""
     import yaml
 
-    return "sft=" + json.dumps(yaml.safe_load(RECIPE.read_text())["sft"])
+    recipe = yaml.safe_load(RECIPE.read_text())
+    out = []
+    for section, keys in RECIPE_KEYS.items():
+        if keys is None:
+            out.append(f"{section}={json.dumps(recipe[section])}")
+        else:
+            out += [f"{section}.{k}={json.dumps(recipe[section][k])}" for k in keys]
+    return out
 
 
 def compare(scores, toward: str, away: str, columns: dict[str, str], signs: dict[str, int], seed: int) -> dict:
