@@ -26,7 +26,7 @@ test: install  ## every test, slow ones included; one worker per core, whole fil
 	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder -m "not slow"
 
 bench: install
 	$(BIN)/python -m benchmarks.run  # per-step wall time of a full and a cached pipeline run, tiny profile
