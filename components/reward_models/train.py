@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from components.common.hardlinks import link_identical_files
 from components.data.canonical import assign_split, read_table
 from components.reward_models.evaluation import calibration_figure, heldout_report, summary_metrics
 from components.reward_models.evaluators import no_evaluators, train_evaluators
@@ -80,6 +81,11 @@ def train_reward_models(
             }
     else:
         no_evaluators(evaluators_dir)
+    shared = link_identical_files(out_dir, evaluators_dir)  # the frozen encoder each embedding head saves
+    if shared["files"]:
+        print(
+            f"reward_model: {shared['files']} identical files stored once ({shared['bytes'] / 1e6:.0f} MB)", flush=True
+        )
     for objective, result in results.items():
         tracking.log_metrics({f"rm/{objective}/{k}": v for k, v in result.items()})
     (out_dir / "metrics.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

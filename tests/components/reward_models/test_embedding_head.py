@@ -49,12 +49,15 @@ def test_the_step_trains_scores_and_logs_it_and_the_logged_model_scores_like_the
 ):
     import mlflow
 
-    params = tiny_params(model_cache, *ONE_RM, *HEAD, f"tracking.uri=sqlite:///{tmp_path}/mlflow.db")
+    same_backbone = "reward_model.evaluator.backbone=null"  # as in the cpu profile and the real-data recipe
+    params = tiny_params(model_cache, *ONE_RM, *HEAD, same_backbone, f"tracking.uri=sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.chdir(tmp_path)
     tracking.setup(params)
     with mlflow.start_run():
         result = train_reward_models(params, sample_data, tmp_path / "rm")["empathy"]
     assert is_embedding_head(tmp_path / "rm/empathy") and is_embedding_head(tmp_path / "evaluators/empathy")
+    weights = "empathy/encoder/model.safetensors"  # the frozen encoder, stored once for model and evaluator
+    assert (tmp_path / "rm" / weights).samefile(tmp_path / "evaluators" / weights)
     assert 0 <= result["heldout_accuracy"] <= 1 and result["evaluator_train_pairs"] > 0
     assert result["l2_inverse_strength"] > 0 and 0 <= result["cross_validated_accuracy"] <= 1
     prompts = [[{"role": "user", "content": "I lost my job."}]] * 2
