@@ -53,6 +53,7 @@ SOURCES = [
 ]
 RECIPE = REPO / "recipes" / "support-cpu.yaml"
 INDEPENDENT_SEED_OFFSET = 1000  # the independent reward models' seed: the run's plus this
+SAMPLE_PROMPTS = 4  # held-out prompts whose replies the results file shows per policy
 
 
 def main() -> None:
@@ -250,6 +251,7 @@ def run_pair(params, data: Path, models: Path, work: Path, timings: dict) -> dic
     return {
         "heldout_prompts": int(scores["prompt_id"].nunique()),
         "replies": reply_shares(scores, objectives),
+        "samples": samples(scores, SAMPLE_PROMPTS),
         "reward_scales": scales,
         "zero_variance_groups": {m["name"]: m.get("zero_variance_groups") for m in manifest},
         "independent": compare(scores, toward, away, {o: o for o in objectives}, signs, params.seed),
@@ -264,9 +266,20 @@ def reply_shares(scores, objectives: list[str]) -> dict:
     (what the judge guard gives a flagged reply): where nearly all are 0, no comparison can steer."""
     return {
         policy: {"ended": round(float(f["ended"].mean()), 4)}
+        | {"median_words": float(f["completion"].str.split().str.len().median())}
         | {f"{o}_zero": round(float((f[o] == 0).mean()), 4) for o in objectives if f[o].notna().any()}
         for policy, f in scores.groupby("policy")
     }
+
+
+def samples(scores, prompts: int) -> list[dict]:
+    """The replies of the start policy and of both trained policies to the first `prompts` held-out prompts, side by
+    side, so a reader sees what the scores rewarded."""
+    chosen = sorted(scores["prompt_id"].unique())[:prompts]
+    return [
+        {"prompt_id": pid} | dict(zip(f["policy"], f["completion"]))
+        for pid, f in scores[scores["prompt_id"].isin(chosen)].groupby("prompt_id")
+    ]
 
 
 RECIPE_KEYS = {  # what the start policy, the reward models, GRPO and evaluation take from the real-data recipe

@@ -47,5 +47,26 @@ def test_reply_shares_show_when_the_guard_zeroed_nearly_every_reply():
     from benchmarks.aggregation import reply_shares
 
     scores = _scores(np.array([0.0, 0.0, 0.0, 0.4]), np.array([0.0, 0.0, 0.0, 0.0])).assign(ended=False)
+    scores["completion"] = ["I hear you", "that sounds hard to carry", "ok", "tell me more"] * (len(scores) // 4)
     shares = reply_shares(scores, ["empathy", "helpfulness"])
-    assert shares == {"policy-0": {"ended": 0.0, "empathy_zero": 0.75}, "policy-1": {"ended": 0.0, "empathy_zero": 1.0}}
+    assert {p: {k: v for k, v in s.items() if k != "median_words"} for p, s in shares.items()} == {
+        "policy-0": {"ended": 0.0, "empathy_zero": 0.75},
+        "policy-1": {"ended": 0.0, "empathy_zero": 1.0},
+    }
+    assert all(s["median_words"] > 0 for s in shares.values())
+
+
+def test_samples_put_each_policys_reply_to_the_same_prompt_side_by_side():
+    from benchmarks.aggregation import samples
+
+    scores = pd.DataFrame(
+        {
+            "prompt_id": ["b", "a", "a", "b", "c"],
+            "policy": ["start", "start", "policy-0", "policy-0", "start"],
+            "completion": ["s-b", "s-a", "p-a", "p-b", "s-c"],
+        }
+    )
+    assert samples(scores, 2) == [
+        {"prompt_id": "a", "start": "s-a", "policy-0": "p-a"},
+        {"prompt_id": "b", "start": "s-b", "policy-0": "p-b"},
+    ]
